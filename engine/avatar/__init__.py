@@ -1,0 +1,1 @@
+"""Avatars: glTF/VRM blendshape heads, generated personas, behind ``Avatar``."""

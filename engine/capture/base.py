@@ -1,0 +1,23 @@
+"""The ``Source`` protocol every video input implements."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from engine.types import Frame
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A producer of frames. ``latest`` never blocks for long: live sources capture on a thread
+    of their own and keep only the newest frame; file sources decode on demand."""
+
+    def start(self) -> None:
+        """Open the device or file. Raises DeviceError/AssetError with a clear message."""
+
+    def latest(self) -> Frame | None:
+        """The newest frame, or None when there has never been one. After a live device is lost
+        this keeps returning the last good frame while the source retries in the background."""
+
+    def close(self) -> None:
+        """Release the device or file; safe to call more than once."""

@@ -1,0 +1,1 @@
+"""OpenGL through moderngl: contexts (window or headless EGL), shader programs, compositing."""

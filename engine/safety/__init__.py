@@ -1,0 +1,1 @@
+"""Trust and safety: consent manifests, disclosure badge and watermark, encryption, audit log."""

@@ -1,0 +1,1 @@
+"""Real-time voice morphing with the WORLD vocoder."""

@@ -1,0 +1,40 @@
+"""Shared fixtures: third-party sample assets and headless GL."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_ASSETS = Path(__file__).resolve().parent.parent.parent / "shared" / "assets"
+
+
+@pytest.fixture(scope="session")
+def shared_asset():
+    """``shared_asset("face/pyfeat_single_face.jpg")`` → Path in ../shared/assets.
+
+    The samples live beside the checkout, never in it. When one is missing the test skips on a
+    developer machine but fails under CI (CI=true), where a missing sample means a broken set-up.
+    """
+
+    def find(relative: str) -> Path:
+        path = SHARED_ASSETS / relative
+        if not path.exists():
+            message = f"shared asset missing: {path}"
+            if os.environ.get("CI") == "true":
+                pytest.fail(message)
+            pytest.skip(message)
+        return path
+
+    return find
+
+
+@pytest.fixture(scope="session")
+def gl():
+    """One headless GL context for the whole test session (contexts are slow to make)."""
+    from engine.gl.context import GLContext
+
+    context = GLContext.headless()
+    yield context
+    context.close()
