@@ -1,0 +1,194 @@
+"""Recording to H.264 MP4 with PyAV, with an optional AAC audio track.
+
+Video is converted to 4:2:0 (yuv420p, the only H.264 layout every player decodes) and encoded with
+libx264. Audio blocks are cut into the AAC encoder's 1024-sample frames; their timestamps count
+samples, video timestamps count frames, and both start at the first video frame, so the tracks
+stay in sync for as long as the two feeds are honest about time:
+
+- ``timing="frames"`` (offline renders): every written frame is exactly 1/fps long and audio is
+  assumed continuous from the first frame.
+- ``timing="capture"`` (live recording): a frame's time is its ``t_capture``; frames the loop
+  dropped leave gaps in the video timestamps instead of shortening the video, and audio blocks
+  are placed by ``AudioBlock.t`` — silence fills gaps, overlaps are trimmed — so lost audio or
+  lost frames never slide one track against the other.
+
+Given ``stream`` (a binary file-like object) instead of a path, the recorder writes fragmented
+MP4 (``frag_keyframe+empty_moov``): it never seeks back, so the stream can be an encrypting
+writer or a socket.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from fractions import Fraction
+from typing import BinaryIO, Literal
+
+import av
+import numpy as np
+
+from engine.errors import SinkError
+from engine.output.base import BaseSink
+from engine.output.yuv import rgb_to_i420
+from engine.types import AudioBlock, Frame
+
+log = logging.getLogger(__name__)
+
+_AAC_FRAME = 1024  # samples per AAC frame
+# Audio timestamps closer than this to where the track already is are taken as jitter, not gaps.
+_AUDIO_SLACK_SECONDS = 0.04
+_AUDIO_BIT_RATE = 128_000
+
+
+class RecorderSink(BaseSink):
+    """Writes an H.264 MP4 to ``path`` or, fragmented, to ``stream``.
+
+    ``audio_rate`` (Hz) adds a mono AAC track fed by ``write_audio``; without it the file has
+    video only. ``write`` and ``write_audio`` may be called from different threads; both encode
+    in the caller's thread, so feed ``write_audio`` from a worker, never the audio callback.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike | None = None,
+        *,
+        stream: BinaryIO | None = None,
+        audio_rate: int | None = None,
+        timing: Literal["frames", "capture"] = "frames",
+        crf: int = 20,
+        preset: str = "veryfast",
+    ) -> None:
+        super().__init__()
+        if (path is None) == (stream is None):
+            raise ValueError("give exactly one of path or stream")
+        if timing not in ("frames", "capture"):
+            raise ValueError(f"timing must be 'frames' or 'capture', got {timing!r}")
+        if audio_rate is not None and not (8000 <= audio_rate <= 96000):
+            raise ValueError(f"audio_rate must be 8000..96000 Hz, got {audio_rate}")
+        self.path = None if path is None else str(path)
+        self.stream = stream
+        self.audio_rate = audio_rate
+        self.timing = timing
+        self.crf = crf
+        self.preset = preset
+        self._lock = threading.Lock()
+        self._container = None
+        self._video = None
+        self._audio = None
+        self._rate = Fraction(30)
+        self._t0: float | None = None  # capture time of the first frame: time zero of the file
+        self._last_pts = -1
+        self._audio_pending = np.zeros(0, np.float32)
+        self._audio_pts = 0  # samples handed to the encoder so far
+
+    @property
+    def target(self) -> str:
+        return self.path or "<stream>"
+
+    def _open(self, width: int, height: int, fps: float) -> None:
+        if width % 2 or height % 2:
+            raise SinkError(
+                f"recorder {self.target}: H.264 4:2:0 needs even width and height, got "
+                f"{width}x{height}"
+            )
+        self._rate = Fraction(fps).limit_denominator(1001)
+        try:
+            if self.stream is not None:
+                options = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
+                container = av.open(self.stream, mode="w", format="mp4", options=options)
+            else:
+                container = av.open(self.path, mode="w", format="mp4",
+                                    options={"movflags": "+faststart"})
+        except (OSError, av.FFmpegError) as error:
+            raise SinkError(f"recorder: cannot write {self.target}: {error}") from error
+        try:
+            video = container.add_stream("libx264", rate=self._rate)
+            video.width, video.height = width, height
+            video.pix_fmt = "yuv420p"
+            video.time_base = 1 / self._rate
+            video.options = {"crf": str(self.crf), "preset": self.preset}
+            if self.audio_rate is not None:
+                audio = container.add_stream("aac", rate=self.audio_rate)
+                audio.layout = "mono"
+                audio.format = "fltp"
+                audio.bit_rate = _AUDIO_BIT_RATE
+                audio.time_base = Fraction(1, self.audio_rate)
+                self._audio = audio
+        except Exception:
+            container.close()
+            raise
+        self._container, self._video = container, video
+
+    def _write(self, frame: Frame) -> None:
+        video_frame = av.VideoFrame.from_ndarray(rgb_to_i420(frame.image), format="yuv420p")
+        with self._lock:
+            if self._t0 is None:
+                self._t0 = frame.t_capture
+            if self.timing == "capture":
+                pts = round((frame.t_capture - self._t0) * self._rate)
+                pts = max(pts, self._last_pts + 1)  # a stalled clock must not repeat a pts
+            else:
+                pts = self._last_pts + 1
+            self._last_pts = video_frame.pts = pts
+            self._container.mux(self._video.encode(video_frame))
+
+    def write_audio(self, block: AudioBlock) -> None:
+        """Append a block of mono float32 samples at ``audio_rate``."""
+        if self._audio is None:
+            raise RuntimeError(f"{self!r} was made without audio_rate; it has no audio track")
+        samples = block.samples
+        if not isinstance(samples, np.ndarray) or samples.dtype != np.float32:
+            raise TypeError("AudioBlock.samples must be a float32 numpy array")
+        if samples.ndim != 1:
+            raise ValueError(f"AudioBlock.samples must be mono (n,), got shape {samples.shape}")
+        if block.sample_rate != self.audio_rate:
+            raise ValueError(
+                f"audio block is {block.sample_rate} Hz; the recorder was opened at "
+                f"{self.audio_rate} Hz"
+            )
+        with self._lock:
+            if not self.is_open or self._t0 is None:
+                return  # time zero is the first video frame: earlier audio has no place
+            samples = self._place(samples, block.t)
+            self._audio_pending = np.concatenate([self._audio_pending, samples])
+            whole = len(self._audio_pending) // _AAC_FRAME * _AAC_FRAME
+            for start in range(0, whole, _AAC_FRAME):
+                self._encode_audio(self._audio_pending[start:start + _AAC_FRAME])
+            self._audio_pending = self._audio_pending[whole:]
+
+    def _place(self, samples: np.ndarray, t: float) -> np.ndarray:
+        """In capture timing, pad or trim ``samples`` so that they start at time ``t``."""
+        if self.timing != "capture":
+            return samples
+        written = self._audio_pts + len(self._audio_pending)
+        offset = round((t - self._t0) * self.audio_rate) - written
+        if abs(offset) <= _AUDIO_SLACK_SECONDS * self.audio_rate:
+            return samples
+        if offset > 0:
+            return np.concatenate([np.zeros(offset, np.float32), samples])
+        return samples[-offset:]
+
+    def _encode_audio(self, samples: np.ndarray) -> None:
+        audio_frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(samples).reshape(1, -1), format="fltp", layout="mono"
+        )
+        audio_frame.sample_rate = self.audio_rate
+        audio_frame.pts = self._audio_pts
+        audio_frame.time_base = Fraction(1, self.audio_rate)
+        self._audio_pts += len(samples)
+        self._container.mux(self._audio.encode(audio_frame))
+
+    def _close(self) -> None:
+        with self._lock:
+            try:
+                if self._audio is not None:
+                    if len(self._audio_pending):
+                        self._encode_audio(self._audio_pending)  # AAC allows a short last frame
+                    self._container.mux(self._audio.encode(None))
+                self._container.mux(self._video.encode(None))
+            finally:
+                self._container.close()
+
+    def __repr__(self) -> str:
+        return f"RecorderSink({self.target!r})"
