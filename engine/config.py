@@ -1,0 +1,120 @@
+"""Settings: one dataclass, filled from defaults, then a TOML file, then ``PERSONA_*`` environment
+variables, then command-line flags — each later source overriding the earlier ones.
+
+There is no global settings object: whoever builds the app passes a ``Settings`` in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.errors import ConfigError
+
+DEFAULT_KEYS = {
+    "1": "scene:1", "2": "scene:2", "3": "scene:3", "4": "scene:4", "5": "scene:5",
+    "6": "scene:6", "7": "scene:7", "8": "scene:8", "9": "scene:9",
+    "B": "blank", "F": "freeze", "M": "mute", "V": "voice", "C": "calibrate", "H": "hud",
+    "ESCAPE": "quit",
+}
+
+
+@dataclass
+class Settings:
+    """Everything the live loop and the offline renderer need to know."""
+
+    width: int = 1280
+    height: int = 720
+    fps: float = 30.0
+    source: str = "webcam"  # "webcam[:index|name]", a video or image path, or "synthetic"
+    sinks: list[str] = field(default_factory=lambda: ["virtualcam"])
+    preview: bool = False  # open a preview window with the HUD
+    scene: str = "default"
+    scenes_dir: str | None = None  # extra folder of scene files
+    crossfade_s: float = 0.4
+    voice: bool = False  # run the live voice morph
+    audio_input: str | None = None  # device name substring
+    audio_output: str | None = None
+    audio_monitor: str | None = None
+    use: str = "privacy"  # what avatars are used for: therapy, privacy, demo (consent checks)
+    badge: bool = True
+    record_track: str | None = None  # path for a track file, written only when asked
+    dev: bool = False  # hot-reload shaders and models
+    keys: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_KEYS))
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width, self.height
+
+    def updated(self, values: dict[str, Any], origin: str) -> Settings:
+        """A copy with ``values`` applied; unknown names and wrong types name ``origin``."""
+        known = {f.name: f for f in dataclasses.fields(self)}
+        changes = {}
+        for name, value in values.items():
+            if name not in known:
+                raise ConfigError(f"{origin}: unknown setting {name!r}")
+            current = getattr(self, name)
+            changes[name] = _coerce(value, current, f"{origin}: setting {name!r}")
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None,
+             environ: dict[str, str] | None = None) -> Settings:
+        """Defaults, then the TOML file at ``path`` (if any), then ``PERSONA_*`` variables."""
+        settings = cls()
+        if path is not None:
+            try:
+                with open(path, "rb") as handle:
+                    settings = settings.updated(tomllib.load(handle), str(path))
+            except OSError as error:
+                raise ConfigError(f"{path}: cannot read settings ({error.strerror})") from error
+            except tomllib.TOMLDecodeError as error:
+                raise ConfigError(f"{path}: {error}") from error
+        environ = os.environ if environ is None else environ
+        from_env = {key[len("PERSONA_"):].lower(): value for key, value in environ.items()
+                    if key.startswith("PERSONA_") and key != "PERSONA_PATH"}
+        return settings.updated(from_env, "environment") if from_env else settings
+
+
+def _coerce(value: Any, current: Any, where: str) -> Any:
+    """Convert strings from the environment; check types from TOML."""
+    if isinstance(current, bool):
+        if isinstance(value, str):
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+        elif isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
+    if isinstance(current, (int, float)) and not isinstance(current, bool):
+        try:
+            return type(current)(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where} must be a number, got {value!r}") from None
+    if isinstance(current, list):
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return value
+        raise ConfigError(f"{where} must be a list of names, got {value!r}")
+    if isinstance(current, dict):
+        if isinstance(value, dict):
+            return {**current, **{str(k).upper(): str(v) for k, v in value.items()}}
+        raise ConfigError(f"{where} must be a table, got {value!r}")
+    if value is None or isinstance(value, str):
+        return value
+    raise ConfigError(f"{where} must be text, got {value!r}")
+
+
+def settings_path() -> Path | None:
+    """The user's settings file, if there is one (``PERSONA_CONFIG`` or ~/.config/persona)."""
+    explicit = os.environ.get("PERSONA_CONFIG")
+    if explicit:
+        return Path(explicit)
+    default = Path.home() / ".config" / "persona" / "settings.toml"
+    return default if default.exists() else None
