@@ -88,6 +88,7 @@ class App:
         self.stats = FrameStats()
         self._last_frame: Frame | None = None
         self._last_expression = Expression.neutral()
+        self._last_face: FaceState | None = None
         self._failed_sinks: set[int] = set()
         self._stage_errors: dict[str, int] = {}
 
@@ -175,6 +176,8 @@ class App:
         except Exception:
             work.face = FaceState.lost(work.frame.t_capture)
             raise
+        finally:
+            self._last_face = work.face
 
     def _retarget(self, work: FrameWork) -> None:
         if self.switches.freeze:
@@ -211,13 +214,26 @@ class App:
                     log.error("output %s failed (%s); other outputs continue",
                               type(sink).__name__, error)
 
-    # -- lifetime ----------------------------------------------------------------------------
+    def status(self) -> dict:
+        """A snapshot for the HUD and the control page (plain data, safe to serialise)."""
+        figures = self.stats.summary()
+        face = self._last_face
+        status = {
+            "scene": self.director.current.scene.name,
+            "scenes": [{"name": s.name, "hotkey": s.hotkey} for s in self.director.scenes],
+            "fps": figures["fps"],
+            "latency_ms": figures["latency_ms_p50"],
+            "face": bool(face is not None and face.found),
+            "confidence": float(face.confidence) if face is not None else 0.0,
+            "blank": self.switches.blank,
+            "freeze": self.switches.freeze,
+            "hud": self.switches.hud,
+        }
+        if self.voice is not None:
+            status["voice"] = self.voice.state()
+        return status
 
-    def explain(self) -> str:
-        """The stage order, one line per stage."""
-        width = max(len(stage.name) for stage in STAGES)
-        return "\n".join(f"{n + 1}. {stage.name:<{width}}  {stage.doc}"
-                         for n, stage in enumerate(STAGES))
+    # -- lifetime ----------------------------------------------------------------------------
 
     def close(self) -> None:
         """Close sinks, source, tracker and scenes; each exactly once, errors logged."""
@@ -243,3 +259,10 @@ STAGES: tuple[Stage, ...] = (
     Stage("finish", "crossfade, badge, one readback, watermark", App._finish),
     Stage("output", "virtual camera, recorder, y4m, preview window", App._output),
 )
+
+
+def explain() -> str:
+    """The stage order, one line per stage (``persona run --explain``)."""
+    width = max(len(stage.name) for stage in STAGES)
+    return "\n".join(f"{n + 1}. {stage.name:<{width}}  {stage.doc}"
+                     for n, stage in enumerate(STAGES))

@@ -6,7 +6,8 @@ millisecond, because OS sleeps overshoot by about a millisecond. When a frame ru
 schedules into the past: the deadlines it missed are counted as dropped and the next deadline is
 the first one still ahead, so one slow frame costs one frame, not a burst of catch-up frames.
 
-The time and sleep functions are injectable so that tests drive the clock with fake time.
+The time and sleep functions are injectable so that tests and offline renders drive the clock
+with fake time (give such a clock ``spin_s=0``: fake time does not pass while spinning).
 """
 
 from __future__ import annotations
@@ -40,12 +41,14 @@ class Clock:
         fps: float,
         time_fn: Callable[[], float] = time.perf_counter,
         sleep_fn: Callable[[float], None] = time.sleep,
+        spin_s: float = _SPIN_SECONDS,
     ) -> None:
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         self.period = 1.0 / fps
         self._time = time_fn
         self._sleep = sleep_fn
+        self._spin_s = spin_s
         self._start: float | None = None
         self._slot = 0  # index of the grid slot the current frame occupies
         self.frames = 0
@@ -84,8 +87,8 @@ class Clock:
 
     def _wait_until(self, deadline: float) -> None:
         remaining = deadline - self._time()
-        if remaining > _SPIN_SECONDS:
-            self._sleep(remaining - _SPIN_SECONDS)
+        if remaining > self._spin_s:
+            self._sleep(remaining - self._spin_s)
         while self._time() < deadline:
             pass
 

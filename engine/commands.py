@@ -1,3 +1,154 @@
-"""Placeholder: replaced below."""
-def register(commands):
-    pass
+"""The session commands: ``persona run``, ``persona demo`` and ``persona render``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from engine.config import Settings, settings_path
+from engine.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+DEMO_SECONDS = 10.0
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be WIDTHxHEIGHT, got {text!r}") from None
+    if not (64 <= width <= 3840 and 64 <= height <= 2160):
+        raise argparse.ArgumentTypeError(f"size {text} is outside 64x64..3840x2160")
+    return width, height
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.load(args.config or settings_path())
+    overrides = {name: getattr(args, name) for name in ("source", "scene", "fps", "use")
+                 if getattr(args, name, None) is not None}
+    if getattr(args, "size", None):
+        overrides["width"], overrides["height"] = args.size
+    if getattr(args, "sink", None):
+        overrides["sinks"] = args.sink
+    if getattr(args, "no_badge", False):
+        overrides["badge"] = False
+    settings = settings.updated(overrides, "command line")
+    return settings
+
+
+def run(args: argparse.Namespace) -> int:
+    """The live session: camera → tracker → avatar → virtual camera (+ preview, voice)."""
+    from engine.app import explain
+    from engine.session import build_app
+
+    if args.explain:
+        print(explain())
+        return 0
+    settings = _settings(args)
+    if args.preview:
+        settings = settings.updated({"preview": True}, "command line")
+    if args.voice:
+        settings = settings.updated({"voice": True}, "command line")
+    if args.record_track:
+        settings = settings.updated({"record_track": args.record_track}, "command line")
+    voice = _start_voice(settings) if settings.voice else None
+    session = build_app(settings, voice=voice)
+    log.info("running; stages:\n%s", explain())
+    try:
+        session.app.run(max_frames=int(args.seconds * settings.fps) if args.seconds else None)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if voice is not None:
+            voice.stop()
+        session.close()
+    print(json.dumps(session.app.stats.summary(session.app.clock)))
+    return 0
+
+
+def _start_voice(settings: Settings):
+    from engine.voice.live import VoiceEngine
+
+    voice = VoiceEngine()
+    voice.start(input=settings.audio_input, output=settings.audio_output,
+                monitor=settings.audio_monitor)
+    return voice
+
+
+def demo(args: argparse.Namespace) -> int:
+    """Ten seconds of the default scene, driven by the built-in performer, into an MP4."""
+    from engine.offline import render_video
+    from engine.performer import ScriptedPerformer
+
+    settings = _settings(args).updated({"source": "synthetic", "use": "demo"}, "demo")
+    fps = settings.fps
+    output = Path(args.output)
+    figures = render_video(settings, ScriptedPerformer(loop=True, frame_rate=fps), output,
+                           args.seconds)
+    print(f"wrote {output} ({args.seconds:g} s at {settings.width}x{settings.height}, "
+          f"{fps:g} fps)")
+    print(json.dumps(figures))
+    return 0
+
+
+def render(args: argparse.Namespace) -> int:
+    """"Render this face smiling, then surprised": a scripted performance into MP4 or PNG."""
+    from engine.offline import render_stills, render_video
+    from engine.performer import ScriptedPerformer, parse_script
+
+    settings = _settings(args).updated({"source": "synthetic", "use": args.use or "demo"},
+                                       "render")
+    script = parse_script(args.script)
+    performer = ScriptedPerformer(script, loop=False, frame_rate=settings.fps)
+    output = Path(args.output)
+    if output.suffix.lower() == ".mp4":
+        figures = render_video(settings, performer, output, performer.duration,
+                               with_voice=not args.silent)
+        print(json.dumps(figures))
+    elif output.suffix.lower() in (".png", ".jpg"):
+        render_stills(settings, performer, output)
+    else:
+        raise ConfigError(f"{output}: output must end in .mp4, .png or .jpg")
+    print(f"wrote {output}")
+    return 0
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="settings TOML (default ~/.config/persona/settings.toml)")
+    parser.add_argument("--scene", help="scene name or file")
+    parser.add_argument("--size", type=_size, help="output size WIDTHxHEIGHT (default 1280x720)")
+    parser.add_argument("--fps", type=float, help="frames per second (default 30)")
+    parser.add_argument("--use", choices=("therapy", "privacy", "demo"),
+                        help="what the avatar is used for (checked against its consent manifest)")
+    parser.add_argument("--no-badge", action="store_true",
+                        help="hide the visible 'AI avatar' badge (logged)")
+
+
+def register(commands) -> None:
+    parser = commands.add("run", run, help="live session: camera to virtual camera")
+    _add_common(parser)
+    parser.add_argument("--source", help="webcam[:INDEX|NAME], a video or image file, synthetic")
+    parser.add_argument("--sink", action="append",
+                        help="output (repeatable): virtualcam, y4m:PATH, record:PATH.mp4, window, "
+                             "null; 'a|b' tries a, then b")
+    parser.add_argument("--preview", action="store_true", help="open the preview window with HUD")
+    parser.add_argument("--voice", action="store_true", help="morph the microphone live")
+    parser.add_argument("--record-track", metavar="PATH",
+                        help="write the tracked face to a track file (only when asked)")
+    parser.add_argument("--seconds", type=float, help="stop after this long")
+    parser.add_argument("--explain", action="store_true", help="print the frame's stages and exit")
+
+    parser = commands.add("demo", demo, help="render the default scene to out/demo.mp4")
+    _add_common(parser)
+    parser.add_argument("-o", "--output", default="out/demo.mp4", help="MP4 to write")
+    parser.add_argument("--seconds", type=float, default=DEMO_SECONDS, help="length")
+
+    parser = commands.add("render", render, help="render a scripted performance to MP4 or PNG")
+    _add_common(parser)
+    parser.add_argument("--script", default="neutral@1,smile@1.5,surprise@1.5",
+                        help="NAME[:INTENSITY][@SECONDS],... e.g. 'smile:0.8@1.5,surprise@2'")
+    parser.add_argument("--silent", action="store_true", help="no audio track")
+    parser.add_argument("-o", "--output", required=True, help=".mp4 video or .png contact sheet")

@@ -43,6 +43,7 @@ class Settings:
     use: str = "privacy"  # what avatars are used for: therapy, privacy, demo (consent checks)
     badge: bool = True
     record_track: str | None = None  # path for a track file, written only when asked
+    audit_log: str | None = None  # append-only log of scene switches and consent checks
     dev: bool = False  # hot-reload shaders and models
     keys: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_KEYS))
 

@@ -103,11 +103,13 @@ def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
 
 @dataclass
 class ScriptedPerformer:
-    """Plays ``script`` on the frames' timestamps (relative to the first frame seen)."""
+    """Plays ``script`` on the frames' timestamps (relative to the first frame seen), or, with
+    ``frame_rate`` set, on their frame numbers — exact timing for offline renders."""
 
     script: tuple[Pose, ...] = DEMO_SCRIPT
     loop: bool = True
     seed: int = 0
+    frame_rate: float | None = None
     _t0: float | None = field(default=None, init=False)
     _targets: list[np.ndarray] = field(default_factory=list, init=False)
 
@@ -124,6 +126,8 @@ class ScriptedPerformer:
         return float(self._starts[-1])
 
     def track(self, frame: Frame) -> FaceState:
+        if self.frame_rate is not None:
+            return self.state_at(frame.index / self.frame_rate, frame.t_capture)
         if self._t0 is None:
             self._t0 = frame.t_capture
         return self.state_at(frame.t_capture - self._t0, frame.t_capture)

@@ -1,0 +1,136 @@
+"""Offline rendering: the live loop driven by a script and an offline clock.
+
+``persona demo`` and ``persona render`` build the same ``App`` a live session uses, with a
+``ScriptedPerformer`` in place of the camera tracker and a clock that advances one frame per frame
+without sleeping. Audio (the morphed voice) is computed ahead through the same streaming morph
+as live and handed to the recorder frame by frame, so picture and sound stay in step.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from engine.capture.synthetic import SyntheticSource
+from engine.config import Settings
+from engine.output.recorder import RecorderSink
+from engine.performer import ScriptedPerformer
+from engine.session import build_app, offline_clock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PrecomputedVoice:
+    """Stands where the live voice engine stands in the app, but plays a morphed track that was
+    computed ahead: each frame drains one frame's worth of samples for the recorder."""
+
+    samples: np.ndarray  # (n,) float32 at output_rate
+    output_rate: int
+    fps: float
+    _position: float = field(default=0.0, init=False)
+    _muted: bool = field(default=False, init=False)
+
+    def drain_recorded(self) -> np.ndarray:
+        start = int(self._position)
+        self._position += self.output_rate / self.fps
+        chunk = self.samples[start:int(self._position)]
+        return np.zeros_like(chunk) if self._muted else chunk
+
+    def set_mute(self, muted: bool) -> None:
+        self._muted = muted
+
+    def set_bypass(self, bypass: bool) -> None:
+        """The track is already morphed; bypass has no meaning offline."""
+
+    def set_preset_by_name(self, name: str) -> None:
+        """Presets were applied when the track was computed."""
+
+    def state(self) -> dict:
+        return {"muted": self._muted, "bypass": False}
+
+
+def morphed_demo_voice(seconds: float, preset_name: str | None, rate: int = 48000) -> np.ndarray:
+    """The built-in speech-like signal, morphed with the scene's preset (if any)."""
+    from engine.voice.synthetic import speech_like
+
+    speech = speech_like(seconds, rate)
+    if not preset_name:
+        return speech.astype(np.float32)
+    from engine.voice.offline import convert
+    from engine.voice.presets import load_preset
+
+    return convert(speech, rate, load_preset(preset_name)).astype(np.float32)
+
+
+def render_video(settings: Settings, performer: ScriptedPerformer, output: Path,
+                 seconds: float, with_voice: bool = True) -> dict[str, float]:
+    """Render ``seconds`` of the scene driven by ``performer`` into an MP4; returns frame stats
+    (wall-clock frame work time, not the offline clock's)."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    frames = int(round(seconds * settings.fps))
+    recorder = RecorderSink(str(output))
+    session = build_app(settings, source=SyntheticSource(settings.size, settings.fps, realtime=False),
+                        tracker=performer, sinks=[recorder], clock=offline_clock(settings.fps),
+                        realtime=False)
+    try:
+        app = session.app
+        if with_voice:
+            voice_name = app.director.current.scene.voice
+            track = morphed_demo_voice(seconds + 1.0, voice_name)
+            app.voice = PrecomputedVoice(track, 48000, settings.fps)
+        started = time.perf_counter()
+        app.run(max_frames=frames)
+        elapsed = time.perf_counter() - started
+        figures = app.stats.summary()
+    finally:
+        session.close()
+    return {
+        "frames": float(frames),
+        "render_fps": round(frames / elapsed, 2),
+        "frame_ms_p50": figures["frame_ms_p50"],
+        "frame_ms_p99": figures["frame_ms_p99"],
+    }
+
+
+def render_stills(settings: Settings, performer: ScriptedPerformer, output: Path) -> None:
+    """One frame per pose, taken at the end of its hold, tiled into a labelled contact sheet."""
+    from PIL import Image, ImageDraw
+
+    from engine.output.null import NullSink
+
+    fps = settings.fps
+    ends = np.cumsum([pose.hold_s for pose in performer.script])
+    wanted = {max(0, int(round(end * fps)) - 1): n for n, end in enumerate(ends)}
+    stills: dict[int, np.ndarray] = {}
+
+    def keep(app, work) -> None:
+        if work.frame is not None and work.frame.index in wanted and work.image is not None:
+            stills[wanted[work.frame.index]] = work.image.copy()
+
+    session = build_app(settings, source=SyntheticSource(settings.size, fps, realtime=False),
+                        tracker=performer, sinks=[NullSink()],
+                        clock=offline_clock(fps), realtime=False)
+    try:
+        session.app.on_frame = keep
+        session.app.run(max_frames=max(wanted) + 1)
+    finally:
+        session.close()
+    tiles = [Image.fromarray(stills[n]) for n in sorted(stills)]
+    if len(tiles) == 1:
+        tiles[0].save(output)
+        return
+    columns = min(4, len(tiles))
+    rows = -(-len(tiles) // columns)
+    width, height = tiles[0].size
+    sheet = Image.new("RGB", (columns * width, rows * height), (20, 20, 24))
+    draw = ImageDraw.Draw(sheet)
+    for n, (tile, pose) in enumerate(zip(tiles, performer.script)):
+        x, y = (n % columns) * width, (n // columns) * height
+        sheet.paste(tile, (x, y))
+        draw.text((x + 12, y + 12), f"{pose.expression} {pose.intensity:g}", fill=(255, 255, 255))
+    sheet.save(output)
