@@ -3,31 +3,75 @@
 A scene is ``scenes/NAME.toml``::
 
     name = "Calm"
-    hotkey = "1"
+    hotkey = "1"                    # 1–9 (0 also allowed); shown on the HUD and control page
     avatar = "default"              # a folder in avatars/, or a path to a folder or model file
     voice = "calm-warm"             # a preset in scenes/voices/, or omitted for no morph
-    badge = "AI avatar"
+    badge = "AI avatar"             # the disclosure every viewer sees
 
     [background]
-    color = [0.12, 0.14, 0.18]      # or: image = "backgrounds/room.jpg", blur = 4
+    color = "#1f2430"               # or [0.12, 0.14, 0.18]
+    # image = "backgrounds/room.jpg"   relative to the scene file; blur = 4 softens it
+    # camera = "blur"                  the real room, blurred beyond recognition
+    # camera = "segmented"             the real room with the person cut out
 
     [style]
-    intensity = 1.0                 # global expression gain
+    intensity = 1.0                 # global expression gain, 0–3
+    exaggeration = 1.0              # curve exponent per channel: <1 livelier, >1 calmer
     mirror = true
+    channel_gains = { jawOpen = 0.8 }
+
+    [framing]
+    zoom = 1.0                      # 0.5–3: how much of the frame the head fills
+    offset = [0.0, 0.0]             # shift of the head, fractions of the frame, -1..1
+
+``background = "camera-blur"`` / ``"camera-segmented"`` / ``"#rrggbb"`` are short forms.
+
+Privacy of camera backgrounds: the camera picture is reduced to a few dozen pixels across before
+it is shown (``camera = "blur"``), or the person — and every face box the tracker reports — is
+cut out and filled from the empty room (``camera = "segmented"``); when the cut-out cannot be
+made the frame falls back to the blur. Either way the real face never reaches the output.
+
+Validation is strict because a typo must not silently show the wrong thing in a therapy session:
+every problem raises ``SceneError`` naming the file, the line and the field, and an unknown name
+comes with the nearest valid one ("did you mean 'intensity'?").
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import logging
+import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from engine.errors import ConfigError
 from engine.resources import SearchPath
 from engine.types import BLENDSHAPE_INDEX, BLENDSHAPE_NAMES, Expression
+
+log = logging.getLogger(__name__)
+
+MAX_SCENE_BYTES = 64 * 1024  # a scene is a few hundred bytes; anything bigger is not a scene
+HOTKEYS = tuple("1234567890")
+CAMERA_MODES = ("blur", "segmented")
+MODEL_SUFFIXES = (".glb", ".gltf", ".vrm")
+
+
+class SceneError(ConfigError):
+    """A scene file problem, located: ``file:line: field: message``."""
+
+    def __init__(self, path: Path | str, line: int | None, field_name: str | None,
+                 message: str) -> None:
+        self.path, self.line, self.field, self.message = Path(path), line, field_name, message
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {field_name}: {message}" if field_name else
+                         f"{where}: {message}")
 
 
 @dataclass(frozen=True)
@@ -45,6 +89,15 @@ class SceneBackground:
     color: tuple[float, float, float] = (0.12, 0.14, 0.18)
     image: Path | None = None
     blur: float = 0.0
+    camera: str | None = None  # None, "blur" or "segmented" (see the module docstring)
+
+
+@dataclass(frozen=True)
+class Framing:
+    """Where the avatar's head sits in the frame; avatars with ``set_framing`` honour it."""
+
+    zoom: float = 1.0
+    offset: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -57,40 +110,361 @@ class Scene:
     badge: str = "AI avatar"
     background: SceneBackground = SceneBackground()
     style: Style = Style()
+    framing: Framing = Framing()
 
 
-def load_scene(path: Path) -> Scene:
-    """Read and check one scene file; errors name the file and the field."""
-    try:
-        data = tomllib.loads(path.read_text())
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read scene ({error.strerror})") from error
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: {error}") from error
-    if "avatar" not in data:
-        raise ConfigError(f"{path}: missing field 'avatar'")
-    background = data.get("background", {})
-    style = data.get("style", {})
-    image = background.get("image")
-    return Scene(
-        name=str(data.get("name", path.stem)),
-        avatar=str(data["avatar"]),
-        path=path,
-        hotkey=data.get("hotkey"),
-        voice=data.get("voice"),
-        badge=str(data.get("badge", "AI avatar")),
-        background=SceneBackground(
-            color=tuple(background.get("color", SceneBackground.color)),
-            image=(path.parent / image) if image else None,
-            blur=float(background.get("blur", 0.0)),
-        ),
-        style=Style(
-            intensity=float(style.get("intensity", 1.0)),
-            channel_gains=dict(style.get("channel_gains", {})),
-            exaggeration=float(style.get("exaggeration", 1.0)),
-            mirror=bool(style.get("mirror", True)),
-        ),
+# -- locating keys in the TOML text ---------------------------------------------------------------
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?")
+_KEY = re.compile(r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=""")
+
+
+def _split_dotted(text: str) -> tuple[str, ...]:
+    parts = re.findall(r"""[A-Za-z0-9_-]+|"[^"]*"|'[^']*'""", text)
+    return tuple(part.strip("\"'") for part in parts)
+
+
+def key_lines(text: str) -> dict[tuple[str, ...], int]:
+    """Line numbers (1-based) of every key and table header, by dotted path.
+
+    A line-oriented scan, good for the flat files scenes are: keys inside inline tables and
+    multi-line arrays are found through their parent key (see ``SceneFile.line``)."""
+    lines: dict[tuple[str, ...], int] = {}
+    table: tuple[str, ...] = ()
+    in_multiline_string = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.count('"""') % 2 or line.count("'''") % 2:
+            in_multiline_string = not in_multiline_string
+            if not in_multiline_string:
+                continue
+        if in_multiline_string:
+            continue
+        header = _HEADER.match(line)
+        if header:
+            table = _split_dotted(header.group(1))
+            lines.setdefault(table, number)
+            continue
+        key = _KEY.match(line)
+        if key:
+            lines.setdefault(table + _split_dotted(key.group(1)), number)
+    return lines
+
+
+class SceneFile:
+    """One scene file's text and parsed data, and how to report a problem in it."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.text = text
+        self.lines = key_lines(text)
+
+    def line(self, keys: tuple[str, ...]) -> int | None:
+        """The line of ``keys``, or of its nearest enclosing key that has a line of its own."""
+        while keys:
+            if keys in self.lines:
+                return self.lines[keys]
+            keys = keys[:-1]
+        return None
+
+    def error(self, keys: tuple[str, ...], message: str) -> SceneError:
+        return SceneError(self.path, self.line(keys), ".".join(keys) or None, message)
+
+
+def nearest(name: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
+    match = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+def _unknown_keys(source: SceneFile, table: dict, allowed: Iterable[str],
+                  prefix: tuple[str, ...]) -> None:
+    allowed = list(allowed)
+    for key in table:
+        if key not in allowed:
+            where = f"in [{'.'.join(prefix)}]" if prefix else "in a scene"
+            raise source.error(prefix + (key,), f"unknown field {where}{nearest(key, allowed)} "
+                               f"(known: {', '.join(allowed)})")
+
+
+def _number(source: SceneFile, value: Any, keys: tuple[str, ...], low: float,
+            high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise source.error(keys, f"must be a number, got {value!r}")
+    if not low <= value <= high:
+        raise source.error(keys, f"must be between {low:g} and {high:g}, got {value:g}")
+    return float(value)
+
+
+def _text(source: SceneFile, value: Any, keys: tuple[str, ...], max_length: int = 200) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise source.error(keys, f"must be non-empty text, got {value!r}")
+    if len(value) > max_length:
+        raise source.error(keys, f"is longer than {max_length} characters")
+    return value.strip()
+
+
+def _table(source: SceneFile, value: Any, keys: tuple[str, ...]) -> dict:
+    if not isinstance(value, dict):
+        raise source.error(keys, f"must be a table ([{'.'.join(keys)}]), got {value!r}")
+    return value
+
+
+def parse_color(source: SceneFile, value: Any, keys: tuple[str, ...]) -> tuple[float, float, float]:
+    """``"#rrggbb"`` or ``[r, g, b]`` with components 0..1."""
+    if isinstance(value, str):
+        match = re.fullmatch(r"#([0-9a-fA-F]{6})", value.strip())
+        if not match:
+            raise source.error(keys, f"must be '#rrggbb' or [r, g, b], got {value!r}")
+        digits = match.group(1)
+        return tuple(int(digits[i:i + 2], 16) / 255 for i in (0, 2, 4))
+    if isinstance(value, list) and len(value) == 3:
+        return tuple(_number(source, v, keys, 0.0, 1.0) for v in value)
+    raise source.error(keys, f"must be '#rrggbb' or [r, g, b] with values 0..1, got {value!r}")
+
+
+# -- the fields -----------------------------------------------------------------------------------
+
+TOP_FIELDS = ("name", "hotkey", "avatar", "background", "voice", "style", "framing", "badge")
+BACKGROUND_FIELDS = ("color", "image", "blur", "camera")
+STYLE_FIELDS = ("intensity", "channel_gains", "exaggeration", "mirror")
+FRAMING_FIELDS = ("zoom", "offset")
+BACKGROUND_SHORT_FORMS = ("camera-blur", "camera-segmented")
+
+
+def _background(source: SceneFile, value: Any) -> SceneBackground:
+    keys = ("background",)
+    if isinstance(value, str):
+        if value in BACKGROUND_SHORT_FORMS:
+            return SceneBackground(camera=value.split("-", 1)[1])
+        if value.startswith("#"):
+            return SceneBackground(color=parse_color(source, value, keys))
+        raise source.error(keys, f"unknown background {value!r}"
+                           f"{nearest(value, BACKGROUND_SHORT_FORMS)} (use a table, "
+                           f"'#rrggbb', or one of {', '.join(BACKGROUND_SHORT_FORMS)})")
+    table = _table(source, value, keys)
+    _unknown_keys(source, table, BACKGROUND_FIELDS, keys)
+    color = parse_color(source, table["color"], keys + ("color",)) if "color" in table \
+        else SceneBackground.color
+    image = None
+    if "image" in table:
+        relative = _text(source, table["image"], keys + ("image",), 1000)
+        image = (source.path.parent / relative).resolve()
+        if not image.is_file():
+            raise source.error(keys + ("image",), f"no image at {image}")
+    blur = _number(source, table.get("blur", 0.0), keys + ("blur",), 0.0, 10.0)
+    camera = table.get("camera")
+    if camera is not None:
+        if camera not in CAMERA_MODES:
+            raise source.error(keys + ("camera",), f"unknown camera background {camera!r}"
+                               f"{nearest(str(camera), CAMERA_MODES)} (use "
+                               f"{' or '.join(CAMERA_MODES)})")
+        if image is not None:
+            raise source.error(keys + ("camera",), "choose either an image or the camera, "
+                               "not both")
+    return SceneBackground(color=color, image=image, blur=blur, camera=camera)
+
+
+def _style(source: SceneFile, value: Any) -> Style:
+    keys = ("style",)
+    table = _table(source, value, keys)
+    _unknown_keys(source, table, STYLE_FIELDS, keys)
+    gains_table = _table(source, table.get("channel_gains", {}), keys + ("channel_gains",))
+    gains = {}
+    for name, gain in gains_table.items():
+        where = keys + ("channel_gains", name)
+        if name not in BLENDSHAPE_INDEX:
+            raise source.error(where, f"{name!r} is not an ARKit blendshape name"
+                               f"{nearest(name, BLENDSHAPE_NAMES)}")
+        gains[name] = _number(source, gain, where, 0.0, 4.0)
+    mirror = table.get("mirror", True)
+    if not isinstance(mirror, bool):
+        raise source.error(keys + ("mirror",), f"must be true or false, got {mirror!r}")
+    return Style(
+        intensity=_number(source, table.get("intensity", 1.0), keys + ("intensity",), 0.0, 3.0),
+        channel_gains=gains,
+        exaggeration=_number(source, table.get("exaggeration", 1.0), keys + ("exaggeration",),
+                             0.2, 5.0),
+        mirror=mirror,
     )
+
+
+def _framing(source: SceneFile, value: Any) -> Framing:
+    keys = ("framing",)
+    table = _table(source, value, keys)
+    _unknown_keys(source, table, FRAMING_FIELDS, keys)
+    offset = table.get("offset", [0.0, 0.0])
+    if not isinstance(offset, list) or len(offset) != 2:
+        raise source.error(keys + ("offset",), f"must be [x, y], got {offset!r}")
+    return Framing(
+        zoom=_number(source, table.get("zoom", 1.0), keys + ("zoom",), 0.5, 3.0),
+        offset=tuple(_number(source, v, keys + ("offset",), -1.0, 1.0) for v in offset),
+    )
+
+
+def parse_scene(path: Path, text: str) -> Scene:
+    """Check and convert one scene file's text; raises ``SceneError`` at the first problem."""
+    source = SceneFile(path, text)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        match = re.search(r"\(at line (\d+), column \d+\)", str(error))
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
+        raise SceneError(path, int(match.group(1)) if match else None, None,
+                         f"not valid TOML: {message}") from None
+    _unknown_keys(source, data, TOP_FIELDS, ())
+    if "avatar" not in data:
+        raise SceneError(path, 1, "avatar", "missing: name an avatar folder in avatars/ or a "
+                         "path to a model")
+    hotkey = data.get("hotkey")
+    if hotkey is not None:
+        if isinstance(hotkey, int) and not isinstance(hotkey, bool):
+            hotkey = str(hotkey)
+        if hotkey not in HOTKEYS:
+            raise source.error(("hotkey",), f"must be one of the keys 1–9 or 0 (as text, "
+                               f"\"1\"), got {hotkey!r}")
+    voice = data.get("voice")
+    if voice is not None:
+        voice = _text(source, voice, ("voice",))
+    return Scene(
+        name=_text(source, data.get("name", path.stem), ("name",), 60),
+        avatar=_text(source, data["avatar"], ("avatar",), 1000),
+        path=path,
+        hotkey=hotkey,
+        voice=voice,
+        badge=_text(source, data.get("badge", "AI avatar"), ("badge",), 60),
+        background=_background(source, data.get("background", {})),
+        style=_style(source, data.get("style", {})),
+        framing=_framing(source, data.get("framing", {})),
+    )
+
+
+def load_scene(path: Path | str) -> Scene:
+    """Read and check one scene file; errors name the file, line and field."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_SCENE_BYTES:
+            raise SceneError(path, None, None, f"larger than {MAX_SCENE_BYTES // 1024} KiB; "
+                             "not a scene file")
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SceneError(path, None, None, f"cannot read scene ({error.strerror})") from error
+    except UnicodeDecodeError:
+        raise SceneError(path, None, None, "not UTF-8 text") from None
+    return parse_scene(path, text)
+
+
+# -- references to avatars and voices ---------------------------------------------------------------
+
+def avatar_names(search: SearchPath | None = None) -> list[str]:
+    """Avatar folders on the search path (those with an ``avatar.toml``)."""
+    search = search or SearchPath()
+    return [path.parent.name for path in search.list("avatars", "*/avatar.toml")]
+
+
+def voice_names(search: SearchPath | None = None) -> list[str]:
+    search = search or SearchPath()
+    return [path.stem for path in search.list("scenes", "voices/*.toml")]
+
+
+def resolve_avatar(scene: Scene, search: SearchPath | None = None) -> Path:
+    """The folder or model file a scene's ``avatar`` names; errors suggest the nearest name."""
+    search = search or SearchPath()
+    name = scene.avatar
+    looks_like_path = "/" in name or "\\" in name or name.lower().endswith(MODEL_SUFFIXES)
+    if looks_like_path:
+        path = Path(name).expanduser()
+        if not path.is_absolute() and scene.path is not None:
+            path = scene.path.parent / path
+        if path.is_dir() or (path.is_file() and path.suffix.lower() in MODEL_SUFFIXES):
+            return path
+        what = "folder or .glb/.gltf/.vrm model"
+        raise _reference_error(scene, ("avatar",), f"no avatar {what} at {path}")
+    for root in search.roots:
+        candidate = root / "avatars" / name
+        if (candidate / "avatar.toml").is_file():
+            return candidate
+    known = avatar_names(search)
+    raise _reference_error(scene, ("avatar",), f"no avatar {name!r} in avatars/"
+                           f"{nearest(name, known)} (known: {', '.join(known) or 'none'})")
+
+
+def check_voice(scene: Scene, search: SearchPath | None = None) -> None:
+    if scene.voice is None:
+        return
+    known = voice_names(search)
+    if scene.voice not in known:
+        raise _reference_error(scene, ("voice",), f"no voice preset {scene.voice!r} in "
+                               f"scenes/voices/{nearest(scene.voice, known)} "
+                               f"(known: {', '.join(known) or 'none'})")
+
+
+def check_references(scene: Scene, search: SearchPath | None = None) -> None:
+    """Raise ``SceneError`` unless the scene's avatar and voice preset exist."""
+    resolve_avatar(scene, search)
+    check_voice(scene, search)
+
+
+def _reference_error(scene: Scene, keys: tuple[str, ...], message: str) -> SceneError:
+    if scene.path is None:
+        return SceneError(f"scene {scene.name!r}", None, ".".join(keys), message)
+    try:
+        source = SceneFile(scene.path, scene.path.read_text(encoding="utf-8"))
+        return source.error(keys, message)
+    except (OSError, UnicodeDecodeError):
+        return SceneError(scene.path, None, ".".join(keys), message)
+
+
+# -- scene lists ------------------------------------------------------------------------------------
+
+def scene_files(source: str | Path | SearchPath | None = None) -> list[Path]:
+    """Scene files in a folder, or on the search path (user folders shadow shipped files)."""
+    if isinstance(source, (str, Path)):
+        folder = Path(source)
+        if not folder.is_dir():
+            raise ConfigError(f"{folder}: not a folder of scene files")
+        extra = sorted(folder.glob("*.toml"))
+        shipped = SearchPath().list("scenes", "*.toml")
+        names = {path.name for path in extra}
+        return extra + [path for path in shipped if path.name not in names]
+    search = source if isinstance(source, SearchPath) else SearchPath()
+    return search.list("scenes", "*.toml")
+
+
+def _order(scene: Scene) -> tuple:
+    # 1..9 then 0 like a keyboard row; scenes without a hotkey after those, by name.
+    if scene.hotkey is None:
+        return (1, 0, scene.name.lower())
+    return (0, (int(scene.hotkey) - 1) % 10, scene.name.lower())
+
+
+def load_scenes(source: str | Path | SearchPath | None = None,
+                problems: list[SceneError] | None = None) -> list[Scene]:
+    """Every valid scene, sorted by hotkey. ``source`` is an extra folder (its files shadow the
+    shipped ones of the same name), a ``SearchPath``, or None for the default search path.
+
+    A broken file is logged and left out (and appended to ``problems`` when given) so one bad
+    file never keeps a session from starting; a second scene claiming a hotkey loses it."""
+    scenes = []
+    for path in scene_files(source):
+        try:
+            scenes.append(load_scene(path))
+        except SceneError as error:
+            log.error("scene left out: %s", error)
+            if problems is not None:
+                problems.append(error)
+    scenes.sort(key=_order)
+    taken: dict[str, Scene] = {}
+    for number, scene in enumerate(scenes):
+        if scene.hotkey is None:
+            continue
+        if scene.hotkey in taken:
+            log.warning("%s: hotkey %s is already used by %r; this scene has none", scene.path,
+                        scene.hotkey, taken[scene.hotkey].name)
+            scenes[number] = dataclasses.replace(scene, hotkey=None)
+        else:
+            taken[scene.hotkey] = scene
+    scenes.sort(key=_order)
+    return scenes
 
 
 def find_scene(name: str, search: SearchPath | None = None) -> Path:
@@ -101,6 +475,8 @@ def find_scene(name: str, search: SearchPath | None = None) -> Path:
         return candidate
     return search.find("scenes", f"{name}.toml")
 
+
+# -- style ------------------------------------------------------------------------------------------
 
 # Left and right channel pairs, swapped when a scene mirrors the performer (a mirror image is what
 # people expect to see of themselves: raising the right brow raises the avatar's brow on the
