@@ -24,6 +24,7 @@ log = logging.getLogger("persona")
 COMMAND_MODULES = (
     "engine.commands",
     "engine.bench",
+    "engine.scenes_commands",
 )
 
 
