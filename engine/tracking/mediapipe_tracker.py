@@ -1,0 +1,125 @@
+"""The webcam tracker: MediaPipe face mesh → head pose, gaze and ARKit-52 blendshapes.
+
+Per frame: landmarks of every face (``face_mesh``); the primary face chosen and kept; its
+landmarks smoothed with a One-Euro filter (jitter costs more than a frame of lag here, because
+every later stage inherits it); head pose by PnP against the template; expressions and gaze
+measured in the pose-free template frame. Bystanders are reported as boxes only.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+
+from engine.tracking import blendshapes, gaze
+from engine.tracking.face_mesh import FaceMeshDetector
+from engine.tracking.head_pose import HeadPoseSolver, Intrinsics, to_face_frame
+from engine.tracking.one_euro import OneEuroFilter
+from engine.tracking.template import FaceTemplate, load_template
+from engine.types import FaceState, Frame
+
+log = logging.getLogger(__name__)
+
+Box = tuple[float, float, float, float]
+
+# Landmark smoothing in pixels: ~1.5 Hz at rest, opening by 0.05 Hz per px/s of motion, so a head
+# turn (hundreds of px/s) passes with little lag while sub-pixel shimmer is removed.
+LANDMARK_MIN_CUTOFF = 1.5
+LANDMARK_BETA = 0.05
+STICKY_IOU = 0.2  # the previous primary face continues as the face overlapping it this much
+FIT_RMS_SCALE_CM = 0.8  # template-fit residual at which confidence falls to 1/e
+
+
+def face_box(landmarks: np.ndarray) -> Box:
+    """x, y, w, h in pixels around the landmarks."""
+    low, high = landmarks[:, :2].min(0), landmarks[:, :2].max(0)
+    return float(low[0]), float(low[1]), float(high[0] - low[0]), float(high[1] - low[1])
+
+
+def iou(a: Box, b: Box) -> float:
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def choose_primary(boxes: list[Box], frame_size: tuple[int, int], previous: Box | None) -> int:
+    """Index of the primary face: whoever continues the previous primary face, else the largest
+    face weighted towards the centre of the frame."""
+    if previous is not None:
+        overlaps = [iou(box, previous) for box in boxes]
+        best = int(np.argmax(overlaps))
+        if overlaps[best] >= STICKY_IOU:
+            return best
+    width, height = frame_size
+    half_diagonal = 0.5 * math.hypot(width, height)
+
+    def score(box: Box) -> float:
+        cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+        off_centre = math.hypot(cx - width / 2, cy - height / 2) / half_diagonal
+        return box[2] * box[3] * (1.0 - 0.5 * off_centre)
+
+    return int(np.argmax([score(box) for box in boxes]))
+
+
+class MediaPipeTracker:
+    """``Tracker`` for camera frames. ``video=False`` treats every frame as an unrelated photo."""
+
+    def __init__(self, max_faces: int = 3, intrinsics: Intrinsics | None = None,
+                 smooth_landmarks: bool = True, video: bool = True,
+                 template: FaceTemplate | None = None) -> None:
+        self.template = template or load_template()
+        self._detector = FaceMeshDetector(max_faces=max_faces, video=video)
+        self._pose = HeadPoseSolver(self.template, intrinsics)
+        self._filter = OneEuroFilter(LANDMARK_MIN_CUTOFF, LANDMARK_BETA) if smooth_landmarks else None
+        self._primary: Box | None = None
+
+    def track(self, frame: Frame) -> FaceState:
+        try:
+            faces = self._detector.detect(frame.image)
+        except ValueError as error:  # a malformed frame: report no face, keep the loop alive
+            log.warning("frame %d skipped: %s", frame.index, error)
+            faces = []
+        if not faces:
+            self._lose()
+            return FaceState.lost(frame.t_capture)
+        boxes = [face_box(face) for face in faces]
+        primary = choose_primary(boxes, frame.size, self._primary)
+        if self._primary is not None and iou(boxes[primary], self._primary) < STICKY_IOU:
+            self._lose()  # a different person: do not smooth one face into another
+        self._primary = boxes[primary]
+        others = tuple(box for i, box in enumerate(boxes) if i != primary)
+        return self._measure(faces[primary], frame, boxes[primary], others)
+
+    def _measure(self, landmarks: np.ndarray, frame: Frame, box: Box, others: tuple[Box, ...]) -> FaceState:
+        if self._filter is not None:
+            landmarks = self._filter(landmarks, frame.t_capture).astype(np.float32)
+        head = self._pose.solve(landmarks, frame.size)
+        if head is None:
+            log.debug("frame %d: no head pose fit", frame.index)
+            return FaceState(t=frame.t_capture, found=False, others=(box, *others))
+        points, residual = to_face_frame(landmarks, self.template)
+        eyes = gaze.eye_angles(points)
+        return FaceState(
+            t=frame.t_capture,
+            found=True,
+            landmarks=landmarks,
+            head=head,
+            blendshapes=blendshapes.compute(points, eyes),
+            gaze=gaze.gaze(eyes),
+            confidence=float(math.exp(-((residual / FIT_RMS_SCALE_CM) ** 2))),
+            box=box,
+            others=others,
+        )
+
+    def _lose(self) -> None:
+        self._primary = None
+        self._pose.reset()
+        if self._filter is not None:
+            self._filter.reset()
+
+    def close(self) -> None:
+        self._detector.close()
