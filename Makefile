@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 SYSTEM_PACKAGES := libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins xvfb \
-	libegl1 libgl1-mesa-dri fonts-dejavu-core chromium chromium-driver
+	libegl1 libgl1-mesa-dri fonts-dejavu-core chromium chromium-driver xdotool
 
 .PHONY: demo test system venv bench clean
 

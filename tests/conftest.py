@@ -38,3 +38,41 @@ def gl():
     context = GLContext.headless()
     yield context
     context.close()
+
+
+@pytest.fixture(scope="session")
+def xvfb():
+    """A private X display (Xvfb) for window tests; sets DISPLAY for the session.
+
+    Under CI a missing Xvfb is a failure (the Makefile installs it); elsewhere the test skips.
+    """
+    import shutil
+    import subprocess
+    import time
+
+    if shutil.which("Xvfb") is None:
+        message = "Xvfb is not installed (apt install xvfb)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    for number in range(90, 110):
+        if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(f"/tmp/.X{number}-lock").exists():
+            break
+    display = f":{number}"
+    process = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not Path(f"/tmp/.X11-unix/X{number}").exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"Xvfb {display} did not start")
+        time.sleep(0.05)
+    previous = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = display
+    yield display
+    if previous is None:
+        os.environ.pop("DISPLAY", None)
+    else:
+        os.environ["DISPLAY"] = previous
+    process.terminate()
+    process.wait(timeout=5)
