@@ -1,0 +1,103 @@
+"""Per-person calibration: each coefficient's rest value and range, and the neutral head pose.
+
+The tracker's coefficients use population defaults, so a person whose resting mouth reads as a
+slight frown, or whose camera sits below their face, would show it on the avatar. A neutral
+capture (a second or so of the person's relaxed face, looking at the screen) records what their
+neutral looks like; ``apply`` then maps it to zero:
+
+    c' = clamp((c - rest) / (full - rest), 0, 1)
+
+``full`` is 1 unless a range capture (the person making their biggest expressions) has measured
+where they top out. Without any capture, ``Calibration.default()`` leaves everything unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.errors import ConfigError
+from engine.tracking.head_pose import head_rotation
+from engine.types import BLENDSHAPE_NAMES, NUM_BLENDSHAPES, FaceState
+
+MIN_SPAN = 0.2  # never stretch a channel more than 5x: noise would become expression
+RANGE_PERCENTILE = 98.0  # the top of a person's range ignores the odd mis-tracked frame
+
+
+def _ones() -> np.ndarray:
+    return np.ones(NUM_BLENDSHAPES, np.float32)
+
+
+def _zeros() -> np.ndarray:
+    return np.zeros(NUM_BLENDSHAPES, np.float32)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    rest: np.ndarray = field(default_factory=_zeros)  # (52,) coefficient on the neutral face
+    full: np.ndarray = field(default_factory=_ones)  # (52,) coefficient that maps to 1
+    head_rest: np.ndarray = field(default_factory=lambda: np.eye(3))  # (3, 3) neutral head rotation
+    gaze_rest: np.ndarray = field(default_factory=lambda: np.zeros(2))  # (2,) radians
+
+    @classmethod
+    def default(cls) -> Calibration:
+        return cls()
+
+    @classmethod
+    def from_neutral(cls, faces: Iterable[FaceState]) -> Calibration:
+        """Rest values from frames of a neutral face (the median, so a blink does not count)."""
+        found = [face for face in faces if face.found]
+        if not found:
+            raise ValueError("no face in the neutral capture; look at the camera and try again")
+        rest = np.median([face.blendshapes for face in found], axis=0).astype(np.float32)
+        rotations = np.array([head_rotation(face.head) for face in found])
+        u, _, vt = np.linalg.svd(rotations.mean(axis=0))  # nearest rotation to the mean
+        head_rest = u @ np.diag([1.0, 1.0, np.linalg.det(u @ vt)]) @ vt
+        gaze_rest = np.median([face.gaze for face in found], axis=0)
+        return cls(rest, np.maximum(_ones(), rest + MIN_SPAN), head_rest, gaze_rest)
+
+    def with_range(self, faces: Iterable[FaceState]) -> Calibration:
+        """The same rest, with each channel's top set by frames of the person's biggest
+        expressions; channels they did not use keep the full range."""
+        found = [face.blendshapes for face in faces if face.found]
+        if not found:
+            raise ValueError("no face in the range capture")
+        top = np.percentile(found, RANGE_PERCENTILE, axis=0)
+        used = top > self.rest + MIN_SPAN
+        full = np.where(used, top, np.maximum(self.full, self.rest + MIN_SPAN)).astype(np.float32)
+        return Calibration(self.rest, full, self.head_rest, self.gaze_rest)
+
+    def apply(self, blendshapes: np.ndarray) -> np.ndarray:
+        """(52,) calibrated coefficients in [0, 1]."""
+        span = np.maximum(self.full - self.rest, 1e-6)
+        return np.clip((blendshapes - self.rest) / span, 0.0, 1.0).astype(np.float32)
+
+    def relative_head(self, head: np.ndarray) -> np.ndarray:
+        """(3, 3) head rotation relative to the neutral pose, in template axes."""
+        return self.head_rest.T @ head_rotation(head)
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "rest": dict(zip(BLENDSHAPE_NAMES, map(float, self.rest))),
+            "full": dict(zip(BLENDSHAPE_NAMES, map(float, self.full))),
+            "head_rest": np.asarray(self.head_rest, float).tolist(),
+            "gaze_rest": np.asarray(self.gaze_rest, float).tolist(),
+        })
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "calibration") -> Calibration:
+        """Parse ``to_json`` output; a malformed file raises ConfigError naming the field."""
+        try:
+            data = json.loads(text)
+            rest = np.array([data["rest"][n] for n in BLENDSHAPE_NAMES], np.float32)
+            full = np.array([data["full"][n] for n in BLENDSHAPE_NAMES], np.float32)
+            head_rest = np.array(data["head_rest"], np.float64).reshape(3, 3)
+            gaze_rest = np.array(data["gaze_rest"], np.float64).reshape(2)
+        except (ValueError, KeyError, TypeError) as error:
+            raise ConfigError(f"{source}: malformed calibration ({error!r})") from error
+        if not (np.all(np.isfinite(rest)) and np.all(np.isfinite(full)) and np.all(full > rest)):
+            raise ConfigError(f"{source}: calibration values must be finite with full > rest")
+        return cls(rest, full, head_rest, gaze_rest)
