@@ -1,28 +1,42 @@
 """The director: which scene is on, switching between scenes, and what each scene draws.
 
-A switch is requested by name or hotkey and happens at the next frame boundary: the new scene is
-loaded (avatar, background) *before* anything changes, so a broken scene is refused with a
-message and the current one stays on. During the crossfade both scenes are rendered, each into
-its own layer, and the compositor blends them.
+A switch is requested by name or hotkey and happens at the next frame boundary: the scene file is
+read again (so an edit made during a session takes effect, and a file broken during a session is
+caught), then the new scene is loaded (avatar, background) *before* anything changes, so a broken
+scene is refused with a message and the current one stays on. During the crossfade both scenes
+are rendered, each into its own layer, and the compositor blends them.
+
+Between the retargeter and the scene's style sits ``IdleLife``: when the face is lost (or the
+privacy blank pauses tracking) the avatar eases to a breathing, blinking neutral instead of
+freezing, and eases back when the face returns. While the blank is on, every layer shows the
+"be right back" card instead of background and avatar.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import moderngl
 import numpy as np
 
 from engine.avatar.base import Avatar
+from engine.backdrop import CameraBackdrop
+from engine.blank import blank_card
 from engine.errors import EngineError
-from engine.gl.compositor import Background, Compositor, SceneLayer
-from engine.scenes import Scene, stylize
+from engine.gl.compositor import Background, Compositor, SceneLayer, ScreenPass, texture_from_image
+from engine.gl.programs import ShaderLibrary
+from engine.idle import IdleLife
+from engine.scenes import Scene, load_scene, stylize
 from engine.types import Expression, FaceState, Frame
 
 log = logging.getLogger(__name__)
 
 AvatarLoader = Callable[[Scene], Avatar]
+_FULL_FRAME = (0.0, 0.0, 1.0, 1.0)
 
 
 @dataclass
@@ -32,6 +46,22 @@ class LiveScene:
     scene: Scene
     avatar: Avatar
     layer: SceneLayer
+    backdrop: CameraBackdrop | None = None
+
+    def release(self) -> None:
+        self.avatar.release()
+        if self.backdrop is not None:
+            self.backdrop.release()
+            self.backdrop = None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """The last scene that could not be switched to, and why (shown on the HUD)."""
+
+    scene: str
+    reason: str
+    at: float  # time.monotonic()
 
 
 def load_background(scene: Scene) -> Background:
@@ -52,22 +82,35 @@ class Director:
 
     def __init__(self, scenes: list[Scene], compositor: Compositor, load_avatar: AvatarLoader,
                  retargeter, crossfade_s: float = 0.4, initial: str | None = None,
-                 audit=None, on_switch: Callable[[Scene], None] | None = None) -> None:
+                 audit=None, on_switch: Callable[[Scene], None] | None = None,
+                 shaders: ShaderLibrary | None = None, idle: IdleLife | None = None) -> None:
         if not scenes:
             raise EngineError("no scenes to show; add a scene file to scenes/")
-        self.scenes = scenes
+        self.scenes = list(scenes)
         self.compositor = compositor
         self.load_avatar = load_avatar
         self.retargeter = retargeter
         self.crossfade_s = crossfade_s
         self.audit = audit
         self.on_switch = on_switch
+        self.idle = idle or IdleLife()
+        # A retargeter that eases to a rest pose itself gets the living neutral as that pose;
+        # any other is wrapped by IdleLife.apply, which does the easing.
+        self._idle_wraps = not hasattr(retargeter, "rest_pose")
+        if not self._idle_wraps:
+            retargeter.rest_pose = self.idle.rest_pose
+        self.face: FaceState | None = None  # the last face given to retarget
+        self.refused: Refusal | None = None
+        self._shaders = shaders or ShaderLibrary(compositor.ctx)
+        self._owns_shaders = shaders is None
+        self._picture_pass = ScreenPass(compositor.ctx, self._shaders, "background.glsl", 3)
+        self._card: moderngl.Texture | None = None
         self._free_layer = 1
-        first = self.find(initial) if initial else scenes[0]
+        first = self.find(initial) if initial else self.scenes[0]
         self.current = self._make_live(first, compositor.layers[0])
         self.outgoing: LiveScene | None = None
         self._switch_started: float | None = None
-        self._pending: str | None = None
+        self._progress = 1.0
         self._notify(first)
 
     def find(self, key: str) -> Scene:
@@ -81,34 +124,60 @@ class Director:
         raise EngineError(f"no scene {key!r}; scenes: {names}")
 
     def switch(self, key: str) -> bool:
-        """Ask for a scene; it takes effect in this frame's render. Returns False if refused."""
+        """Ask for a scene; it takes effect in this frame's render. Returns False if refused,
+        in which case the current scene stays on and ``refused`` says why."""
         try:
             scene = self.find(key)
         except EngineError as error:
-            log.warning("%s", error)
+            self._refuse(key, str(error))
             return False
         if scene is self.current.scene:
             return True
         layer = self.compositor.layers[self._free_layer]
         try:
+            scene = self._reread(scene)
             incoming = self._make_live(scene, layer)
         except Exception as error:  # a broken scene never stops the session
-            log.error("scene %r refused, staying on %r: %s", scene.name,
-                      self.current.scene.name, error)
+            self._refuse(scene.name, str(error))
             return False
         if self.outgoing is not None:
-            self.outgoing.avatar.release()
+            self.outgoing.release()
         self.outgoing, self.current = self.current, incoming
         self._free_layer = 1 - self._free_layer
-        self._switch_started = None  # stamped by the first render of the new scene
+        self._switch_started = None  # stamped by the first finish of the new scene
+        self._progress = 0.0
+        self.refused = None
         self._notify(scene)
         return True
+
+    def _reread(self, scene: Scene) -> Scene:
+        """The scene as its file says now; the list is updated so the HUD shows edits too."""
+        if scene.path is None:
+            return scene
+        # Hotkeys were settled when the list was made (duplicates resolved); keep them.
+        fresh = dataclasses.replace(load_scene(scene.path), hotkey=scene.hotkey)
+        if fresh != scene:
+            index = next(i for i, listed in enumerate(self.scenes) if listed is scene)
+            self.scenes[index] = fresh
+        return fresh
+
+    def _refuse(self, name: str, reason: str) -> None:
+        log.error("scene %r refused, staying on %r: %s", name, self.current.scene.name, reason)
+        self.refused = Refusal(name, reason, time.monotonic())
+        if self.audit is not None:
+            self.audit.record("scene_refused", scene=name)
 
     def _make_live(self, scene: Scene, layer: SceneLayer) -> LiveScene:
         background = load_background(scene)
         avatar = self.load_avatar(scene)
+        set_framing = getattr(avatar, "set_framing", None)
+        if set_framing is not None:
+            set_framing(scene.framing)
+        backdrop = None
+        if scene.background.camera is not None:
+            backdrop = CameraBackdrop(self.compositor.ctx, scene.background.camera)
         layer.set_background(background)
-        return LiveScene(scene, avatar, layer)
+        return LiveScene(scene, avatar, layer, backdrop)
 
     def _notify(self, scene: Scene) -> None:
         log.info("scene: %s", scene.name)
@@ -118,16 +187,36 @@ class Director:
             self.on_switch(scene)
 
     def retarget(self, face: FaceState, t: float) -> Expression:
+        self.face = face
         expression = self.retargeter.update(face, t)
+        if self._idle_wraps:
+            expression = self.idle.apply(expression, face.found, t)
         return stylize(expression, self.current.scene.style)
 
     def render(self, expression: Expression, frame: Frame | None, blank: bool = False) -> None:
-        """Draw the current scene (and the outgoing one while crossfading)."""
+        """Draw the current scene (and the outgoing one while crossfading); with ``blank`` the
+        "be right back" card instead."""
         live = [self.current] if self.outgoing is None else [self.current, self.outgoing]
         for scene in live:
             target = scene.layer.begin()
-            if not blank:
-                scene.avatar.render(expression, target)
+            if blank:
+                self._draw_picture(self._blank_card())
+                continue
+            if scene.backdrop is not None:
+                scene.backdrop.update(frame, self.face)
+                self._draw_picture(scene.backdrop.texture)
+            scene.avatar.render(expression, target)
+
+    def _draw_picture(self, texture: moderngl.Texture) -> None:
+        ctx = self.compositor.ctx
+        ctx.disable(moderngl.DEPTH_TEST | moderngl.BLEND | moderngl.CULL_FACE)
+        texture.use(0)
+        self._picture_pass.draw(image=0, lod=0.0, uv_rect=_FULL_FRAME)
+
+    def _blank_card(self) -> moderngl.Texture:
+        if self._card is None:  # made on first use: most sessions never blank
+            self._card = texture_from_image(self.compositor.ctx, blank_card(self.compositor.size))
+        return self._card
 
     def layers_for_finish(self, t: float) -> tuple[SceneLayer, SceneLayer | None, float]:
         """(current layer, outgoing layer or None, how much of the outgoing still shows)."""
@@ -136,14 +225,39 @@ class Director:
         if self._switch_started is None:
             self._switch_started = t
         progress = (t - self._switch_started) / self.crossfade_s if self.crossfade_s > 0 else 1.0
+        self._progress = min(progress, 1.0)
         if progress >= 1.0:
-            self.outgoing.avatar.release()
+            self.outgoing.release()
             self.outgoing = None
             return self.current.layer, None, 0.0
         return self.current.layer, self.outgoing.layer, 1.0 - progress
 
+    def status(self) -> dict:
+        """The scene part of the HUD and control page status: plain data."""
+        refused = None
+        if self.refused is not None:
+            refused = {"scene": self.refused.scene, "reason": self.refused.reason,
+                       "age_s": round(time.monotonic() - self.refused.at, 1)}
+        return {
+            "scene": self.current.scene.name,
+            "hotkey": self.current.scene.hotkey,
+            "scenes": [{"name": scene.name, "hotkey": scene.hotkey,
+                        "key": scene.path.stem if scene.path else scene.name,
+                        "badge": scene.badge} for scene in self.scenes],
+            "switching": self.outgoing is not None,
+            "crossfade": round(self._progress, 3),
+            "refused": refused,
+            "face": bool(self.face is not None and self.face.found),
+        }
+
     def close(self) -> None:
         for live in (self.current, self.outgoing):
             if live is not None:
-                live.avatar.release()
+                live.release()
         self.outgoing = None
+        if self._card is not None:
+            self._card.release()
+            self._card = None
+        self._picture_pass.release()
+        if self._owns_shaders:
+            self._shaders.release()

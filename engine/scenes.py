@@ -308,9 +308,11 @@ def parse_scene(path: Path, text: str) -> Scene:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         match = re.search(r"\(at line (\d+), column \d+\)", str(error))
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
-        raise SceneError(path, int(match.group(1)) if match else None, None,
-                         f"not valid TOML: {message}") from None
+        line = int(match.group(1)) if match else None
+        if "end of document" in str(error):
+            line = max(1, len(text.splitlines()))
+        message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(error))
+        raise SceneError(path, line, None, f"not valid TOML: {message}") from None
     _unknown_keys(source, data, TOP_FIELDS, ())
     if "avatar" not in data:
         raise SceneError(path, 1, "avatar", "missing: name an avatar folder in avatars/ or a "
