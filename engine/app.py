@@ -152,7 +152,11 @@ class App:
         elif name == "quit":
             self.switches.quit = True
         elif name == "calibrate":
-            self.director.retargeter.calibrate_next()
+            if self._last_face is not None and self._last_face.found:
+                self.director.retargeter.calibrate(self._last_face)
+                log.info("neutral face calibrated")
+            else:
+                log.warning("calibration needs a face in view")
         elif name in ("mute", "voice") and self.voice is not None:
             if name == "mute":
                 self.voice.set_mute(not self.voice.state()["muted"])
