@@ -1,0 +1,109 @@
+"""``persona bench tracking``: per-frame tracking time and landmark jitter.
+
+Time: the full ``MediaPipeTracker.track`` (landmarks, pose, blendshapes, gaze) on a real face
+photo (scikit-image's ``astronaut``, placed in a 640x480 and a 1280x720 frame), pinned to one CPU
+core so the figure does not depend on how many cores MediaPipe's thread pool finds.
+
+Jitter: a still photo is tracked repeatedly with fresh sensor-like noise on each frame (Gaussian,
+σ = 3 grey levels, about what a webcam shows in indoor light); jitter is the RMS distance of each
+landmark from its mean position, with and without the tracker's One-Euro landmark filter.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from engine.types import Frame
+
+SIZES = ((640, 480), (1280, 720))
+NOISE_SIGMA = 3.0
+FPS = 30.0
+
+
+def _scene(width: int, height: int) -> np.ndarray:
+    """The astronaut's head and shoulders filling 90 % of the height of a grey frame, as a webcam
+    frames a person at their desk."""
+    import skimage.data
+    from PIL import Image
+
+    photo = skimage.data.astronaut()[0:340, 90:430]  # 512x512 portrait cropped to the head
+    side = int(0.9 * height)
+    photo = np.asarray(Image.fromarray(photo).resize((side, side), Image.BILINEAR))
+    frame = np.full((height, width, 3), 110, np.uint8)
+    top, left = (height - photo.shape[0]) // 2, (width - photo.shape[1]) // 2
+    frame[top:top + photo.shape[0], left:left + photo.shape[1]] = photo
+    return frame
+
+
+def _noisy(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    noise = rng.normal(0.0, NOISE_SIGMA, image.shape)
+    return np.clip(image + noise, 0, 255).astype(np.uint8)
+
+
+def _timing(size: tuple[int, int], seconds: float) -> tuple[float, float, int]:
+    from engine.tracking.mediapipe_tracker import MediaPipeTracker
+
+    image = _scene(*size)
+    tracker = MediaPipeTracker()
+    times, index = [], 0
+    try:
+        for _ in range(5):  # warm up: first frames run the face detector and allocate
+            tracker.track(Frame(image, index / FPS, index))
+            index += 1
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end or len(times) < 20:
+            start = time.perf_counter()
+            face = tracker.track(Frame(image, index / FPS, index))
+            times.append(time.perf_counter() - start)
+            index += 1
+            if not face.found:
+                raise RuntimeError(f"benchmark face lost at {size}")
+    finally:
+        tracker.close()
+    ms = np.array(times) * 1000.0
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 99)), len(ms)
+
+
+def _jitter(smooth: bool, frames: int) -> float:
+    from engine.tracking.mediapipe_tracker import MediaPipeTracker
+
+    rng = np.random.default_rng(7)
+    image = _scene(640, 480)
+    tracker = MediaPipeTracker(smooth_landmarks=smooth)
+    tracks = []
+    try:
+        for index in range(frames + 10):
+            face = tracker.track(Frame(_noisy(image, rng), index / FPS, index))
+            if index >= 10 and face.found:  # skip the filter's settling
+                tracks.append(face.landmarks[:, :2])
+    finally:
+        tracker.close()
+    tracks = np.array(tracks)
+    deviation = tracks - tracks.mean(axis=0)
+    return float(np.sqrt((deviation ** 2).sum(axis=2).mean()))
+
+
+def bench_tracking(seconds: float | None = None) -> dict[str, float]:
+    seconds = 4.0 if seconds is None else seconds
+    pinned = hasattr(os, "sched_setaffinity")
+    if pinned:
+        previous = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {min(previous)})
+    try:
+        figures: dict[str, float] = {}
+        for width, height in SIZES:
+            p50, p99, count = _timing((width, height), seconds / 2)
+            figures[f"track_ms_p50_{width}x{height}"] = round(p50, 2)
+            figures[f"track_ms_p99_{width}x{height}"] = round(p99, 2)
+            figures[f"frames_{width}x{height}"] = count
+        frames = max(30, int(seconds * 15))
+        figures["jitter_px_rms_raw"] = round(_jitter(False, frames), 3)
+        figures["jitter_px_rms_filtered"] = round(_jitter(True, frames), 3)
+        figures["cpu_cores_used"] = 1 if pinned else os.cpu_count()
+    finally:
+        if pinned:
+            os.sched_setaffinity(0, previous)
+    return figures
