@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "engine.commands",
     "engine.bench",
     "engine.scenes_commands",
+    "engine.tracking.commands",
 )
 
 
