@@ -13,6 +13,8 @@ differ, so the retarget stage's neutral calibration subtracts each person's own 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from engine.tracking import landmarks as lm
@@ -24,8 +26,8 @@ EYE_CLOSED = 0.06
 EYE_WIDE_FULL = 0.48
 LOWER_LID_REST = -0.22  # lower lid below the corners' line, cm; it rises in a squint
 LOWER_LID_SQUINT = -0.08
-GAZE_FULL_YAW = np.radians(25.0)
-GAZE_FULL_PITCH = np.radians(20.0)
+GAZE_FULL_YAW = math.radians(25.0)
+GAZE_FULL_PITCH = math.radians(20.0)
 
 # Brows: heights above the eye corners, cm.
 BROW_INNER_REST = 2.7
@@ -69,13 +71,32 @@ NOSE_WING_REST, NOSE_WING_RAISED = -0.6, -0.3
 SNEER_SMILE_SHARE = 0.4  # a smile lifts the nose wings too; this share of its lift is not a sneer
 
 
-def ramp(value, rest, full):
+def ramp(value: float, rest: float, full: float) -> float:
     """0 at ``rest``, 1 at ``full`` (either direction), linear between, clamped."""
-    return np.clip((np.asarray(value, np.float64) - rest) / (full - rest), 0.0, 1.0)
+    x = (value - rest) / (full - rest)
+    return 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
 
 
-def _y(points: np.ndarray, indices) -> np.ndarray:
-    return points[list(indices), 1]
+def _mean(values, indices) -> float:
+    return sum(values[i] for i in indices) / len(indices)
+
+
+# Per-side landmarks; "outward" is the sign of x pointing away from the midline on that side.
+_SIDES = {
+    "Left": dict(corner=lm.LEFT_MOUTH_CORNER, upper=lm.LEFT_UPPER_LIP, lower=lm.LEFT_LOWER_LIP,
+                 lower_inner=lm.LEFT_LOWER_LIP_INNER, cheek=lm.LEFT_CHEEK,
+                 cheek_upper=lm.LEFT_CHEEK_UPPER, nose=lm.LEFT_NOSE_WING,
+                 upper_lid=lm.LEFT_UPPER_LID, lower_lid=lm.LEFT_LOWER_LID,
+                 outer=lm.LEFT_EYE_OUTER, inner=lm.LEFT_EYE_INNER, brow=lm.LEFT_BROW,
+                 outward=1.0, eye=0),
+    "Right": dict(corner=lm.RIGHT_MOUTH_CORNER, upper=lm.RIGHT_UPPER_LIP, lower=lm.RIGHT_LOWER_LIP,
+                  lower_inner=lm.RIGHT_LOWER_LIP_INNER, cheek=lm.RIGHT_CHEEK,
+                  cheek_upper=lm.RIGHT_CHEEK_UPPER, nose=lm.RIGHT_NOSE_WING,
+                  upper_lid=lm.RIGHT_UPPER_LID, lower_lid=lm.RIGHT_LOWER_LID,
+                  outer=lm.RIGHT_EYE_OUTER, inner=lm.RIGHT_EYE_INNER, brow=lm.RIGHT_BROW,
+                  outward=-1.0, eye=1),
+}
+_MIDLINE_LIPS = (lm.UPPER_LIP_TOP, lm.LOWER_LIP_BOTTOM, lm.UPPER_LIP_INNER, lm.LOWER_LIP_INNER)
 
 
 def compute(points: np.ndarray, eye_angles: np.ndarray) -> np.ndarray:
@@ -84,72 +105,58 @@ def compute(points: np.ndarray, eye_angles: np.ndarray) -> np.ndarray:
     ``points``: (478, 3) landmarks in the template frame; ``eye_angles``: (2, 2) from
     ``gaze.eye_angles`` (rows left, right eye; yaw, pitch radians).
     """
-    out = np.zeros(NUM_BLENDSHAPES, np.float64)
+    # Plain floats: ~60 scalar formulas run far faster on Python floats than as numpy scalars.
+    x, y, z = (points[:, k].tolist() for k in range(3))
+    out = [0.0] * NUM_BLENDSHAPES
 
     def put(name: str, value) -> None:
         out[BLENDSHAPE_INDEX[name]] = value
 
-    nose_base = points[lm.SUBNASALE, 1]
-    jaw = nose_base - points[lm.CHIN, 1]
+    nose_base = y[lm.SUBNASALE]
+    jaw = nose_base - y[lm.CHIN]
     jaw_drop = jaw - JAW_REST
-    lip_gap = max(0.0, points[lm.UPPER_LIP_INNER, 1] - points[lm.LOWER_LIP_INNER, 1])
-    lips_apart = float(ramp(lip_gap, 0.0, LIP_GAP_FULL))
-    lip_centre = 0.5 * (points[lm.UPPER_LIP_INNER, 1] + points[lm.LOWER_LIP_INNER, 1])
+    lip_gap = max(0.0, y[lm.UPPER_LIP_INNER] - y[lm.LOWER_LIP_INNER])
+    lips_apart = ramp(lip_gap, 0.0, LIP_GAP_FULL)
+    lip_centre = 0.5 * (y[lm.UPPER_LIP_INNER] + y[lm.LOWER_LIP_INNER])
 
     put("jawOpen", ramp(jaw, JAW_REST, JAW_FULL))
-    put("jawLeft", ramp(points[lm.CHIN, 0], MOUTH_SHIFT_DEAD, JAW_SIDE_FULL))
-    put("jawRight", ramp(-points[lm.CHIN, 0], MOUTH_SHIFT_DEAD, JAW_SIDE_FULL))
-    put("jawForward", ramp(points[lm.CHIN, 2], JAW_FORWARD_REST, JAW_FORWARD_FULL))
+    put("jawLeft", ramp(x[lm.CHIN], MOUTH_SHIFT_DEAD, JAW_SIDE_FULL))
+    put("jawRight", ramp(-x[lm.CHIN], MOUTH_SHIFT_DEAD, JAW_SIDE_FULL))
+    put("jawForward", ramp(z[lm.CHIN], JAW_FORWARD_REST, JAW_FORWARD_FULL))
     put("mouthClose", ramp(jaw_drop - lip_gap, 0.0, JAW_FULL - JAW_REST) * (1.0 - lips_apart))
 
     # Lips as a whole: narrowing and pushing forward (pucker, funnel), sliding sideways.
-    corners = points[[lm.LEFT_MOUTH_CORNER, lm.RIGHT_MOUTH_CORNER]]
-    width = corners[0, 0] - corners[1, 0]
-    midline_lips = points[[lm.UPPER_LIP_TOP, lm.LOWER_LIP_BOTTOM, lm.UPPER_LIP_INNER, lm.LOWER_LIP_INNER]]
+    width = x[lm.LEFT_MOUTH_CORNER] - x[lm.RIGHT_MOUTH_CORNER]
     # Narrowing is the sign; pushing the lips forward deepens it. (Forward alone is not a
     # pucker: a smile pulls the corners back and leaves the lips' midline in front.)
-    forward = ramp(midline_lips[:, 2].mean(), LIP_FORWARD_REST, LIP_FORWARD_FULL)
+    forward = ramp(_mean(z, _MIDLINE_LIPS), LIP_FORWARD_REST, LIP_FORWARD_FULL)
     rounding = ramp(width, MOUTH_WIDTH_REST, MOUTH_WIDTH_PUCKER) * (0.6 + 0.4 * forward)
     put("mouthPucker", rounding * (1.0 - lips_apart))
     put("mouthFunnel", rounding * lips_apart)
-    shift = np.concatenate([corners[:, 0], midline_lips[:, 0]]).mean()
+    shift = _mean(x, (lm.LEFT_MOUTH_CORNER, lm.RIGHT_MOUTH_CORNER) + _MIDLINE_LIPS)
     put("mouthLeft", ramp(shift, MOUTH_SHIFT_DEAD, MOUTH_SHIFT_FULL))
     put("mouthRight", ramp(-shift, MOUTH_SHIFT_DEAD, MOUTH_SHIFT_FULL))
 
-    upper_lip = nose_base - points[lm.UPPER_LIP_TOP, 1]
+    upper_lip = nose_base - y[lm.UPPER_LIP_TOP]
     put("mouthShrugUpper", ramp(upper_lip, UPPER_LIP_REST, UPPER_LIP_UP) * (1.0 - lips_apart))
     put("mouthShrugLower", ramp(jaw, JAW_REST, JAW_REST - CHIN_RAISE_FULL) * (1.0 - lips_apart))
-    put("mouthRollUpper", ramp(points[lm.UPPER_LIP_TOP, 1] - points[lm.UPPER_LIP_INNER, 1],
+    put("mouthRollUpper", ramp(y[lm.UPPER_LIP_TOP] - y[lm.UPPER_LIP_INNER],
                                UPPER_LIP_THICK_REST, UPPER_LIP_THICK_ROLLED))
-    put("mouthRollLower", ramp(points[lm.LOWER_LIP_INNER, 1] - points[lm.LOWER_LIP_BOTTOM, 1],
+    put("mouthRollLower", ramp(y[lm.LOWER_LIP_INNER] - y[lm.LOWER_LIP_BOTTOM],
                                LOWER_LIP_THICK_REST, LOWER_LIP_THICK_ROLLED))
 
-    sides = {
-        "Left": dict(corner=lm.LEFT_MOUTH_CORNER, upper=lm.LEFT_UPPER_LIP, lower=lm.LEFT_LOWER_LIP,
-                     lower_inner=lm.LEFT_LOWER_LIP_INNER, cheek=lm.LEFT_CHEEK,
-                     cheek_upper=lm.LEFT_CHEEK_UPPER, nose=lm.LEFT_NOSE_WING,
-                     upper_lid=lm.LEFT_UPPER_LID, lower_lid=lm.LEFT_LOWER_LID,
-                     eye=(lm.LEFT_EYE_OUTER, lm.LEFT_EYE_INNER), brow=lm.LEFT_BROW, outward=1.0,
-                     gaze=eye_angles[0]),
-        "Right": dict(corner=lm.RIGHT_MOUTH_CORNER, upper=lm.RIGHT_UPPER_LIP, lower=lm.RIGHT_LOWER_LIP,
-                      lower_inner=lm.RIGHT_LOWER_LIP_INNER, cheek=lm.RIGHT_CHEEK,
-                      cheek_upper=lm.RIGHT_CHEEK_UPPER, nose=lm.RIGHT_NOSE_WING,
-                      upper_lid=lm.RIGHT_UPPER_LID, lower_lid=lm.RIGHT_LOWER_LID,
-                      eye=(lm.RIGHT_EYE_OUTER, lm.RIGHT_EYE_INNER), brow=lm.RIGHT_BROW, outward=-1.0,
-                      gaze=eye_angles[1]),
-    }
-    for side, s in sides.items():
-        corner = points[s["corner"]]
+    for side, s in _SIDES.items():
+        corner = s["corner"]
         # Corner height against the skull (nose base), not the lips, so an open jaw is not a smile;
         # the jaw's own drag on the corners is added back.
-        lift = corner[1] - nose_base + JAW_DRAG * max(0.0, jaw_drop)
-        out_dist = corner[0] * s["outward"]
+        lift = y[corner] - nose_base + JAW_DRAG * max(0.0, jaw_drop)
+        out_dist = x[corner] * s["outward"]
         # A smile needs both: corners up against the skull, and up against the lips' own centre
         # line (a U-shaped mouth). Either alone is also a crying grimace or an odd face shape.
-        curve = corner[1] - lip_centre - LIP_CURVE_GAP_SHARE * lip_gap
-        raise_ = float(min(ramp(lift, CORNER_LIFT_REST, CORNER_LIFT_SMILE),
-                           ramp(curve, LIP_CURVE_REST, LIP_CURVE_SMILE)))
-        spread = float(ramp(out_dist, CORNER_OUT_REST, CORNER_OUT_FULL))
+        curve = y[corner] - lip_centre - LIP_CURVE_GAP_SHARE * lip_gap
+        raise_ = min(ramp(lift, CORNER_LIFT_REST, CORNER_LIFT_SMILE),
+                     ramp(curve, LIP_CURVE_REST, LIP_CURVE_SMILE))
+        spread = ramp(out_dist, CORNER_OUT_REST, CORNER_OUT_FULL)
         # A smile lifts the corners; widening alone is a stretch, but it deepens a smile.
         put(f"mouthSmile{side}", min(1.0, raise_ * (0.75 + 0.5 * spread)))
         put(f"mouthFrown{side}", min(ramp(lift, CORNER_LIFT_REST - 0.05, CORNER_LIFT_FROWN),
@@ -157,42 +164,42 @@ def compute(points: np.ndarray, eye_angles: np.ndarray) -> np.ndarray:
         put(f"mouthStretch{side}", max(0.0, spread - raise_))
         put(f"mouthDimple{side}", 0.5 * spread * (1.0 - lips_apart))
         smile_rise = max(0.0, lift - CORNER_LIFT_REST)
-        upper_side = nose_base - points[s["upper"], 1] + UPPER_LIP_SMILE_SHARE * smile_rise
+        upper_side = nose_base - y[s["upper"]] + UPPER_LIP_SMILE_SHARE * smile_rise
         put(f"mouthUpperUp{side}", ramp(upper_side, UPPER_LIP_SIDE_REST, UPPER_LIP_SIDE_UP))
-        lower_side = nose_base - points[s["lower_inner"], 1] - max(0.0, jaw_drop)
+        lower_side = nose_base - y[s["lower_inner"]] - max(0.0, jaw_drop)
         put(f"mouthLowerDown{side}", ramp(lower_side, LOWER_LIP_SIDE_REST, LOWER_LIP_SIDE_DOWN))
-        put(f"mouthPress{side}", ramp(points[s["upper"], 1] - points[s["lower"], 1] - lip_gap,
+        put(f"mouthPress{side}", ramp(y[s["upper"]] - y[s["lower"]] - lip_gap,
                                       LIP_SIDE_THICK_REST, LIP_SIDE_THICK_PRESSED) * (1.0 - lips_apart))
-        cheek_raise = 0.5 * (ramp(points[s["cheek"], 1], CHEEK_REST, CHEEK_RAISED)
-                             + ramp(points[s["cheek_upper"], 1], CHEEK_UPPER_REST, CHEEK_UPPER_RAISED))
+        cheek_raise = 0.5 * (ramp(y[s["cheek"]], CHEEK_REST, CHEEK_RAISED)
+                             + ramp(y[s["cheek_upper"]], CHEEK_UPPER_REST, CHEEK_UPPER_RAISED))
         put(f"cheekSquint{side}", cheek_raise)
-        nose_rise = points[s["nose"], 1] - NOSE_WING_REST
+        nose_rise = y[s["nose"]] - NOSE_WING_REST
         put(f"noseSneer{side}", ramp(nose_rise - SNEER_SMILE_SHARE * smile_rise, 0.0,
                                      NOSE_WING_RAISED - NOSE_WING_REST))
 
-        outer, inner = points[s["eye"][0]], points[s["eye"][1]]
-        eye_width = abs(outer[0] - inner[0])
-        opening = (_y(points, s["upper_lid"]) - _y(points, s["lower_lid"])).mean() / eye_width
-        corner_line = 0.5 * (outer[1] + inner[1])
+        outer, inner = s["outer"], s["inner"]
+        eye_width = abs(x[outer] - x[inner])
+        lower_lid = _mean(y, s["lower_lid"])
+        opening = (_mean(y, s["upper_lid"]) - lower_lid) / eye_width
+        corner_line = 0.5 * (y[outer] + y[inner])
         put(f"eyeBlink{side}", ramp(opening, EYE_OPEN_REST, EYE_CLOSED))
         put(f"eyeWide{side}", ramp(opening, EYE_OPEN_REST + 0.07, EYE_WIDE_FULL))
-        put(f"eyeSquint{side}", ramp(_y(points, s["lower_lid"]).mean() - corner_line,
+        put(f"eyeSquint{side}", ramp(lower_lid - corner_line,
                                      LOWER_LID_REST, LOWER_LID_SQUINT))
-        yaw, pitch = s["gaze"]
+        yaw, pitch = (float(v) for v in eye_angles[s["eye"]])
         put(f"eyeLookOut{side}", ramp(yaw * s["outward"], 0.0, GAZE_FULL_YAW))
         put(f"eyeLookIn{side}", ramp(-yaw * s["outward"], 0.0, GAZE_FULL_YAW))
         put(f"eyeLookUp{side}", ramp(pitch, 0.0, GAZE_FULL_PITCH))
         put(f"eyeLookDown{side}", ramp(-pitch, 0.0, GAZE_FULL_PITCH))
 
-        brow = _y(points, s["brow"])
-        put(f"browDown{side}", ramp(brow[:3].mean() - inner[1], BROW_LOWERED_REST, BROW_INNER_DOWN))
-        put(f"browOuterUp{side}", ramp(brow[-2:].mean() - outer[1], BROW_OUTER_REST, BROW_OUTER_UP))
+        put(f"browDown{side}", ramp(_mean(y, s["brow"][:3]) - y[inner], BROW_LOWERED_REST, BROW_INNER_DOWN))
+        put(f"browOuterUp{side}", ramp(_mean(y, s["brow"][-2:]) - y[outer], BROW_OUTER_REST, BROW_OUTER_UP))
 
-    inner_brows = 0.5 * (points[lm.LEFT_BROW[0], 1] - points[lm.LEFT_EYE_INNER, 1]
-                         + points[lm.RIGHT_BROW[0], 1] - points[lm.RIGHT_EYE_INNER, 1])
+    inner_brows = 0.5 * (y[lm.LEFT_BROW[0]] - y[lm.LEFT_EYE_INNER]
+                         + y[lm.RIGHT_BROW[0]] - y[lm.RIGHT_EYE_INNER])
     put("browInnerUp", ramp(inner_brows, BROW_INNER_REST, BROW_INNER_UP))
-    cheek_width = points[lm.LEFT_CHEEK_SIDE, 0] - points[lm.RIGHT_CHEEK_SIDE, 0]
+    cheek_width = x[lm.LEFT_CHEEK_SIDE] - x[lm.RIGHT_CHEEK_SIDE]
     put("cheekPuff", ramp(cheek_width - CHEEK_WIDTH_REST - max(0.0, width - MOUTH_WIDTH_REST),
                           0.0, CHEEK_WIDTH_PUFF - CHEEK_WIDTH_REST))
     # tongueOut stays 0: the face mesh has no tongue landmarks.
-    return out.astype(np.float32)
+    return np.array(out, np.float32)
