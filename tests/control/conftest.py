@@ -24,9 +24,10 @@ TINTS = {"red": (1.0, 0.0, 0.0), "green": (0.0, 1.0, 0.0), "blue": (0.0, 0.0, 1.
 
 
 class Rig:
-    def __init__(self, gl, folder, crossfade_s: float = 0.0) -> None:
+    def __init__(self, gl, folder, crossfade_s: float = 0.0,
+                 size: tuple[int, int] = SIZE) -> None:
         self.shaders = ShaderLibrary(gl.ctx)
-        self.compositor = Compositor(gl.ctx, self.shaders, SIZE)
+        self.compositor = Compositor(gl.ctx, self.shaders, size)
         paths = []
         for hotkey, name in (("1", "red"), ("2", "green"), ("3", "blue")):
             path = folder / f"{name}.toml"
@@ -37,10 +38,10 @@ class Rig:
         director = Director(scenes, self.compositor,
                             lambda scene: QuadAvatar(gl.ctx, TINTS[scene.avatar]),
                             Retargeter(), crossfade_s=crossfade_s, shaders=self.shaders)
-        source = SyntheticSource(SIZE, FPS, realtime=False)
+        source = SyntheticSource(size, FPS, realtime=False)
         source.start()
         self.sink = MemorySink(max_frames=4)
-        self.sink.open(*SIZE, FPS)
+        self.sink.open(*size, FPS)
         self.board = StatusBoard(hz=1000.0)
         self.app = App(clock=offline_clock(FPS), source=source,
                        tracker=ScriptedPerformer((Pose("neutral", 10.0),), frame_rate=FPS),

@@ -1,0 +1,107 @@
+"""The preview window under Xvfb: real key events (XTEST, through xdotool) switch scenes, blank,
+toggle the HUD and quit; the HUD shows in the window and never in the frame the other sinks
+(virtual camera, recorder) receive."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.app import Command
+from engine.config import DEFAULT_KEYS
+from engine.hud import Hud
+from tests.control.conftest import Rig
+
+pytestmark = pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xdotool")),
+                                reason="needs Xvfb and xdotool")
+SIZE = (640, 360)
+HUD_TEXT = (slice(12, 40), slice(14, 120))  # the scene name in the HUD's status panel
+
+
+@pytest.fixture
+def display(monkeypatch):
+    number = next(n for n in range(90, 140) if not Path(f"/tmp/.X11-unix/X{n}").exists())
+    server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "800x600x24",
+                               "-nolisten", "tcp"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not Path(f"/tmp/.X11-unix/X{number}").exists():
+        if time.monotonic() > deadline:
+            server.kill()
+            pytest.fail("Xvfb did not start")
+        time.sleep(0.05)
+    monkeypatch.setenv("DISPLAY", f":{number}")
+    yield f":{number}"
+    server.terminate()
+    server.wait(10)
+
+
+@pytest.fixture
+def windowed(display, tmp_path):
+    from engine.gl.context import GLContext
+    from engine.output.window import WindowSink
+
+    gl = GLContext.windowed(*SIZE)
+    rig = Rig(gl, tmp_path, size=SIZE)
+    hud = Hud(SIZE, redraw_hz=1000.0)
+    window = WindowSink(gl, rig.shaders, DEFAULT_KEYS,
+                        on_command=lambda name: rig.app.commands.put(Command(*name.split(":", 1))),
+                        overlay=lambda: hud.render(rig.board.latest() or {"scene": "?"}))
+    window.open(*SIZE, 30.0)
+    rig.app.sinks.append(window)
+    rig.window_id = subprocess.run(["xdotool", "search", "--sync", "--name", "Persona"],
+                                   capture_output=True, text=True, timeout=10,
+                                   env=os.environ).stdout.split()[0]
+    subprocess.run(["xdotool", "windowfocus", "--sync", rig.window_id], timeout=10, check=True)
+    yield rig, window, gl
+    rig.close()
+    gl.close()
+
+
+def screen(gl) -> np.ndarray:
+    pixels = np.frombuffer(gl.ctx.screen.read(components=3), np.uint8)
+    return pixels.reshape(SIZE[1], SIZE[0], 3)[::-1]
+
+
+def press(rig: Rig, key: str, until, frames: int = 60) -> None:
+    subprocess.run(["xdotool", "key", "--window", rig.window_id, key], timeout=10, check=True)
+    for _ in range(frames):
+        rig.app.step()
+        if until():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"key {key} had no effect")
+
+
+def test_hud_is_in_the_window_and_never_in_the_output(windowed):
+    rig, window, gl = windowed
+    for _ in range(3):
+        rig.app.step()
+    on_screen, output = screen(gl), rig.sink.frames[-1].image
+    assert on_screen[HUD_TEXT].max() > 200, "the HUD's text is on the preview"
+    assert output[HUD_TEXT].max() == 0, "the output holds only the scene's black background"
+    # Away from the HUD the preview is exactly the output.
+    centre = (slice(150, 210), slice(280, 360))
+    assert np.array_equal(on_screen[centre], output[centre])
+
+
+def test_hotkeys_switch_blank_toggle_the_hud_and_quit(windowed):
+    rig, window, gl = windowed
+    director = rig.app.director
+    rig.app.step()
+    press(rig, "2", lambda: director.current.scene.name == "green")
+    assert tuple(rig.sink.frames[-1].image[180, 320]) == (0, 255, 0)
+    press(rig, "3", lambda: director.current.scene.name == "blue")
+    press(rig, "b", lambda: rig.app.switches.blank)
+    press(rig, "b", lambda: not rig.app.switches.blank)
+    press(rig, "f", lambda: rig.app.switches.freeze)
+    press(rig, "h", lambda: not window.show_overlay)
+    rig.app.step()
+    assert screen(gl)[HUD_TEXT].max() == 0, "H hid the HUD"
+    press(rig, "Escape", lambda: rig.app.switches.quit)
