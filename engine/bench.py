@@ -17,6 +17,7 @@ from engine.errors import ConfigError
 # name → "module:function". Modules are imported only when their benchmark runs.
 BENCHMARKS: dict[str, str] = {
     "loop": "engine.app_bench:bench_loop",
+    "soak": "engine.soak:bench_soak",
     "tracking": "engine.tracking.bench:bench_tracking",
 }
 
