@@ -3,7 +3,7 @@
 Geometry comes from MediaPipe's landmarks (with depth) on real frontal face photos that pip
 packages ship (scikit-image's ``astronaut``, public domain), each photo also seen mirrored. The
 observations are made symmetric (every landmark averaged with its reflected partner), rotated so
-the symmetry plane is x = 0 and the chin→forehead line is +y, centred on the mesh centroid and
+the symmetry plane is x = 0 and the photo's up direction is +y, centred on the mesh centroid and
 scaled so the outer eye corners are 8.8 cm apart (adult biocular width). Triangles come from the
 tessellation edges in mediapipe's ``face_mesh_connections``.
 
@@ -85,14 +85,19 @@ def symmetrise(points: np.ndarray, perm: np.ndarray) -> np.ndarray:
 
 
 def axes_from_symmetry(points: np.ndarray, perm: np.ndarray) -> np.ndarray:
-    """Rotation (rows = new axes) putting the symmetry plane at x = 0 and chin→forehead on +y."""
+    """Rotation (rows = new axes) putting the symmetry plane at x = 0 and the photo's own up
+    direction on +y.
+
+    Up is taken from the photo, not from the face (a chin→forehead line), so that pitch 0 is
+    the head as a frontal portrait shows it: the pose a person holds looking into a camera.
+    """
     pairs = [i for i in range(lm.NUM_MESH) if perm[i] > i]
     across = points[pairs] - points[perm[pairs]]
     across *= np.sign(across @ across[0])[:, None]
     x_axis = np.linalg.svd(across, full_matrices=False)[2][0]
     if (points[lm.LEFT_EYE_OUTER] - points[lm.RIGHT_EYE_OUTER]) @ x_axis < 0:
         x_axis = -x_axis
-    up = points[lm.FOREHEAD] - points[lm.CHIN]
+    up = np.array([0.0, 1.0, 0.0])  # ``points`` are still in the first photo's axes
     y_axis = up - (up @ x_axis) * x_axis
     y_axis /= np.linalg.norm(y_axis)
     return np.stack([x_axis, y_axis, np.cross(x_axis, y_axis)])
@@ -115,6 +120,7 @@ def triangles_from_edges(points: np.ndarray) -> np.ndarray:
     # A 3-cycle that is not a face has an edge shared by more than two triangles; drop the
     # largest of those until every edge borders at most two (a manifold surface).
     faces = _drop_non_faces(faces, points)
+    faces = np.concatenate([faces, _fill_holes(faces, points)])
     normals = np.cross(points[faces[:, 1]] - points[faces[:, 0]], points[faces[:, 2]] - points[faces[:, 0]])
     flip = normals[:, 2] < 0
     faces[flip] = faces[flip][:, [0, 2, 1]]
@@ -136,6 +142,79 @@ def _drop_non_faces(faces: np.ndarray, points: np.ndarray) -> np.ndarray:
             return faces[keep]
         for fs in crowded:  # the spurious cycle is the one spanning the widest
             keep[max(fs, key=lambda f: area[f])] = False
+
+
+def _boundary_loops(faces: np.ndarray) -> list[list[int]]:
+    """Closed loops of edges that border exactly one triangle."""
+    count: dict[tuple[int, int], int] = {}
+    for a, b, c in faces:
+        for edge in ((a, b), (b, c), (a, c)):
+            key = (min(edge), max(edge))
+            count[key] = count.get(key, 0) + 1
+    nxt: dict[int, list[int]] = {}
+    for (a, b), n in count.items():
+        if n == 1:
+            nxt.setdefault(a, []).append(b)
+            nxt.setdefault(b, []).append(a)
+    loops, seen = [], set()
+    for start in nxt:
+        if start in seen:
+            continue
+        loop, previous, current = [start], None, start
+        seen.add(start)
+        while True:
+            step = [v for v in nxt[current] if v != previous]
+            if not step or step[0] == start:
+                break
+            previous, current = current, step[0]
+            if current in seen:
+                break
+            loop.append(current)
+            seen.add(current)
+        loops.append(loop)
+    return loops
+
+
+def _fill_holes(faces: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Triangles closing the eye and mouth openings (every boundary loop but the outline).
+
+    The tessellation leaves the eyes and the mouth open; a rendered face needs them closed (a
+    face with holes for eyes is not one a face tracker recognises). Each hole is ear-clipped in
+    the template's front view, where the openings are simple polygons.
+    """
+    loops = sorted(_boundary_loops(faces), key=len)[:-1]  # the longest loop is the outline
+    added = []
+    for loop in loops:
+        ring = list(loop)
+        while len(ring) > 3:
+            for k in range(len(ring)):
+                a, b, c = ring[k - 1], ring[k], ring[(k + 1) % len(ring)]
+                if _is_ear(points[:, :2], ring, a, b, c):
+                    added.append((a, b, c))
+                    ring.pop(k)
+                    break
+            else:  # degenerate polygon: close what is left as a fan
+                added += [(ring[0], ring[i], ring[i + 1]) for i in range(1, len(ring) - 1)]
+                ring = []
+        if len(ring) == 3:
+            added.append(tuple(ring))
+    return np.array(added, np.int32).reshape(-1, 3)
+
+
+def _is_ear(xy: np.ndarray, ring: list[int], a: int, b: int, c: int) -> bool:
+    area = np.cross(xy[b] - xy[a], xy[c] - xy[a])
+    orientation = np.sign(sum(np.cross(xy[ring[i - 1]], xy[ring[i]]) for i in range(len(ring))))
+    if area * orientation <= 0:
+        return False  # reflex corner
+    for v in ring:
+        if v in (a, b, c):
+            continue
+        d1 = np.cross(xy[b] - xy[a], xy[v] - xy[a])
+        d2 = np.cross(xy[c] - xy[b], xy[v] - xy[b])
+        d3 = np.cross(xy[a] - xy[c], xy[v] - xy[c])
+        if (d1 * orientation >= 0) and (d2 * orientation >= 0) and (d3 * orientation >= 0):
+            return False  # another corner inside
+    return True
 
 
 def build() -> dict[str, np.ndarray]:

@@ -28,6 +28,7 @@ from engine.tracking.template import FaceTemplate
 # z forward) for a face looking straight into the camera. It is its own inverse.
 FACING_CAMERA = np.diag([1.0, -1.0, -1.0])
 DEFAULT_HFOV_DEG = 60.0  # typical webcam horizontal field of view
+INLIER_SHARE = 0.7  # the pose is refined on this best-fitting share of the rigid landmarks
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ class HeadPoseSolver:
             rvec, tvec = (v.copy() for v in self._guess)
             ok, rvec, tvec = cv2.solvePnP(self._object, image, self._camera, None, rvec, tvec,
                                           useExtrinsicGuess=True, flags=cv2.SOLVEPNP_ITERATIVE)
+        if ok and np.all(np.isfinite(tvec)) and tvec[2, 0] > 0:
+            ok, rvec, tvec = self._refine_on_inliers(image, rvec, tvec)
         if not ok or not np.all(np.isfinite(tvec)) or tvec[2, 0] <= 0:
             self._guess = None
             return None
@@ -81,6 +84,15 @@ class HeadPoseSolver:
         head[:3, :3] = cv2.Rodrigues(rvec)[0]
         head[:3, 3] = tvec[:, 0]
         return head
+
+    def _refine_on_inliers(self, image: np.ndarray, rvec: np.ndarray, tvec: np.ndarray):
+        """Re-solve on the landmarks that fit best: a hand, hair or a silhouette displaces some
+        landmarks far more than noise does, and least squares would let them tilt the head."""
+        projected, _ = cv2.projectPoints(self._object, rvec, tvec, self._camera, None)
+        residual = np.linalg.norm(projected[:, 0] - image, axis=1)
+        inliers = residual <= np.quantile(residual, INLIER_SHARE)
+        return cv2.solvePnP(self._object[inliers], image[inliers], self._camera, None, rvec, tvec,
+                            useExtrinsicGuess=True, flags=cv2.SOLVEPNP_ITERATIVE)
 
     def reset(self) -> None:
         """Forget the previous pose (call when the face was lost)."""

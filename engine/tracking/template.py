@@ -35,21 +35,24 @@ class FaceTemplate:
 
 
 def rigid_indices(points: np.ndarray) -> np.ndarray:
-    """Landmarks above the nose base that are not on a brow, an eyelid or an iris.
+    """Landmarks that expressions barely move and that a camera sees reliably.
 
-    Expressions move the lips, jaw, lids and brows; the forehead, temples, nose and upper cheeks
-    stay put, so a pose solved on them does not nod when the mouth opens.
+    Kept: the nose, the eye corners, the upper cheeks and the brow-level forehead. Left out:
+    lips, jaw and chin (below the nose base), eyelids, brows and irises, which expressions move;
+    the forehead above the brows, which hair covers on many people; and the face's outline,
+    whose landmarks sit on the silhouette and slide over the skin as the head turns.
     """
-    moving = set(lm.RIGHT_BROW + lm.LEFT_BROW + lm.RIGHT_BROW_LOWER + lm.LEFT_BROW_LOWER)
-    moving |= set(lm.RIGHT_UPPER_LID + lm.RIGHT_LOWER_LID + lm.LEFT_UPPER_LID + lm.LEFT_LOWER_LID)
     from mediapipe.python.solutions import face_mesh_connections as connections
 
-    for edges in (connections.FACEMESH_LEFT_EYE, connections.FACEMESH_RIGHT_EYE,
-                  connections.FACEMESH_LEFT_EYEBROW, connections.FACEMESH_RIGHT_EYEBROW):
-        moving |= {i for edge in edges for i in edge}
+    moving = {i for edges in (connections.FACEMESH_LEFT_EYE, connections.FACEMESH_RIGHT_EYE,
+                              connections.FACEMESH_LEFT_EYEBROW, connections.FACEMESH_RIGHT_EYEBROW,
+                              connections.FACEMESH_FACE_OVAL) for edge in edges for i in edge}
     moving -= {lm.RIGHT_EYE_OUTER, lm.RIGHT_EYE_INNER, lm.LEFT_EYE_OUTER, lm.LEFT_EYE_INNER}
     nose_base = points[lm.SUBNASALE, 1]
-    keep = [i for i in range(lm.NUM_MESH) if points[i, 1] > nose_base and i not in moving]
+    brow_top = points[list(lm.LEFT_BROW + lm.RIGHT_BROW), 1].max()
+    outline = np.abs(points[[lm.RIGHT_EYE_OUTER, lm.LEFT_EYE_OUTER], 0]).max() + 1.5
+    keep = [i for i in range(lm.NUM_MESH)
+            if nose_base < points[i, 1] < brow_top and abs(points[i, 0]) < outline and i not in moving]
     return np.asarray(keep, np.int32)
 
 
