@@ -3,7 +3,7 @@
 Geometry comes from MediaPipe's landmarks (with depth) on real frontal face photos that pip
 packages ship (scikit-image's ``astronaut``, public domain), each photo also seen mirrored. The
 observations are made symmetric (every landmark averaged with its reflected partner), rotated so
-the symmetry plane is x = 0 and the photo's up direction is +y, centred on the mesh centroid and
+the symmetry plane is x = 0 and the chin→forehead line is +y, centred on the mesh centroid and
 scaled so the outer eye corners are 8.8 cm apart (adult biocular width). Triangles come from the
 tessellation edges in mediapipe's ``face_mesh_connections``.
 
@@ -85,11 +85,10 @@ def symmetrise(points: np.ndarray, perm: np.ndarray) -> np.ndarray:
 
 
 def axes_from_symmetry(points: np.ndarray, perm: np.ndarray) -> np.ndarray:
-    """Rotation (rows = new axes) putting the symmetry plane at x = 0 and the photo's own up
-    direction on +y.
+    """Rotation (rows = new axes) putting the symmetry plane at x = 0 and chin→forehead on +y.
 
-    Up is taken from the photo, not from the face (a chin→forehead line), so that pitch 0 is
-    the head as a frontal portrait shows it: the pose a person holds looking into a camera.
+    Up comes from the face itself (not from how the photo happened to frame it), so pitch 0 is
+    an anatomical pose: the chin straight below the forehead.
     """
     pairs = [i for i in range(lm.NUM_MESH) if perm[i] > i]
     across = points[pairs] - points[perm[pairs]]
@@ -97,7 +96,7 @@ def axes_from_symmetry(points: np.ndarray, perm: np.ndarray) -> np.ndarray:
     x_axis = np.linalg.svd(across, full_matrices=False)[2][0]
     if (points[lm.LEFT_EYE_OUTER] - points[lm.RIGHT_EYE_OUTER]) @ x_axis < 0:
         x_axis = -x_axis
-    up = np.array([0.0, 1.0, 0.0])  # ``points`` are still in the first photo's axes
+    up = points[lm.FOREHEAD] - points[lm.CHIN]
     y_axis = up - (up @ x_axis) * x_axis
     y_axis /= np.linalg.norm(y_axis)
     return np.stack([x_axis, y_axis, np.cross(x_axis, y_axis)])

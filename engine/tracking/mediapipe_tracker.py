@@ -66,18 +66,26 @@ def choose_primary(boxes: list[Box], frame_size: tuple[int, int], previous: Box 
 
 
 class MediaPipeTracker:
-    """``Tracker`` for camera frames. ``video=False`` treats every frame as an unrelated photo."""
+    """``Tracker`` for camera frames.
+
+    ``video=False`` treats every frame as an unrelated photo: no smoothing, no memory of the
+    previous frame's face or pose.
+    """
 
     def __init__(self, max_faces: int = 3, intrinsics: Intrinsics | None = None,
                  smooth_landmarks: bool = True, video: bool = True,
                  template: FaceTemplate | None = None) -> None:
         self.template = template or load_template()
+        self._video = video
         self._detector = FaceMeshDetector(max_faces=max_faces, video=video)
         self._pose = HeadPoseSolver(self.template, intrinsics)
-        self._filter = OneEuroFilter(LANDMARK_MIN_CUTOFF, LANDMARK_BETA) if smooth_landmarks else None
+        smooth = smooth_landmarks and video
+        self._filter = OneEuroFilter(LANDMARK_MIN_CUTOFF, LANDMARK_BETA) if smooth else None
         self._primary: Box | None = None
 
     def track(self, frame: Frame) -> FaceState:
+        if not self._video:
+            self._lose()
         try:
             faces = self._detector.detect(frame.image)
         except ValueError as error:  # a malformed frame: report no face, keep the loop alive
