@@ -148,9 +148,9 @@ def test_blurred_camera_background_keeps_no_detail():
     rng = np.random.default_rng(1)
     detailed = rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8)
     shown = blur_picture(detailed)
-    # Everything shown is an enlargement of a 32x18 picture: nothing finer survives.
+    # Everything shown is an enlargement of a 16x9 picture: nothing finer survives.
     tiny = shown.astype(float)
-    assert BLUR_SIZE == (32, 18)
+    assert BLUR_SIZE == (16, 9)
     assert np.abs(np.diff(tiny, axis=1)).max() < 30
     assert tiny.std() < 10  # random detail averaged away
 
