@@ -1,0 +1,57 @@
+"""Blendshape formulas on template geometry: symmetry, range, and the expressions they name."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.tracking import blendshapes, gaze
+from engine.tracking import landmarks as lm
+from engine.tracking.template import load_template
+from engine.types import BLENDSHAPE_INDEX, BLENDSHAPE_NAMES
+
+
+def coefficients(points: np.ndarray) -> dict[str, float]:
+    values = blendshapes.compute(points, gaze.eye_angles(points))
+    assert values.shape == (52,) and values.dtype == np.float32
+    assert (values >= 0).all() and (values <= 1).all()
+    return dict(zip(BLENDSHAPE_NAMES, values.tolist()))
+
+
+def swapped(name: str) -> str:
+    if name.endswith("Left"):
+        return name[:-4] + "Right"
+    if name.endswith("Right"):
+        return name[:-5] + "Left"
+    return name
+
+
+def test_mirroring_the_face_swaps_left_and_right_channels():
+    template = load_template()
+    points = template.points.astype(np.float64).copy()
+    points[lm.LEFT_UPPER_LID, 1] -= 0.6  # close the left eye
+    points[lm.LEFT_MOUTH_CORNER, 1] += 0.7  # lift the left mouth corner
+    points[lm.LEFT_BROW, 1] += 0.4
+    mirrored = points[template.mirror] * np.array([-1.0, 1.0, 1.0])
+    a, b = coefficients(points), coefficients(mirrored)
+    for name in BLENDSHAPE_NAMES:
+        assert abs(a[name] - b[swapped(name)]) < 1e-5, name
+    assert a["eyeBlinkLeft"] > 0.5 > a["eyeBlinkRight"]
+
+
+def test_opening_the_jaw_raises_jaw_open_not_smile():
+    template = load_template()
+    points = template.points.astype(np.float64).copy()
+    lower = [i for i in range(lm.NUM_MESH) if points[i, 1] < points[lm.LOWER_LIP_INNER, 1] + 0.01]
+    before = coefficients(points)
+    points[lower, 1] -= 1.5
+    after = coefficients(points)
+    assert after["jawOpen"] > before["jawOpen"] + 0.5
+    assert after["mouthSmileLeft"] <= before["mouthSmileLeft"] + 0.05
+
+
+def test_ramp():
+    assert blendshapes.ramp(0.5, 0.0, 1.0) == 0.5
+    assert blendshapes.ramp(2.0, 0.0, 1.0) == 1.0
+    assert blendshapes.ramp(-1.0, 0.0, 1.0) == 0.0
+    assert blendshapes.ramp(0.25, 0.5, 0.0) == 0.5  # falling ramps work too
+    assert BLENDSHAPE_INDEX["tongueOut"] == 51
