@@ -4,6 +4,7 @@ toggle the HUD and quit; the HUD shows in the window and never in the frame the 
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import subprocess
@@ -42,15 +43,27 @@ def display(monkeypatch):
     server.wait(10)
 
 
+def release_current_egl() -> None:
+    """Make no EGL context current on this thread. Mesa refuses (X BadAccess, which ends the
+    process) to make a GLX window context current while the session's headless EGL context is."""
+    egl = ctypes.CDLL("libEGL.so.1")
+    egl.eglGetCurrentDisplay.restype = ctypes.c_void_p
+    egl.eglMakeCurrent.argtypes = [ctypes.c_void_p] * 4
+    display = egl.eglGetCurrentDisplay()
+    if display:
+        egl.eglMakeCurrent(display, None, None, None)
+
+
 @pytest.fixture
-def windowed(display, tmp_path):
+def windowed(display, tmp_path, gl):
     from engine.gl.context import GLContext
     from engine.output.window import WindowSink
 
-    gl = GLContext.windowed(*SIZE)
-    rig = Rig(gl, tmp_path, size=SIZE)
+    release_current_egl()
+    window_gl = GLContext.windowed(*SIZE)
+    rig = Rig(window_gl, tmp_path, size=SIZE)
     hud = Hud(SIZE, redraw_hz=1000.0)
-    window = WindowSink(gl, rig.shaders, DEFAULT_KEYS,
+    window = WindowSink(window_gl, rig.shaders, DEFAULT_KEYS,
                         on_command=lambda name: rig.app.commands.put(Command(*name.split(":", 1))),
                         overlay=lambda: hud.render(rig.board.latest() or {"scene": "?"}))
     window.open(*SIZE, 30.0)
@@ -59,9 +72,10 @@ def windowed(display, tmp_path):
                                    capture_output=True, text=True, timeout=10,
                                    env=os.environ).stdout.split()[0]
     subprocess.run(["xdotool", "windowfocus", "--sync", rig.window_id], timeout=10, check=True)
-    yield rig, window, gl
+    yield rig, window, window_gl
     rig.close()
-    gl.close()
+    window_gl.close()
+    gl.ctx.__enter__()  # the session's headless context is current again for later tests
 
 
 def screen(gl) -> np.ndarray:
