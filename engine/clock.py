@@ -3,8 +3,9 @@
 ``Clock`` keeps the loop on a fixed grid of deadlines ``start + k / fps``. After a frame it sleeps
 until the next deadline: a coarse ``sleep`` for most of the wait, then a short spin for the last
 millisecond, because OS sleeps overshoot by about a millisecond. When a frame runs late it never
-schedules into the past: the deadlines it missed are counted as dropped and the next deadline is
-the first one still ahead, so one slow frame costs one frame, not a burst of catch-up frames.
+schedules into the past: the next frame starts at once and is due at the first deadline still
+ahead; slots that passed without any frame are counted as dropped. One slow frame therefore costs
+the frames it overlapped, never a burst of catch-up frames.
 
 The time and sleep functions are injectable so that tests and offline renders drive the clock
 with fake time (give such a clock ``spin_s=0``: fake time does not pass while spinning).
@@ -78,11 +79,12 @@ class Clock:
             self._wait_until(deadline)
         else:
             self.late_frames += 1
-            # The first slot boundary still ahead of us; the slots in between are dropped.
-            next_slot = math.floor((now - self._start) / self.period) + 1
-            self.dropped_frames += next_slot - self._slot - 1
-            self._slot = next_slot
-            # Start the next frame at once: it begins inside its slot, so it can still be on time.
+            # The next frame starts at once, in the slot we are already in, and is due at that
+            # slot's end: the first deadline still ahead. Slots that passed with no frame at all
+            # are dropped.
+            current_slot = math.floor((now - self._start) / self.period)
+            self.dropped_frames += max(0, current_slot - self._slot - 1)
+            self._slot = current_slot
         return on_time
 
     def _wait_until(self, deadline: float) -> None:
