@@ -2,7 +2,8 @@
 
 The whole app runs paced at 30 fps on the synthetic source with the scripted performer: a scene
 switch every 2 s (round the shipped scenes' hotkeys), the face lost for 5 s of every 15 s, the
-HUD rendered every frame as the preview would, and halfway through one scene file is broken on
+HUD rendered every frame as the preview would, the control server answering a status poll every
+second, and halfway through one scene file is broken on
 disk (a typo'd field), so every later switch to it must be refused while the session goes on.
 
 Figures: whether the loop survived (``crashed`` 0/1), stage errors, switches asked / made /
@@ -17,11 +18,14 @@ that draw nothing and says so in ``avatars_rendered`` = 0.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 from engine.app import Command
@@ -79,6 +83,31 @@ class _NoAvatar:
 
     def release(self) -> None:
         pass
+
+
+class _StatusPoller(threading.Thread):
+    """A second screen's worth of control traffic: GET /api/status once a second."""
+
+    def __init__(self, server) -> None:
+        super().__init__(name="soak-poller", daemon=True)
+        self.server = server
+        self.ok = self.failed = 0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        request = urllib.request.Request(f"http://127.0.0.1:{self.server.port}/api/status",
+                                         headers={"Authorization": f"Bearer {self.server.token}"})
+        while not self._halt.wait(1.0):
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    json.loads(response.read())
+                self.ok += 1
+            except (OSError, ValueError):
+                self.failed += 1
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(5.0)
 
 
 def _copy_scenes(folder: Path) -> list:
@@ -151,6 +180,11 @@ def bench_soak(seconds: float | None) -> dict[str, float]:
         tracker = DroppingTracker(ScriptedPerformer())
         app, close, avatars_rendered = _session(settings, scenes, tracker)
         hud = Hud(settings.size)
+        from engine.control import attach
+
+        control = attach(app)
+        poller = _StatusPoller(control)
+        poller.start()
         # Warm-up: every scene loaded once (first uploads, shader compiles, allocator pools).
         warm_up_s = min(max(seconds * 0.1, 1.5 * SWITCH_EVERY_S * len(keys)), seconds / 2)
         broken = scenes[1].path  # a scene that works until it is broken
@@ -196,6 +230,8 @@ def bench_soak(seconds: float | None) -> dict[str, float]:
             crashed = 1.0
         finally:
             rss_end = rss_mb()
+            poller.stop()
+            control.stop()
             figures = app.stats.summary(app.clock)
             stage_errors = float(sum(getattr(app, "_stage_errors", {}).values()))
             close()
@@ -207,6 +243,8 @@ def bench_soak(seconds: float | None) -> dict[str, float]:
         "switches_asked": float(asked),
         "switches_made": float(made),
         "switches_refused": float(refused),
+        "control_polls_ok": float(poller.ok),
+        "control_polls_failed": float(poller.failed),
         "face_drops": float(tracker.drops),
         "broken_scene_injected_at_s": seconds / 2,
         "rss_after_warm_up_mb": round(rss_warm, 1),

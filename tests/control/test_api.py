@@ -155,3 +155,18 @@ def server_static(lang: str):
     from engine.control.server import STATIC
 
     return STATIC / "i18n" / f"{lang}.json"
+
+
+def test_attach_chains_the_apps_frame_hook_and_serves(rig):
+    from engine.control import attach
+
+    seen = []
+    rig.app.on_frame = lambda app, work: seen.append(work.tick.index)
+    server = attach(rig.app)
+    try:
+        rig.app.step()
+        assert seen, "the app's own hook still runs"
+        code, status = call(server, "/api/status")
+        assert code == 200 and status["scene"] == "red" and "refused" in status
+    finally:
+        server.stop()
