@@ -20,9 +20,11 @@ import numpy as np
 from engine.tracking import landmarks as lm
 from engine.types import BLENDSHAPE_INDEX, NUM_BLENDSHAPES
 
-# Eyes: lid opening as a fraction of the eye's width.
-EYE_OPEN_REST = 0.28  # at or above: not blinking (neutral faces measure 0.30–0.35)
-EYE_CLOSED = 0.06
+# Eyes, as fractions of the eye's width: the upper lid's height above the line through the eye
+# corners (neutral faces measure 0.20-0.26, closed lids 0.00-0.07), and the lids' opening.
+UPPER_LID_OPEN = 0.18  # at or above: not blinking
+UPPER_LID_CLOSED = 0.04
+EYE_OPEN_REST = 0.35  # opening above which the eye is widening (neutral faces measure 0.30-0.35)
 EYE_WIDE_FULL = 0.48
 LOWER_LID_REST = -0.22  # lower lid below the corners' line, cm; it rises in a squint
 LOWER_LID_SQUINT = -0.08
@@ -47,8 +49,8 @@ CORNER_LIFT_REST = -2.25  # mouth corner height relative to the nose base
 CORNER_LIFT_SMILE = -1.6
 CORNER_LIFT_FROWN = -2.7
 LIP_CURVE_FROWN = -0.7
-LIP_CURVE_REST, LIP_CURVE_SMILE = 0.0, 0.5  # corner height above the lips' centre line
-LIP_CURVE_GAP_SHARE = 0.15  # an opening mouth lowers the centre line faster than the corners
+LIP_CURVE_REST, LIP_CURVE_SMILE = 0.0, 0.4  # corner height above the lips' centre line
+LIP_CURVE_GAP_SHARE = 0.075  # an opening mouth lowers the centre line faster than the corners
 JAW_DRAG = 0.3  # how far an opening jaw pulls the corners down, per cm of jaw drop
 CORNER_OUT_REST = 2.25  # mouth corner distance from the midline
 CORNER_OUT_FULL = 3.2
@@ -180,10 +182,14 @@ def compute(points: np.ndarray, eye_angles: np.ndarray) -> np.ndarray:
         outer, inner = s["outer"], s["inner"]
         eye_width = abs(x[outer] - x[inner])
         lower_lid = _mean(y, s["lower_lid"])
-        opening = (_mean(y, s["upper_lid"]) - lower_lid) / eye_width
         corner_line = 0.5 * (y[outer] + y[inner])
-        put(f"eyeBlink{side}", ramp(opening, EYE_OPEN_REST, EYE_CLOSED))
-        put(f"eyeWide{side}", ramp(opening, EYE_OPEN_REST + 0.07, EYE_WIDE_FULL))
+        upper_lid = _mean(y, s["upper_lid"])
+        opening = (upper_lid - lower_lid) / eye_width
+        # A blink is the upper lid coming down to the corners' line. (The lids' opening would
+        # also count a smile's squint, which narrows the eye from below.)
+        upper_height = (upper_lid - corner_line) / eye_width
+        put(f"eyeBlink{side}", ramp(upper_height, UPPER_LID_OPEN, UPPER_LID_CLOSED))
+        put(f"eyeWide{side}", ramp(opening, EYE_OPEN_REST, EYE_WIDE_FULL))
         put(f"eyeSquint{side}", ramp(lower_lid - corner_line,
                                      LOWER_LID_REST, LOWER_LID_SQUINT))
         yaw, pitch = (float(v) for v in eye_angles[s["eye"]])

@@ -9,7 +9,8 @@ Two views of the same fit:
   similarity fit onto the template (weak perspective), giving the points in template centimetres
   — the frame the expression formulas measure in, the same for every head angle and distance.
 
-Angles: ``yaw_pitch_roll`` reads the head's rotation relative to facing the camera squarely.
+Angles: ``yaw_pitch_roll`` reads the head's rotation relative to looking straight at the camera
+(along the line of sight, wherever the head is in the frame).
 Yaw > 0 turns the face to the person's left, pitch > 0 lifts the chin, roll > 0 tilts the head
 towards the person's right shoulder (counter-clockwise in the unmirrored image).
 """
@@ -100,12 +101,38 @@ class HeadPoseSolver:
 
 
 def head_rotation(head: np.ndarray) -> np.ndarray:
-    """(3, 3) rotation of the head in template axes, identity when facing the camera squarely."""
-    return FACING_CAMERA @ np.asarray(head, np.float64)[:3, :3]
+    """(3, 3) rotation of the head in template axes: identity when the face looks straight at the
+    camera.
+
+    "Straight at the camera" is along the line of sight from the head to the camera, not along
+    the camera's optical axis, so a person sitting off to one side of the frame who faces the
+    camera reads as facing forward. A 3x3 ``head`` (no position) is taken as on the axis.
+    """
+    head = np.asarray(head, np.float64)
+    rotation = head[:3, :3]
+    if head.shape == (4, 4):
+        rotation = _towards_axis(head[:3, 3]) @ rotation
+    return FACING_CAMERA @ rotation
+
+
+def _towards_axis(position: np.ndarray) -> np.ndarray:
+    """The smallest rotation taking the direction of ``position`` onto the optical axis."""
+    norm = np.linalg.norm(position)
+    if norm < 1e-9:
+        return np.eye(3)
+    d = position / norm
+    axis = np.cross(d, (0.0, 0.0, 1.0))
+    sin, cos = np.linalg.norm(axis), d[2]
+    if sin < 1e-12:
+        return np.eye(3)
+    k = axis / sin
+    cross = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    return np.eye(3) + sin * cross + (1 - cos) * cross @ cross
 
 
 def yaw_pitch_roll(head: np.ndarray) -> tuple[float, float, float]:
-    """Degrees, from a face→camera 4x4 (or 3x3); rotation = R_y(yaw) R_x(-pitch) R_z(roll)."""
+    """Degrees, from a face→camera 4x4 (or 3x3), relative to looking straight at the camera
+    (``head_rotation``); rotation = R_y(yaw) R_x(-pitch) R_z(roll)."""
     r = head_rotation(head)
     yaw = math.atan2(r[0, 2], r[2, 2])
     pitch = math.asin(max(-1.0, min(1.0, r[1, 2])))
