@@ -18,16 +18,20 @@ from engine.tracking.face_mesh import FaceMeshDetector
 from engine.tracking.head_pose import HeadPoseSolver, Intrinsics, to_face_frame
 from engine.tracking.one_euro import OneEuroFilter
 from engine.tracking.template import FaceTemplate, load_template
-from engine.types import FaceState, Frame
+from engine.types import NUM_LANDMARKS, FaceState, Frame
 
 log = logging.getLogger(__name__)
 
 Box = tuple[float, float, float, float]
 
-# Landmark smoothing in pixels: ~1.5 Hz at rest, opening by 0.05 Hz per px/s of motion, so a head
-# turn (hundreds of px/s) passes with little lag while sub-pixel shimmer is removed.
+# Landmark smoothing in pixels: ~1.5 Hz at rest, opening by 0.1 Hz per px/s of motion, so a head
+# turn (hundreds of px/s) passes with little lag while sub-pixel shimmer is removed. The eyelids
+# are left nearly raw: a blink lasts three or four frames and smoothing would swallow it (the
+# retarget stage filters the blink channel with its own, fast settings).
 LANDMARK_MIN_CUTOFF = 1.5
-LANDMARK_BETA = 0.05
+LANDMARK_BETA = 0.1
+LANDMARK_D_CUTOFF = 4.0
+EYELID_MIN_CUTOFF = 30.0
 STICKY_IOU = 0.2  # the previous primary face continues as the face overlapping it this much
 FIT_RMS_SCALE_CM = 0.8  # template-fit residual at which confidence falls to 1/e
 
@@ -65,6 +69,16 @@ def choose_primary(boxes: list[Box], frame_size: tuple[int, int], previous: Box 
     return int(np.argmax([score(box) for box in boxes]))
 
 
+def _landmark_filter() -> OneEuroFilter:
+    from mediapipe.python.solutions import face_mesh_connections as connections
+
+    lids = {i for edges in (connections.FACEMESH_LEFT_EYE, connections.FACEMESH_RIGHT_EYE)
+            for edge in edges for i in edge}
+    min_cutoff = np.full((NUM_LANDMARKS, 1), LANDMARK_MIN_CUTOFF)
+    min_cutoff[sorted(lids)] = EYELID_MIN_CUTOFF
+    return OneEuroFilter(min_cutoff, LANDMARK_BETA, LANDMARK_D_CUTOFF)
+
+
 class MediaPipeTracker:
     """``Tracker`` for camera frames.
 
@@ -79,8 +93,7 @@ class MediaPipeTracker:
         self._video = video
         self._detector = FaceMeshDetector(max_faces=max_faces, video=video)
         self._pose = HeadPoseSolver(self.template, intrinsics)
-        smooth = smooth_landmarks and video
-        self._filter = OneEuroFilter(LANDMARK_MIN_CUTOFF, LANDMARK_BETA) if smooth else None
+        self._filter = _landmark_filter() if smooth_landmarks and video else None
         self._primary: Box | None = None
 
     def track(self, frame: Frame) -> FaceState:
