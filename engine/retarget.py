@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 # One-Euro settings for the 52 coefficients: smooth at rest, quick when moving.
 SHAPE_MIN_CUTOFF = 1.5  # Hz
-SHAPE_BETA = 2.0  # cutoff gain per unit/s of coefficient speed
+SHAPE_BETA = 0.5  # cutoff gain per unit/s of coefficient speed
 # Blinks last ~100-150 ms; a filter slower than that would halve them.
 CRISP_CHANNELS = ("eyeBlinkLeft", "eyeBlinkRight")
 CRISP_MIN_CUTOFF = 10.0
