@@ -1,0 +1,167 @@
+"""Voice presets: the settings of one voice, stored as a small TOML file per scene.
+
+Example ``scenes/voices/calm-warm.toml``::
+
+    name = "calm-warm"
+    description = "Slightly lower, warmer and softer"
+    pitch_semitones = -2.0
+    formant_ratio = 0.95
+    tilt_db_per_octave = -1.5
+
+Every field is optional and defaults to "leave the voice alone", so ``identity.toml`` is nearly
+empty. Unknown keys and out-of-range values are errors naming the file and field: a typo in a
+therapist's scene must not silently produce their real voice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import ConfigError
+
+MAX_PRESET_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class VoicePreset:
+    """How to transform a voice. Frequencies in Hz, levels in dB."""
+
+    name: str = "identity"
+    description: str = ""
+    pitch_semitones: float = 0.0  # shift of the whole F0 contour
+    pitch_range: float = 1.0  # scale of log-F0 around its centre: <1 flattens, >1 livelier
+    pitch_center_hz: float = 0.0  # centre for pitch_range; 0 = the speaker's running mean
+    formant_ratio: float = 1.0  # spectral envelope frequency warp: >1 smaller/brighter vocal tract
+    breathiness: float = 0.0  # 0..1 extra aperiodicity (towards a whisper at 1)
+    tilt_db_per_octave: float = 0.0  # spectral tilt around 1 kHz: <0 darker, >0 brighter
+    eq: tuple[tuple[float, float], ...] = ()  # (frequency Hz, gain dB) points, log-f interpolated
+    denoise: float = 0.0  # 0..1 strength of envelope-domain noise-floor subtraction
+    gate_db: float = -60.0  # input level below which the output fades out (-120 = gate off)
+    gain_db: float = 0.0  # output gain before the limiter
+    limit_db: float = -1.0  # limiter ceiling (dBFS)
+    whisper: bool = False  # no voicing at all: a privacy mask that hides pitch entirely
+
+    @property
+    def is_identity(self) -> bool:
+        """True when the preset changes nothing but level handling."""
+        neutral = VoicePreset()
+        return all(getattr(self, f) == getattr(neutral, f) for f in _SHAPING_FIELDS)
+
+
+_SHAPING_FIELDS = ("pitch_semitones", "pitch_range", "formant_ratio", "breathiness",
+                   "tilt_db_per_octave", "eq", "denoise", "whisper")
+
+# field → (low, high) inclusive bounds for numbers.
+_BOUNDS: dict[str, tuple[float, float]] = {
+    "pitch_semitones": (-24.0, 24.0),
+    "pitch_range": (0.0, 3.0),
+    "pitch_center_hz": (0.0, 1000.0),
+    "formant_ratio": (0.5, 2.0),
+    "breathiness": (0.0, 1.0),
+    "tilt_db_per_octave": (-12.0, 12.0),
+    "denoise": (0.0, 1.0),
+    "gate_db": (-120.0, 0.0),
+    "gain_db": (-40.0, 24.0),
+    "limit_db": (-40.0, 0.0),
+}
+
+
+def preset_from_dict(data: dict, source: str = "<preset>") -> VoicePreset:
+    """A validated preset from parsed TOML; errors name ``source`` and the field."""
+    known = {f.name: f for f in dataclasses.fields(VoicePreset)}
+    values: dict = {}
+    for key, value in data.items():
+        if key not in known:
+            raise ConfigError(f"{source}: unknown field {key!r}; known: {', '.join(known)}")
+        if key in ("name", "description"):
+            if not isinstance(value, str):
+                raise ConfigError(f"{source}: field {key!r} must be a string")
+        elif key == "whisper":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{source}: field 'whisper' must be true or false")
+        elif key == "eq":
+            value = _parse_eq(value, source)
+        else:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"{source}: field {key!r} must be a number, got {value!r}")
+            value = float(value)
+            low, high = _BOUNDS[key]
+            if not (math.isfinite(value) and low <= value <= high):
+                raise ConfigError(f"{source}: field {key!r} = {value} is outside [{low}, {high}]")
+        values[key] = value
+    return VoicePreset(**values)
+
+
+def _parse_eq(value, source: str) -> tuple[tuple[float, float], ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{source}: field 'eq' must be a list of [frequency_hz, gain_db] pairs")
+    points = []
+    for point in value:
+        ok = (isinstance(point, list) and len(point) == 2
+              and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in point))
+        if not ok or not (20.0 <= point[0] <= 20000.0) or not (-24.0 <= point[1] <= 24.0):
+            raise ConfigError(f"{source}: 'eq' point {point!r} must be [20..20000 Hz, -24..24 dB]")
+        points.append((float(point[0]), float(point[1])))
+    return tuple(sorted(points))
+
+
+def preset_to_toml(preset: VoicePreset) -> str:
+    """TOML text that ``load_preset`` reads back to an equal preset (defaults omitted)."""
+    neutral = VoicePreset()
+    lines = []
+    for f in dataclasses.fields(VoicePreset):
+        value = getattr(preset, f.name)
+        if f.name != "name" and value == getattr(neutral, f.name):
+            continue
+        if isinstance(value, str):
+            text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        elif isinstance(value, bool):
+            text = "true" if value else "false"
+        elif f.name == "eq":
+            text = "[" + ", ".join(f"[{hz:.1f}, {db:.2f}]" for hz, db in value) + "]"
+        else:
+            text = f"{value:.4g}"
+        lines.append(f"{f.name} = {text}")
+    return "\n".join(lines) + "\n"
+
+
+def load_preset(name_or_path: str | Path) -> VoicePreset:
+    """A preset by name (``scenes/voices/NAME.toml`` on the search path) or by file path."""
+    from engine.resources import SearchPath
+
+    text = str(name_or_path)
+    looks_like_path = text.endswith(".toml") or "/" in text or "\\" in text
+    path = SearchPath().find("scenes", text if looks_like_path else f"voices/{text}.toml")
+    try:
+        if path.stat().st_size > MAX_PRESET_BYTES:
+            raise ConfigError(f"{path}: voice preset larger than {MAX_PRESET_BYTES} bytes")
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read voice preset: {error}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from error
+    data.setdefault("name", path.stem)
+    return preset_from_dict(data, str(path))
+
+
+def list_presets() -> list[str]:
+    """Names of the presets on the search path."""
+    from engine.resources import SearchPath
+
+    return [p.stem for p in SearchPath().list("scenes", "voices/*.toml")]
+
+
+def blend(a: VoicePreset, b: VoicePreset, weight: float) -> dict[str, float]:
+    """Numeric fields of ``a`` and ``b`` mixed with ``weight`` of ``b`` (formant ratio in log)."""
+    mixed = {}
+    for name in ("pitch_semitones", "pitch_range", "breathiness", "tilt_db_per_octave",
+                 "denoise", "gate_db", "gain_db", "limit_db"):
+        mixed[name] = (1 - weight) * getattr(a, name) + weight * getattr(b, name)
+    mixed["log_formant"] = ((1 - weight) * math.log(a.formant_ratio)
+                            + weight * math.log(b.formant_ratio))
+    return mixed
+
