@@ -174,4 +174,5 @@ class Retargeter:
         away = t - self._last_seen
         if away <= self.hold_s:
             return self._lost_from
-        return blend(self._lost_from, self.rest_pose(t), _smoothstep((away - self.hold_s) / self.ease_s))
+        weight = _smoothstep((away - self.hold_s) / self.ease_s)
+        return blend(self._lost_from, self.rest_pose(t), weight)

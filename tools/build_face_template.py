@@ -70,7 +70,7 @@ def matching(points: np.ndarray, others: np.ndarray) -> np.ndarray:
 
 
 def kabsch(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """``source`` rigidly moved (rotation + translation) onto ``target`` in the least-squares sense."""
+    """``source`` rigidly moved (rotation + translation) onto ``target``, least squares."""
     sc, tc = source.mean(0), target.mean(0)
     u, _, vt = np.linalg.svd((source - sc).T @ (target - tc))
     d = np.sign(np.linalg.det(u @ vt))
@@ -120,7 +120,8 @@ def triangles_from_edges(points: np.ndarray) -> np.ndarray:
     # largest of those until every edge borders at most two (a manifold surface).
     faces = _drop_non_faces(faces, points)
     faces = np.concatenate([faces, _fill_holes(faces, points)])
-    normals = np.cross(points[faces[:, 1]] - points[faces[:, 0]], points[faces[:, 2]] - points[faces[:, 0]])
+    normals = np.cross(points[faces[:, 1]] - points[faces[:, 0]],
+                       points[faces[:, 2]] - points[faces[:, 0]])
     flip = normals[:, 2] < 0
     faces[flip] = faces[flip][:, [0, 2, 1]]
     return faces
@@ -225,7 +226,8 @@ def build() -> dict[str, np.ndarray]:
         perms.append(perm)
     detector.close()
     perm = perms[0]
-    if any(not np.array_equal(p, perm) for p in perms) or not np.array_equal(perm[perm], np.arange(len(perm))):
+    involution = np.array_equal(perm[perm], np.arange(len(perm)))
+    if any(not np.array_equal(p, perm) for p in perms) or not involution:
         raise RuntimeError("the photos disagree on which landmarks are left/right partners")
     reference = observations[0]
     mean = np.mean([reference] + [kabsch(o, reference) for o in observations[1:]], axis=0)
@@ -250,7 +252,8 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     template = build()
     np.savez_compressed(args.out, **template)
-    log.info("wrote %s: %d points, %d triangles", args.out, len(template["points"]), len(template["triangles"]))
+    log.info("wrote %s: %d points, %d triangles", args.out, len(template["points"]),
+             len(template["triangles"]))
     return 0
 
 

@@ -60,7 +60,8 @@ MOUTH_SHIFT_DEAD, MOUTH_SHIFT_FULL = 0.1, 0.6
 UPPER_LIP_REST, UPPER_LIP_UP = 1.45, 1.05  # nose base to the upper lip's midline edge
 UPPER_LIP_SIDE_REST, UPPER_LIP_SIDE_UP = 1.85, 1.35
 UPPER_LIP_SMILE_SHARE = 0.5  # a smile lifts the upper lip's sides too; this share is the smile's
-LOWER_LIP_SIDE_REST, LOWER_LIP_SIDE_DOWN = 2.1, 2.6  # lower lip's side below the nose base, less the jaw's drop
+# The lower lip's side below the nose base, less the jaw's drop.
+LOWER_LIP_SIDE_REST, LOWER_LIP_SIDE_DOWN = 2.1, 2.6
 UPPER_LIP_THICK_REST, UPPER_LIP_THICK_ROLLED = 0.6, 0.2
 LOWER_LIP_THICK_REST, LOWER_LIP_THICK_ROLLED = 0.8, 0.3
 LIP_SIDE_THICK_REST, LIP_SIDE_THICK_PRESSED = 0.65, 0.3
@@ -170,8 +171,9 @@ def compute(points: np.ndarray, eye_angles: np.ndarray) -> np.ndarray:
         put(f"mouthUpperUp{side}", ramp(upper_side, UPPER_LIP_SIDE_REST, UPPER_LIP_SIDE_UP))
         lower_side = nose_base - y[s["lower_inner"]] - max(0.0, jaw_drop)
         put(f"mouthLowerDown{side}", ramp(lower_side, LOWER_LIP_SIDE_REST, LOWER_LIP_SIDE_DOWN))
-        put(f"mouthPress{side}", ramp(y[s["upper"]] - y[s["lower"]] - lip_gap,
-                                      LIP_SIDE_THICK_REST, LIP_SIDE_THICK_PRESSED) * (1.0 - lips_apart))
+        side_thickness = y[s["upper"]] - y[s["lower"]] - lip_gap
+        pressed = ramp(side_thickness, LIP_SIDE_THICK_REST, LIP_SIDE_THICK_PRESSED)
+        put(f"mouthPress{side}", pressed * (1.0 - lips_apart))
         cheek_raise = 0.5 * (ramp(y[s["cheek"]], CHEEK_REST, CHEEK_RAISED)
                              + ramp(y[s["cheek_upper"]], CHEEK_UPPER_REST, CHEEK_UPPER_RAISED))
         put(f"cheekSquint{side}", cheek_raise)
@@ -190,16 +192,17 @@ def compute(points: np.ndarray, eye_angles: np.ndarray) -> np.ndarray:
         upper_height = (upper_lid - corner_line) / eye_width
         put(f"eyeBlink{side}", ramp(upper_height, UPPER_LID_OPEN, UPPER_LID_CLOSED))
         put(f"eyeWide{side}", ramp(opening, EYE_OPEN_REST, EYE_WIDE_FULL))
-        put(f"eyeSquint{side}", ramp(lower_lid - corner_line,
-                                     LOWER_LID_REST, LOWER_LID_SQUINT))
+        put(f"eyeSquint{side}", ramp(lower_lid - corner_line, LOWER_LID_REST, LOWER_LID_SQUINT))
         yaw, pitch = (float(v) for v in eye_angles[s["eye"]])
         put(f"eyeLookOut{side}", ramp(yaw * s["outward"], 0.0, GAZE_FULL_YAW))
         put(f"eyeLookIn{side}", ramp(-yaw * s["outward"], 0.0, GAZE_FULL_YAW))
         put(f"eyeLookUp{side}", ramp(pitch, 0.0, GAZE_FULL_PITCH))
         put(f"eyeLookDown{side}", ramp(-pitch, 0.0, GAZE_FULL_PITCH))
 
-        put(f"browDown{side}", ramp(_mean(y, s["brow"][:3]) - y[inner], BROW_LOWERED_REST, BROW_INNER_DOWN))
-        put(f"browOuterUp{side}", ramp(_mean(y, s["brow"][-2:]) - y[outer], BROW_OUTER_REST, BROW_OUTER_UP))
+        inner_half = _mean(y, s["brow"][:3]) - y[inner]
+        outer_end = _mean(y, s["brow"][-2:]) - y[outer]
+        put(f"browDown{side}", ramp(inner_half, BROW_LOWERED_REST, BROW_INNER_DOWN))
+        put(f"browOuterUp{side}", ramp(outer_end, BROW_OUTER_REST, BROW_OUTER_UP))
 
     inner_brows = 0.5 * (y[lm.LEFT_BROW[0]] - y[lm.LEFT_EYE_INNER]
                          + y[lm.RIGHT_BROW[0]] - y[lm.RIGHT_EYE_INNER])

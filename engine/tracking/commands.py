@@ -32,7 +32,8 @@ def track_records(path: str, max_frames: int | None = None):
                 "yaw": None if yaw is None else round(yaw, 2),
                 "pitch": None if pitch is None else round(pitch, 2),
                 "roll": None if roll is None else round(roll, 2),
-                "blendshapes": {n: round(float(v), 4) for n, v in zip(BLENDSHAPE_NAMES, face.blendshapes)},
+                "blendshapes": {name: round(float(value), 4)
+                                for name, value in zip(BLENDSHAPE_NAMES, face.blendshapes)},
             }
     finally:
         tracker.close()
@@ -57,13 +58,16 @@ def plot_channels(records: list[dict], title: str, out: str) -> None:
     t = [r["t"] for r in records]
     groups = [
         ("eyes", ("eyeBlinkLeft", "eyeBlinkRight", "cheekSquintLeft")),
-        ("mouth", ("jawOpen", "mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft", "mouthPucker", "mouthFunnel")),
-        ("brows and sides", ("browInnerUp", "browDownLeft", "browOuterUpLeft", "mouthLeft", "mouthRight")),
+        ("mouth", ("jawOpen", "mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft",
+                   "mouthPucker", "mouthFunnel")),
+        ("brows and sides", ("browInnerUp", "browDownLeft", "browOuterUpLeft",
+                             "mouthLeft", "mouthRight")),
     ]
     figure, axes = plt.subplots(len(groups) + 1, 1, figsize=(12, 10), sharex=True)
     for axis, (label, names) in zip(axes, groups):
         for name in names:
-            axis.plot(t, [r["blendshapes"][name] if r["face"] else float("nan") for r in records], label=name)
+            values = [r["blendshapes"][name] if r["face"] else float("nan") for r in records]
+            axis.plot(t, values, label=name)
         axis.set_ylim(-0.02, 1.02)
         axis.set_ylabel(label)
         axis.legend(loc="upper left", fontsize=8, ncol=3)
@@ -93,9 +97,12 @@ def run_track(args: argparse.Namespace) -> int:
 
 
 def register(commands) -> None:
-    parser = commands.add("track", run_track, help="track the face in an image or video and print it per frame")
+    parser = commands.add("track", run_track,
+                          help="track the face in an image or video and print it per frame")
     parser.add_argument("file", help="image (.jpg, .png, ...) or video file")
     parser.add_argument("--json", action="store_true",
-                        help='one JSON object per frame: {"t","face","yaw","pitch","roll","blendshapes"}')
-    parser.add_argument("--plot", metavar="PNG", help="also save a plot of the main channels over time")
+                        help='one JSON object per frame: '
+                             '{"t","face","yaw","pitch","roll","blendshapes"}')
+    parser.add_argument("--plot", metavar="PNG",
+                        help="also save a plot of the main channels over time")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")

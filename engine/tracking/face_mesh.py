@@ -34,7 +34,8 @@ def _landmark_array(face) -> np.ndarray:
     raw = np.frombuffer(face.SerializeToString(), np.uint8)
     if raw.size == NUM_LANDMARKS * _LANDMARK_BYTES:
         rows = raw.reshape(NUM_LANDMARKS, _LANDMARK_BYTES)
-        if (rows[:, 2] == 0x0D).all() and (rows[:, 7] == 0x15).all() and (rows[:, 12] == 0x1D).all():
+        tags = rows[:, [2, 7, 12]]
+        if (tags == np.array([0x0D, 0x15, 0x1D], np.uint8)).all():  # x, y, z float fields
             return np.ascontiguousarray(rows[:, _XYZ_BYTES]).view("<f4").astype(np.float32)
     return np.array([(p.x, p.y, p.z) for p in face.landmark], np.float32)
 
@@ -47,7 +48,8 @@ class FaceMeshDetector:
     """
 
     def __init__(self, max_faces: int = 3, video: bool = True,
-                 min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5) -> None:
+                 min_detection_confidence: float = 0.5,
+                 min_tracking_confidence: float = 0.5) -> None:
         try:
             from mediapipe.python.solutions import face_mesh
         except ImportError as error:
@@ -66,7 +68,8 @@ class FaceMeshDetector:
         if self._mesh is None:
             raise RuntimeError("FaceMeshDetector used after close()")
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
+            raise ValueError(f"expected an (H, W, 3) uint8 RGB image, "
+                             f"got {image.shape} {image.dtype}")
         height, width = image.shape[:2]
         result = self._mesh.process(np.ascontiguousarray(image))
         faces = []

@@ -57,7 +57,10 @@ def read_frames(path: str | os.PathLike, max_frames: int | None = None) -> Itera
             for index, frame in enumerate(container.decode(stream)):
                 if max_frames is not None and index >= max_frames:
                     return
-                t = float(frame.time) if frame.time is not None else index / float(stream.average_rate or 30)
+                if frame.time is not None:
+                    t = float(frame.time)
+                else:
+                    t = index / float(stream.average_rate or 30)
                 yield Frame(np.ascontiguousarray(frame.to_ndarray(format="rgb24")), t, index)
         except av.FFmpegError as error:
             raise AssetError(f"{path}: video decoding failed at frame {index} ({error})") from error

@@ -115,7 +115,8 @@ class MediaPipeTracker:
         others = tuple(box for i, box in enumerate(boxes) if i != primary)
         return self._measure(faces[primary], frame, boxes[primary], others)
 
-    def _measure(self, landmarks: np.ndarray, frame: Frame, box: Box, others: tuple[Box, ...]) -> FaceState:
+    def _measure(self, landmarks: np.ndarray, frame: Frame, box: Box,
+                 others: tuple[Box, ...]) -> FaceState:
         if self._filter is not None:
             landmarks = self._filter(landmarks, frame.t_capture).astype(np.float32)
         head = self._pose.solve(landmarks, frame.size)

@@ -77,7 +77,8 @@ def _parse_frame(line: str, where: str) -> tuple[float, FaceState]:
     except (ValueError, KeyError, TypeError) as error:
         raise ConfigError(f"{where}: not a track frame ({error})") from error
     if shapes.shape != (NUM_BLENDSHAPES,):
-        raise ConfigError(f"{where}: blendshapes has {shapes.size} values, expected {NUM_BLENDSHAPES}")
+        raise ConfigError(f"{where}: blendshapes has {shapes.size} values, "
+                          f"expected {NUM_BLENDSHAPES}")
     if not (math.isfinite(t) and np.isfinite(head).all() and np.isfinite(shapes).all()
             and np.isfinite(gaze).all()):
         raise ConfigError(f"{where}: non-finite number")
@@ -88,8 +89,9 @@ def _parse_frame(line: str, where: str) -> tuple[float, FaceState]:
 
 def read_track(source: str | os.PathLike | IO) -> list[tuple[float, FaceState]]:
     """Every frame of a track file as (seconds since start, FaceState), in time order."""
-    name = str(source) if isinstance(source, (str, os.PathLike)) else getattr(source, "name", "track")
-    if isinstance(source, (str, os.PathLike)):
+    is_path = isinstance(source, (str, os.PathLike))
+    name = str(source) if is_path else getattr(source, "name", "track")
+    if is_path:
         try:
             stream: IO = open(source, "rb")
         except OSError as error:
@@ -121,7 +123,7 @@ def read_track(source: str | os.PathLike | IO) -> list[tuple[float, FaceState]]:
         else:
             raise ConfigError(f"{name}: more than {MAX_FRAMES} frames")
     finally:
-        if isinstance(source, (str, os.PathLike)):
+        if is_path:
             stream.close()
     if not frames:
         raise ConfigError(f"{name}: track file has no frames")

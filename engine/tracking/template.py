@@ -52,7 +52,8 @@ def rigid_indices(points: np.ndarray) -> np.ndarray:
     brow_top = points[list(lm.LEFT_BROW + lm.RIGHT_BROW), 1].max()
     outline = np.abs(points[[lm.RIGHT_EYE_OUTER, lm.LEFT_EYE_OUTER], 0]).max() + 1.5
     keep = [i for i in range(lm.NUM_MESH)
-            if nose_base < points[i, 1] < brow_top and abs(points[i, 0]) < outline and i not in moving]
+            if nose_base < points[i, 1] < brow_top and abs(points[i, 0]) < outline
+            and i not in moving]
     return np.asarray(keep, np.int32)
 
 

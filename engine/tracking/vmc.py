@@ -67,7 +67,8 @@ class VMCTracker:
             raise DeviceError(f"VMC: cannot listen on udp {host}:{port} ({error.strerror}); "
                               "is another VMC receiver running?") from error
         self.address = self._server.server_address
-        self._thread = threading.Thread(target=self._server.serve_forever, name="vmc-in", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="vmc-in",
+                                        daemon=True)
         self._thread.start()
         log.info("VMC: listening on udp %s:%d", *self.address)
 
@@ -110,7 +111,8 @@ class VMCTracker:
         head = np.eye(4, dtype=np.float32)
         head[:3, :3] = FACING_CAMERA @ rotation
         head[2, 3] = HEAD_DISTANCE_CM
-        return FaceState(t=frame.t_capture, found=True, head=head, blendshapes=shapes, confidence=1.0)
+        return FaceState(t=frame.t_capture, found=True, head=head, blendshapes=shapes,
+                         confidence=1.0)
 
     def close(self) -> None:
         if self._server is not None:

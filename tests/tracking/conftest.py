@@ -50,7 +50,8 @@ def video_tracks(shared_asset):
     for name in ("pyfeat_single_face.mp4", "WolfgangLanger_Pexels.mp4"):
         tracker = MediaPipeTracker()
         try:
-            tracks[name] = [tracker.track(frame) for frame in read_frames(shared_asset(f"video/{name}"))]
+            frames = read_frames(shared_asset(f"video/{name}"))
+            tracks[name] = [tracker.track(frame) for frame in frames]
         finally:
             tracker.close()
     return tracks

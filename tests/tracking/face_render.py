@@ -46,7 +46,8 @@ class FaceRenderer:
         self.vertices = vertices.astype(np.float64)
         self.intrinsics = Intrinsics.for_frame(*size)
         self.program = ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=FRAGMENT_SHADER)
-        self.texture = ctx.texture((photo.shape[1], photo.shape[0]), 3, np.ascontiguousarray(photo).tobytes())
+        self.texture = ctx.texture((photo.shape[1], photo.shape[0]), 3,
+                                   np.ascontiguousarray(photo).tobytes())
         self.texture.build_mipmaps()
         self.clip = ctx.buffer(reserve=len(vertices) * 16)
         self.normals = vertex_normals(vertices, triangles)
@@ -58,7 +59,8 @@ class FaceRenderer:
                                     index_buffer=self.index)
         self.fbo = ctx.simple_framebuffer(size)
 
-    def render(self, yaw: float, pitch: float, roll: float = 0.0, distance_cm: float = 45.0) -> np.ndarray:
+    def render(self, yaw: float, pitch: float, roll: float = 0.0,
+               distance_cm: float = 45.0) -> np.ndarray:
         """(H, W, 3) uint8 RGB image of the face at the pose (degrees), centred in the frame."""
         width, height = self.size
         rotation = FACING_CAMERA @ rotation_from_yaw_pitch_roll(yaw, pitch, roll)
@@ -82,14 +84,16 @@ class FaceRenderer:
         return np.ascontiguousarray(pixels[::-1])
 
     def release(self) -> None:
-        for resource in (self.vao, self.index, self.uv, self.normal, self.clip, self.texture, self.program, self.fbo):
+        for resource in (self.vao, self.index, self.uv, self.normal, self.clip, self.texture,
+                         self.program, self.fbo):
             resource.release()
 
 
 def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     """Area-weighted vertex normals, oriented towards +z (out of the face)."""
     v = vertices.astype(np.float64)
-    face = np.cross(v[triangles[:, 1]] - v[triangles[:, 0]], v[triangles[:, 2]] - v[triangles[:, 0]])
+    face = np.cross(v[triangles[:, 1]] - v[triangles[:, 0]],
+                    v[triangles[:, 2]] - v[triangles[:, 0]])
     face *= np.where(face[:, 2:3] < 0, -1.0, 1.0)
     normals = np.zeros_like(v)
     for corner in range(3):

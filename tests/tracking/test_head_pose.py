@@ -31,10 +31,12 @@ def test_angles_round_trip(yaw, pitch, roll):
 
 def test_angle_signs_follow_the_documented_convention():
     nose = np.array([0.0, 0.0, 1.0])
-    assert (rotation_from_yaw_pitch_roll(20, 0, 0) @ nose)[0] > 0  # yaw > 0: towards the person's left
-    assert (rotation_from_yaw_pitch_roll(0, 20, 0) @ nose)[1] > 0  # pitch > 0: chin up, nose up
+    # yaw > 0 turns towards the person's left, pitch > 0 lifts the chin, roll > 0 tilts the top
+    # of the head towards the right shoulder.
+    assert (rotation_from_yaw_pitch_roll(20, 0, 0) @ nose)[0] > 0
+    assert (rotation_from_yaw_pitch_roll(0, 20, 0) @ nose)[1] > 0
     up = np.array([0.0, 1.0, 0.0])
-    assert (rotation_from_yaw_pitch_roll(0, 0, 20) @ up)[0] < 0  # roll > 0: top towards the right shoulder
+    assert (rotation_from_yaw_pitch_roll(0, 0, 20) @ up)[0] < 0
 
 
 @pytest.mark.parametrize("yaw, pitch, roll", [(0, 0, 0), (30, 0, 0), (0, -30, 0), (-20, 15, 10)])

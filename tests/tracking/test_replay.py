@@ -21,9 +21,10 @@ def faces() -> list[FaceState]:
         head = np.eye(4, dtype=np.float32)
         head[:3, 3] = (1.0, 2.0, 50.0 + i)
         found = i != 4
-        out.append(FaceState(t=100.0 + i / 10, found=found, head=head,
-                             blendshapes=blendshape_vector({"jawOpen": i / 10}) if found else np.zeros(52, np.float32),
-                             gaze=np.array([0.1, -0.05], np.float32), confidence=0.9 if found else 0.0,
+        shapes = blendshape_vector({"jawOpen": i / 10}) if found else np.zeros(52, np.float32)
+        out.append(FaceState(t=100.0 + i / 10, found=found, head=head, blendshapes=shapes,
+                             gaze=np.array([0.1, -0.05], np.float32),
+                             confidence=0.9 if found else 0.0,
                              landmarks=np.zeros((478, 3), np.float32)))
     return out
 
@@ -80,7 +81,8 @@ def test_malformed_track_files_are_refused(tmp_path, content, message):
 
 def test_non_finite_numbers_are_refused(tmp_path):
     header = json.dumps({"format": "persona-track", "version": 1})
-    frame = json.dumps({"t": 0, "found": True, "head": [0] * 16, "blendshapes": [0] * 52, "gaze": [0, 0]})
+    frame = json.dumps({"t": 0, "found": True, "head": [0] * 16, "blendshapes": [0] * 52,
+                        "gaze": [0, 0]})
     path = tmp_path / "nan.jsonl"
     path.write_text(header + "\n" + frame.replace('"t": 0', '"t": NaN') + "\n")
     with pytest.raises(ConfigError, match="non-finite"):

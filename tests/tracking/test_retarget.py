@@ -14,11 +14,13 @@ from engine.types import BLENDSHAPE_INDEX, Expression, FaceState, blendshape_vec
 FPS = 30.0
 
 
-def face(t: float, shapes: dict[str, float] | None = None, yaw: float = 0.0, pitch: float = 0.0) -> FaceState:
+def face(t: float, shapes: dict[str, float] | None = None, yaw: float = 0.0,
+         pitch: float = 0.0) -> FaceState:
     head = np.eye(4, dtype=np.float32)
     head[:3, :3] = FACING_CAMERA @ rotation_from_yaw_pitch_roll(yaw, pitch, 0.0)
     head[2, 3] = 60.0
-    return FaceState(t=t, found=True, head=head, blendshapes=blendshape_vector(shapes), confidence=1.0)
+    return FaceState(t=t, found=True, head=head, blendshapes=blendshape_vector(shapes),
+                     confidence=1.0)
 
 
 def shape(expression: Expression, name: str) -> float:
@@ -53,11 +55,12 @@ def test_blink_is_crisp_while_brows_are_smoothed():
 
 
 def test_calibration_maps_the_persons_neutral_to_zero():
-    neutral = [face(i / FPS, {"mouthFrownLeft": 0.3, "browDownLeft": 0.2}, yaw=5, pitch=-8) for i in range(20)]
+    resting = {"mouthFrownLeft": 0.3, "browDownLeft": 0.2}
+    neutral = [face(i / FPS, resting, yaw=5, pitch=-8) for i in range(20)]
     retargeter = Retargeter()
     calibration = retargeter.calibrate(neutral)
     assert abs(calibration.rest[BLENDSHAPE_INDEX["mouthFrownLeft"]] - 0.3) < 1e-6
-    out = retargeter.update(face(1.0, {"mouthFrownLeft": 0.3, "browDownLeft": 0.2}, yaw=5, pitch=-8), 1.0)
+    out = retargeter.update(face(1.0, resting, yaw=5, pitch=-8), 1.0)
     assert shape(out, "mouthFrownLeft") < 1e-6 and shape(out, "browDownLeft") < 1e-6
     assert np.allclose(out.head[:3, :3], np.eye(3), atol=1e-3)  # their neutral head is "forward"
     out = retargeter.update(face(1.5, {"mouthFrownLeft": 1.0}, yaw=5, pitch=-8), 1.5)
@@ -74,9 +77,10 @@ def test_calibrate_hotkey_collects_a_second_of_frames():
 
 def test_range_calibration_and_json_round_trip():
     calibration = Calibration.from_neutral([face(0.0, {"jawOpen": 0.1})])
-    calibration = calibration.with_range([face(i / FPS, {"jawOpen": 0.1 + 0.6 * i / 30}) for i in range(31)])
+    expressive = [face(i / FPS, {"jawOpen": 0.1 + 0.6 * i / 30}) for i in range(31)]
+    calibration = calibration.with_range(expressive)
     assert 0.6 < calibration.full[BLENDSHAPE_INDEX["jawOpen"]] <= 0.7
-    assert calibration.full[BLENDSHAPE_INDEX["eyeBlinkLeft"]] == 1.0  # unused channels keep full range
+    assert calibration.full[BLENDSHAPE_INDEX["eyeBlinkLeft"]] == 1.0  # unused: full range kept
     restored = Calibration.from_json(calibration.to_json())
     np.testing.assert_allclose(restored.rest, calibration.rest)
     np.testing.assert_allclose(restored.full, calibration.full)

@@ -23,7 +23,7 @@ def test_template_is_symmetric_and_oriented():
     points = template.points
     mirrored = points[template.mirror] * np.array([-1, 1, 1])
     np.testing.assert_allclose(mirrored, points, atol=1e-4)
-    assert points[lm.LEFT_EYE_OUTER, 0] > 0 > points[lm.RIGHT_EYE_OUTER, 0]  # +x is the person's left
+    assert points[lm.LEFT_EYE_OUTER, 0] > 0 > points[lm.RIGHT_EYE_OUTER, 0]  # +x: person's left
     assert points[lm.FOREHEAD, 1] > points[lm.NOSE_TIP, 1] > points[lm.CHIN, 1]  # +y up
     assert points[lm.NOSE_TIP, 2] > points[lm.LEFT_EYE_OUTER, 2]  # +z towards the camera
     width = np.linalg.norm(points[lm.LEFT_EYE_OUTER] - points[lm.RIGHT_EYE_OUTER])

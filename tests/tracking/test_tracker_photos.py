@@ -31,7 +31,8 @@ def test_face_found_with_landmarks_pose_and_expression(photos, track_photo, name
     x, y, w, h = face.box
     assert 0 < w < width and 0 < h < height
     assert face.confidence > 0.5
-    assert face.blendshapes.shape == (52,) and 0 <= face.blendshapes.min() and face.blendshapes.max() <= 1
+    assert face.blendshapes.shape == (52,)
+    assert 0 <= face.blendshapes.min() and face.blendshapes.max() <= 1
     yaw, pitch, roll = yaw_pitch_roll(face.head)
     assert abs(yaw) < 15 and abs(roll) < 10  # frontal portraits
     assert 20 < face.head[2, 3] < 300  # a head's distance in cm
@@ -120,7 +121,8 @@ def test_no_face_and_bad_frames_report_lost(track_photo):
     assert np.array_equal(face.blendshapes, np.zeros(52, np.float32))
     tracker = MediaPipeTracker()
     try:
-        bad = tracker.track(Frame(np.zeros((480, 640), np.float32), 1.0, 5))  # wrong shape and dtype
+        wrong = np.zeros((480, 640), np.float32)  # not (H, W, 3) uint8
+        bad = tracker.track(Frame(wrong, 1.0, 5))
         assert not bad.found and bad.t == 1.0
     finally:
         tracker.close()

@@ -40,7 +40,8 @@ def test_sender_drives_receiver(tracker):
     assert not tracker.track(frame()).found  # nothing heard yet
     head = np.eye(4, dtype=np.float32)
     head[:3, :3] = rotation_from_yaw_pitch_roll(20, -10, 5)
-    expression = Expression(blendshape_vector({"jawOpen": 0.7, "eyeBlinkLeft": 1.0, "mouthSmileRight": 0.25}), head)
+    shapes = blendshape_vector({"jawOpen": 0.7, "eyeBlinkLeft": 1.0, "mouthSmileRight": 0.25})
+    expression = Expression(shapes, head)
     VMCSender(port=tracker.address[1]).send(expression)
     face = wait_for(tracker, lambda f: f.found)
     assert face.found
