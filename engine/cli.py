@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "engine.bench",
     "engine.scenes_commands",
     "engine.tracking.commands",
+    "engine.voice.commands",
 )
 
 

@@ -35,6 +35,7 @@ class VoicePreset:
     pitch_semitones: float = 0.0  # shift of the whole F0 contour
     pitch_range: float = 1.0  # scale of log-F0 around its centre: <1 flattens, >1 livelier
     pitch_center_hz: float = 0.0  # centre for pitch_range; 0 = the speaker's running mean
+    pitch_target_hz: float = 0.0  # where that centre lands (before pitch_semitones); 0 = stays
     formant_ratio: float = 1.0  # spectral envelope frequency warp: >1 smaller/brighter vocal tract
     breathiness: float = 0.0  # 0..1 extra aperiodicity (towards a whisper at 1)
     tilt_db_per_octave: float = 0.0  # spectral tilt around 1 kHz: <0 darker, >0 brighter
@@ -52,7 +53,7 @@ class VoicePreset:
         return all(getattr(self, f) == getattr(neutral, f) for f in _SHAPING_FIELDS)
 
 
-_SHAPING_FIELDS = ("pitch_semitones", "pitch_range", "formant_ratio", "breathiness",
+_SHAPING_FIELDS = ("pitch_semitones", "pitch_range", "pitch_target_hz", "formant_ratio", "breathiness",
                    "tilt_db_per_octave", "eq", "denoise", "whisper")
 
 # field → (low, high) inclusive bounds for numbers.
@@ -60,6 +61,7 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "pitch_semitones": (-24.0, 24.0),
     "pitch_range": (0.0, 3.0),
     "pitch_center_hz": (0.0, 1000.0),
+    "pitch_target_hz": (0.0, 1000.0),
     "formant_ratio": (0.5, 2.0),
     "breathiness": (0.0, 1.0),
     "tilt_db_per_octave": (-12.0, 12.0),
@@ -153,15 +155,3 @@ def list_presets() -> list[str]:
     from engine.resources import SearchPath
 
     return [p.stem for p in SearchPath().list("scenes", "voices/*.toml")]
-
-
-def blend(a: VoicePreset, b: VoicePreset, weight: float) -> dict[str, float]:
-    """Numeric fields of ``a`` and ``b`` mixed with ``weight`` of ``b`` (formant ratio in log)."""
-    mixed = {}
-    for name in ("pitch_semitones", "pitch_range", "breathiness", "tilt_db_per_octave",
-                 "denoise", "gate_db", "gain_db", "limit_db"):
-        mixed[name] = (1 - weight) * getattr(a, name) + weight * getattr(b, name)
-    mixed["log_formant"] = ((1 - weight) * math.log(a.formant_ratio)
-                            + weight * math.log(b.formant_ratio))
-    return mixed
-

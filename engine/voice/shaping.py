@@ -91,7 +91,8 @@ class FrameShaper:
     def _map_log_f0(self, log_f0: float, preset: VoicePreset) -> float:
         centre = (math.log(preset.pitch_center_hz) if preset.pitch_center_hz > 0
                   else self._mean_log_f0)
-        return (centre + preset.pitch_range * (log_f0 - centre)
+        target = math.log(preset.pitch_target_hz) if preset.pitch_target_hz > 0 else centre
+        return (target + preset.pitch_range * (log_f0 - centre)
                 + preset.pitch_semitones * math.log(2.0) / 12.0)
 
     def _power_gain(self, preset: VoicePreset) -> np.ndarray:

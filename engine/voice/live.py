@@ -1,0 +1,337 @@
+"""``VoiceEngine``: live voice morphing between real audio devices.
+
+Three kinds of thread, and what each may do:
+
+- PortAudio's callbacks (input, output, monitor) only copy samples into or out of lock-free
+  ``SampleRing`` buffers and bump counters. They never wait, allocate little, and catch every
+  exception: a failure there would otherwise stop the stream.
+- One worker thread runs ``VoiceMorph`` (pyworld releases the GIL while it analyses, so the
+  callbacks and the video loop keep running) and fans its output out to the output, monitor and
+  recorder rings. It also watches the streams and reopens a lost device every few seconds,
+  reporting it through ``state()["status"]`` instead of raising.
+- The application's threads call the controls, read ``level()`` / ``state()`` and drain the
+  recorder tap. Controls are plain attribute writes the worker picks up at its next hop.
+
+Input and output devices run on separate streams (a microphone and a virtual cable rarely share a
+clock): the worker trims the output ring back to its target when the two clocks drift apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.errors import DeviceError
+from engine.voice.effects import rms_db
+from engine.voice.offline import live_block_size
+from engine.voice.presets import VoicePreset, load_preset
+from engine.voice.ring import SampleRing
+from engine.voice.stream import VoiceMorph
+
+log = logging.getLogger(__name__)
+
+DeviceSpec = str | int | None | bool  # name substring / index, None = default, False = none
+
+
+@dataclass
+class VoiceSettings:
+    sample_rate: int = 48000
+    preset: VoicePreset | str = "identity"
+    device_block_ms: float = 5.0  # PortAudio callback size
+    record_seconds: float = 10.0  # recorder tap capacity if nobody drains it
+    reconnect_s: float = 2.0  # retry interval for lost devices
+    seed: int = 0
+
+
+@dataclass
+class VoiceCounters:
+    """Problems counted since start. ``*_caused_by_us`` are the engine's own; the rest are the
+    device's or the system's (PortAudio flags)."""
+
+    hops: int = 0
+    output_underruns: int = 0  # output callback found too few samples (worker late): ours
+    input_dropped: int = 0  # input ring full (worker late): ours
+    monitor_underruns: int = 0
+    device_input_overflows: int = 0  # PortAudio: the device's own buffer overflowed
+    device_output_underflows: int = 0  # PortAudio: the device's own buffer ran dry
+    callback_errors: int = 0
+    drift_trims: int = 0  # samples trimmed because input and output clocks differ
+    reconnects: int = 0
+    worker_max_ms: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    def caused_by_us(self) -> int:
+        return self.output_underruns + self.input_dropped + self.callback_errors
+
+
+class VoiceEngine:
+    """Live voice morph: ``start()``, switch presets while it runs, ``stop()``."""
+
+    def __init__(self, settings: VoiceSettings | None = None, **overrides) -> None:
+        self.settings = settings or VoiceSettings(**overrides)
+        preset = self.settings.preset
+        self._preset = load_preset(preset) if isinstance(preset, str) else preset
+        rate = self.settings.sample_rate
+        self.morph = VoiceMorph(rate, self._preset, seed=self.settings.seed)
+        self.hop = live_block_size(self.morph)
+        self.device_block = max(32, int(rate * self.settings.device_block_ms / 1000.0))
+        # Output waits one hop plus one device block: enough for a hop in progress to finish.
+        self.output_target = self.hop + self.device_block
+        self._input_ring = SampleRing(8 * self.hop + 4 * self.device_block)
+        self._output_ring = SampleRing(8 * self.hop + 4 * self.device_block)
+        self._monitor_ring = SampleRing(8 * self.hop + 4 * self.device_block)
+        self._record_ring = SampleRing(int(self.settings.record_seconds * rate))
+        self.counters = VoiceCounters()
+        self._scratch = np.zeros(8 * self.device_block, np.float32)
+        self._monitor_scratch = np.zeros(8 * self.device_block, np.float32)
+        self._input_db = self._output_db = -120.0
+        self._status = "stopped"
+        self._devices: dict[str, DeviceSpec] = {}
+        self._streams: dict[str, object] = {}
+        self._lost: dict[str, float] = {}  # role → time of the next reopen attempt
+        self._worker: threading.Thread | None = None
+        self._running = False
+        self._output_primed = False
+        self._preset_requests: deque[tuple[VoicePreset, float]] = deque()
+
+    # -- life cycle -------------------------------------------------------------------------------
+    def start(self, input: DeviceSpec = None, output: DeviceSpec = None,
+              monitor: DeviceSpec = False) -> None:
+        """Open the devices (None = system default, False = none) and start morphing.
+
+        With ``input=False`` the application feeds samples through ``push_input`` (the demo's
+        synthetic voice); with ``output=False`` the morphed audio only reaches the recorder tap.
+        Raises DeviceError naming the device if one cannot be opened at start.
+        """
+        if self._running:
+            return
+        self._devices = {"input": input, "output": output, "monitor": monitor}
+        self._running = True
+        try:
+            for role, spec in self._devices.items():
+                if spec is not False:
+                    self._open(role)
+        except Exception:
+            self._running = False
+            self._close_all()
+            raise
+        self._status = "running"
+        self._worker = threading.Thread(target=self._work, name="voice-worker", daemon=True)
+        self._worker.start()
+
+    def stop(self) -> None:
+        if not self._running:
+            return
+        self._running = False
+        if self._worker is not None:
+            self._worker.join(timeout=2.0)
+            self._worker = None
+        self._close_all()
+        self._status = "stopped"
+
+    def __enter__(self) -> VoiceEngine:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- controls ---------------------------------------------------------------------------------
+    def set_preset(self, preset: VoicePreset | str, crossfade_s: float = 0.3) -> None:
+        """Switch voice, gliding over ``crossfade_s``; a bad name raises before anything changes."""
+        self._preset = load_preset(preset) if isinstance(preset, str) else preset
+        self._preset_requests.append((self._preset, crossfade_s))
+
+    def set_bypass(self, bypass: bool) -> None:
+        self.morph.set_bypass(bypass)
+
+    def set_mute(self, mute: bool) -> None:
+        self.morph.set_mute(mute)
+
+    def push_input(self, samples: np.ndarray) -> int:
+        """Feed input samples when started with ``input=False``; returns how many were dropped."""
+        dropped = self._input_ring.write(np.asarray(samples, np.float32).reshape(-1))
+        self.counters.input_dropped += dropped
+        return dropped
+
+    # -- read-outs ----------------------------------------------------------------------------------
+    def level(self) -> tuple[float, float]:
+        """Recent (input, output) RMS in dBFS, for the HUD meter."""
+        return self._input_db, self._output_db
+
+    def drain_recorded(self) -> np.ndarray:
+        """Morphed samples (output rate, mono float32) produced since the last call."""
+        return self._record_ring.read()
+
+    def state(self) -> dict:
+        c = self.counters
+        return {
+            "status": self._status,
+            "preset": self._preset.name,
+            "bypass": self.morph.bypassed,
+            "mute": self.morph.muted,
+            "sample_rate": self.settings.sample_rate,
+            "latency_ms": self.latency_ms(),
+            "input_db": round(self._input_db, 1),
+            "output_db": round(self._output_db, 1),
+            "limiter_db": round(self.morph.limiter_reduction_db, 1),
+            "hops": c.hops,
+            "problems_caused_by_us": c.caused_by_us(),
+            "output_underruns": c.output_underruns,
+            "input_dropped": c.input_dropped,
+            "device_input_overflows": c.device_input_overflows,
+            "device_output_underflows": c.device_output_underflows,
+            "reconnects": c.reconnects,
+            "worker_max_ms": round(c.worker_max_ms, 2),
+        }
+
+    def latency_ms(self) -> float:
+        """Algorithmic latency plus this engine's buffering (device drivers add their own)."""
+        rate = self.settings.sample_rate
+        return self.morph.latency_ms + 1000.0 * (self.output_target + self.device_block) / rate
+
+    # -- worker -----------------------------------------------------------------------------------
+    def _work(self) -> None:
+        next_health_check = 0.0
+        idle = min(0.002, self.hop / self.settings.sample_rate / 4)
+        while self._running:
+            try:
+                while self._preset_requests:  # deque: appends and pops are atomic
+                    self.morph.set_preset(*self._preset_requests.popleft())
+                if self._input_ring.available() >= self.hop:
+                    self._run_hop()
+                else:
+                    time.sleep(idle)
+                now = time.monotonic()
+                if now >= next_health_check:
+                    self._check_devices(now)
+                    next_health_check = now + 0.25
+            except Exception:  # one bad hop must not end the voice: log it and carry on
+                log.exception("voice worker: hop failed")
+                self.counters.callback_errors += 1
+                time.sleep(0.01)
+
+    def _run_hop(self) -> None:
+        started = time.perf_counter()
+        block = self._input_ring.read(self.hop)
+        out = self.morph.process(block)
+        self.counters.hops += 1
+        if "output" in self._streams:
+            self._output_ring.write(out)
+            excess = self._output_ring.available() - (self.output_target + 2 * self.hop)
+            if excess > 0:  # the output device runs slower than the input: drop the oldest
+                self.counters.drift_trims += self._output_ring.discard(excess)
+        if "monitor" in self._streams:
+            self._monitor_ring.write(out)
+            excess = self._monitor_ring.available() - (self.output_target + 2 * self.hop)
+            if excess > 0:
+                self._monitor_ring.discard(excess)
+        self._record_ring.write(out)
+        self._input_db = 0.8 * self._input_db + 0.2 * rms_db(block)
+        self._output_db = 0.8 * self._output_db + 0.2 * rms_db(out)
+        elapsed_ms = 1000.0 * (time.perf_counter() - started)
+        if self.counters.hops > 5:  # the first hops include pyworld's warm-up
+            self.counters.worker_max_ms = max(self.counters.worker_max_ms, elapsed_ms)
+
+    # -- devices ----------------------------------------------------------------------------------
+    def _open(self, role: str) -> None:
+        from engine.voice.devices import find_device, sounddevice
+
+        sd = sounddevice()
+        kind = "input" if role == "input" else "output"
+        device = find_device(self._devices[role], kind)
+        callback = {"input": self._input_callback, "output": self._output_callback,
+                    "monitor": self._monitor_callback}[role]
+        stream_class = sd.InputStream if role == "input" else sd.OutputStream
+        try:
+            stream = stream_class(device=device, channels=1, samplerate=self.settings.sample_rate,
+                                  blocksize=self.device_block, dtype="float32", latency="low",
+                                  callback=callback)
+            if role == "output":
+                self._output_primed = False
+                self._output_ring.write(np.zeros(self.output_target, np.float32))
+            stream.start()
+        except sd.PortAudioError as error:
+            name = self._devices[role] if self._devices[role] is not None else "default"
+            raise DeviceError(f"cannot open {role} device {name!r}: {error}") from error
+        self._streams[role] = stream
+
+    def _check_devices(self, now: float) -> None:
+        for role, spec in self._devices.items():
+            if spec is False:
+                continue
+            stream = self._streams.get(role)
+            if stream is not None and stream.active:
+                continue
+            if role not in self._lost:
+                self._lost[role] = now
+                log.warning("voice: %s device stopped; retrying every %.0f s", role,
+                            self.settings.reconnect_s)
+                self._status = f"{role} device lost; retrying"
+                self._close(role)
+            if now >= self._lost[role]:
+                try:
+                    self._open(role)
+                except DeviceError as error:
+                    self._status = f"{role} device lost ({error}); retrying"
+                    self._lost[role] = now + self.settings.reconnect_s
+                else:
+                    del self._lost[role]
+                    self.counters.reconnects += 1
+                    log.warning("voice: %s device reopened", role)
+                    if not self._lost:
+                        self._status = "running"
+
+    def _close(self, role: str) -> None:
+        stream = self._streams.pop(role, None)
+        if stream is None:
+            return
+        try:
+            stream.abort()
+            stream.close()
+        except Exception as error:  # a lost device may fail to close; nothing else to do
+            log.debug("voice: closing %s stream: %s", role, error)
+
+    def _close_all(self) -> None:
+        for role in list(self._streams):
+            self._close(role)
+
+    # -- PortAudio callbacks: copy samples, count, never raise --------------------------------------
+    def _input_callback(self, indata, frames, time_info, status) -> None:
+        try:
+            if status.input_overflow:
+                self.counters.device_input_overflows += 1
+            self.counters.input_dropped += self._input_ring.write(indata[:, 0])
+        except Exception:
+            self.counters.callback_errors += 1
+
+    def _output_callback(self, outdata, frames, time_info, status) -> None:
+        try:
+            if status.output_underflow:
+                self.counters.device_output_underflows += 1
+            got = self._output_ring.read(frames, out=self._scratch)
+            outdata[:len(got), 0] = got
+            if len(got) < frames:
+                outdata[len(got):, 0] = 0.0
+                if self._output_primed:
+                    self.counters.output_underruns += 1
+            else:
+                self._output_primed = True
+        except Exception:
+            outdata.fill(0)
+            self.counters.callback_errors += 1
+
+    def _monitor_callback(self, outdata, frames, time_info, status) -> None:
+        try:
+            got = self._monitor_ring.read(frames, out=self._monitor_scratch)
+            outdata[:len(got), 0] = got
+            if len(got) < frames:
+                outdata[len(got):, 0] = 0.0
+                self.counters.monitor_underruns += 1
+        except Exception:
+            outdata.fill(0)
+            self.counters.callback_errors += 1
