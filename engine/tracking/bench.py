@@ -2,7 +2,9 @@
 
 Time: the full ``MediaPipeTracker.track`` (landmarks, pose, blendshapes, gaze) on a real face
 photo (scikit-image's ``astronaut``, placed in a 640x480 and a 1280x720 frame), pinned to one CPU
-core so the figure does not depend on how many cores MediaPipe's thread pool finds.
+core so the figure does not depend on how many cores MediaPipe's thread pool finds. Interleaved
+with it, MediaPipe's face mesh alone on the same frames (``mediapipe_ms_p50_*``): the difference
+is this engine's own share.
 
 Jitter: a still photo is tracked repeatedly with fresh sensor-like noise on each frame (Gaussian,
 σ = 3 grey levels, about what a webcam shows in indoor light); jitter is the RMS distance of each
@@ -43,28 +45,48 @@ def _noisy(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(image + noise, 0, 255).astype(np.uint8)
 
 
-def _timing(size: tuple[int, int], seconds: float) -> tuple[float, float, int]:
+def _percentiles(times: list[float]) -> tuple[float, float]:
+    ms = np.array(times) * 1000.0
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
+
+
+def _timing(size: tuple[int, int], seconds: float) -> dict[str, float]:
+    """The whole tracker per frame, and MediaPipe's share of it (its landmarks alone)."""
+    from engine.tracking.face_mesh import FaceMeshDetector
     from engine.tracking.mediapipe_tracker import MediaPipeTracker
 
     image = _scene(*size)
     tracker = MediaPipeTracker()
-    times, index = [], 0
+    detector = FaceMeshDetector()
+    tracked, landmarks_only = [], []
     try:
-        for _ in range(5):  # warm up: first frames run the face detector and allocate
+        for index in range(5):  # warm up: first frames run the face detector and allocate
             tracker.track(Frame(image, index / FPS, index))
-            index += 1
+            detector.detect(image)
         end = time.perf_counter() + seconds
-        while time.perf_counter() < end or len(times) < 20:
+        index = 5
+        while time.perf_counter() < end or len(tracked) < 20:
             start = time.perf_counter()
             face = tracker.track(Frame(image, index / FPS, index))
-            times.append(time.perf_counter() - start)
+            middle = time.perf_counter()
+            detector.detect(image)
+            landmarks_only.append(time.perf_counter() - middle)
+            tracked.append(middle - start)
             index += 1
             if not face.found:
                 raise RuntimeError(f"benchmark face lost at {size}")
     finally:
         tracker.close()
-    ms = np.array(times) * 1000.0
-    return float(np.percentile(ms, 50)), float(np.percentile(ms, 99)), len(ms)
+        detector.close()
+    width, height = size
+    p50, p99 = _percentiles(tracked)
+    mediapipe_p50, _ = _percentiles(landmarks_only)
+    return {
+        f"track_ms_p50_{width}x{height}": round(p50, 2),
+        f"track_ms_p99_{width}x{height}": round(p99, 2),
+        f"mediapipe_ms_p50_{width}x{height}": round(mediapipe_p50, 2),
+        f"frames_{width}x{height}": len(tracked),
+    }
 
 
 def _jitter(smooth: bool, frames: int) -> float:
@@ -94,11 +116,8 @@ def bench_tracking(seconds: float | None = None) -> dict[str, float]:
         os.sched_setaffinity(0, {min(previous)})
     try:
         figures: dict[str, float] = {}
-        for width, height in SIZES:
-            p50, p99, count = _timing((width, height), seconds / 2)
-            figures[f"track_ms_p50_{width}x{height}"] = round(p50, 2)
-            figures[f"track_ms_p99_{width}x{height}"] = round(p99, 2)
-            figures[f"frames_{width}x{height}"] = count
+        for size in SIZES:
+            figures.update(_timing(size, seconds / 2))
         frames = max(30, int(seconds * 15))
         figures["jitter_px_rms_raw"] = round(_jitter(False, frames), 3)
         figures["jitter_px_rms_filtered"] = round(_jitter(True, frames), 3)

@@ -52,7 +52,12 @@ class Intrinsics:
 
 
 class HeadPoseSolver:
-    """Face→camera transforms from pixel landmarks; warm-starts from the previous frame."""
+    """Face→camera transforms from pixel landmarks.
+
+    Each frame is solved from scratch with SQPnP (a globally optimal PnP solver, about 50 µs for
+    two hundred points: cheaper than refining the previous frame's pose), then solved again on
+    the best-fitting share of the landmarks.
+    """
 
     def __init__(self, template: FaceTemplate, intrinsics: Intrinsics | None = None) -> None:
         self._object = template.points[template.rigid].astype(np.float64)
@@ -60,44 +65,38 @@ class HeadPoseSolver:
         self._fixed = intrinsics
         self._camera: np.ndarray | None = None
         self._size: tuple[int, int] | None = None
-        self._guess: tuple[np.ndarray, np.ndarray] | None = None
 
     def solve(self, landmarks: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray | None:
         """(4, 4) float32 face→camera in cm for (478, 3) pixel landmarks, or None if no fit."""
         if frame_size != self._size:
             intrinsics = self._fixed or Intrinsics.for_frame(*frame_size)
-            self._camera, self._size, self._guess = intrinsics.matrix(), frame_size, None
+            self._camera, self._size = intrinsics.matrix(), frame_size
         image = landmarks[self._rigid, :2].astype(np.float64)
-        if self._guess is None:
-            ok, rvec, tvec = cv2.solvePnP(self._object, image, self._camera, None,
-                                          flags=cv2.SOLVEPNP_SQPNP)
-        else:
-            rvec, tvec = (v.copy() for v in self._guess)
-            ok, rvec, tvec = cv2.solvePnP(self._object, image, self._camera, None, rvec, tvec,
-                                          useExtrinsicGuess=True, flags=cv2.SOLVEPNP_ITERATIVE)
-        if ok and np.all(np.isfinite(tvec)) and tvec[2, 0] > 0:
-            ok, rvec, tvec = self._refine_on_inliers(image, rvec, tvec)
-        if not ok or not np.all(np.isfinite(tvec)) or tvec[2, 0] <= 0:
-            self._guess = None
+        pose = self._solve(self._object, image)
+        if pose is not None:
+            # Re-solve on the landmarks that fit best: a hand, hair or a silhouette displaces
+            # some landmarks far more than noise does, and would otherwise tilt the head.
+            projected, _ = cv2.projectPoints(self._object, *pose, self._camera, None)
+            residual = np.linalg.norm(projected[:, 0] - image, axis=1)
+            inliers = residual <= np.quantile(residual, INLIER_SHARE)
+            pose = self._solve(self._object[inliers], image[inliers])
+        if pose is None:
             return None
-        self._guess = (rvec, tvec)
+        rvec, tvec = pose
         head = np.eye(4, dtype=np.float32)
         head[:3, :3] = cv2.Rodrigues(rvec)[0]
         head[:3, 3] = tvec[:, 0]
         return head
 
-    def _refine_on_inliers(self, image: np.ndarray, rvec: np.ndarray, tvec: np.ndarray):
-        """Re-solve on the landmarks that fit best: a hand, hair or a silhouette displaces some
-        landmarks far more than noise does, and least squares would let them tilt the head."""
-        projected, _ = cv2.projectPoints(self._object, rvec, tvec, self._camera, None)
-        residual = np.linalg.norm(projected[:, 0] - image, axis=1)
-        inliers = residual <= np.quantile(residual, INLIER_SHARE)
-        return cv2.solvePnP(self._object[inliers], image[inliers], self._camera, None, rvec, tvec,
-                            useExtrinsicGuess=True, flags=cv2.SOLVEPNP_ITERATIVE)
-
-    def reset(self) -> None:
-        """Forget the previous pose (call when the face was lost)."""
-        self._guess = None
+    def _solve(self, points: np.ndarray, image: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        try:
+            ok, rvec, tvec = cv2.solvePnP(points, image, self._camera, None,
+                                          flags=cv2.SOLVEPNP_SQPNP)
+        except cv2.error:
+            return None
+        if not ok or not (np.isfinite(rvec).all() and np.isfinite(tvec).all()) or tvec[2, 0] <= 0:
+            return None
+        return rvec, tvec
 
 
 def head_rotation(head: np.ndarray) -> np.ndarray:

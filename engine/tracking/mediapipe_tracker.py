@@ -139,7 +139,6 @@ class MediaPipeTracker:
 
     def _lose(self) -> None:
         self._primary = None
-        self._pose.reset()
         if self._filter is not None:
             self._filter.reset()
 
