@@ -12,7 +12,7 @@ import numpy as np
 from engine.tracking import landmarks as lm
 
 EYEBALL_RADIUS_CM = 1.2
-IRIS_REST_CM = np.array([-0.0, 0.21])  # iris centre − corner midpoint, looking straight ahead
+IRIS_REST_CM = np.array([0.0, 0.21])  # iris centre − corner midpoint, looking straight ahead
 # Each eye's (outer corner, inner corner, iris centre); the left eye first.
 _EYES = np.array([[lm.LEFT_EYE_OUTER, lm.LEFT_EYE_INNER, lm.LEFT_IRIS_CENTER],
                   [lm.RIGHT_EYE_OUTER, lm.RIGHT_EYE_INNER, lm.RIGHT_IRIS_CENTER]])
