@@ -26,6 +26,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # it carries no visibility/presence. Reading the bytes directly is ten times faster than walking
 # 478 protobuf objects in Python; anything else falls back to the object walk.
 _LANDMARK_BYTES = 17
+# MediaPipe's graph fails for good on degenerate images, and its OpenCV aborts the whole process
+# on sides of 32767 pixels or more; frames outside these bounds are refused before they reach it.
+MIN_SIDE = 32
+MAX_SIDE = 16384
 _XYZ_BYTES = np.r_[3:7, 8:12, 13:17]
 
 
@@ -55,23 +59,39 @@ class FaceMeshDetector:
         except ImportError as error:
             raise DeviceError(f"mediapipe is not importable ({error}); "
                               "pip install mediapipe==0.10.21") from error
-        self._mesh = face_mesh.FaceMesh(
+        self._options = dict(
             static_image_mode=not video,
             max_num_faces=max_faces,
             refine_landmarks=True,
             min_detection_confidence=min_detection_confidence,
             min_tracking_confidence=min_tracking_confidence,
         )
+        self._make = face_mesh.FaceMesh
+        self._mesh = self._make(**self._options)
 
     def detect(self, image: np.ndarray) -> list[np.ndarray]:
-        """(478, 3) float32 pixel landmarks of each face in an (H, W, 3) uint8 RGB image."""
+        """(478, 3) float32 pixel landmarks of each face in an (H, W, 3) uint8 RGB image.
+
+        Raises ValueError for an image MediaPipe cannot take. Should MediaPipe fail on a frame
+        anyway, its graph is rebuilt (a failed graph refuses every later frame) and the frame
+        reports no face.
+        """
         if self._mesh is None:
             raise RuntimeError("FaceMeshDetector used after close()")
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an (H, W, 3) uint8 RGB image, "
                              f"got {image.shape} {image.dtype}")
         height, width = image.shape[:2]
-        result = self._mesh.process(np.ascontiguousarray(image))
+        if min(height, width) < MIN_SIDE or max(height, width) > MAX_SIDE:
+            raise ValueError(f"image {width}x{height} is outside {MIN_SIDE}..{MAX_SIDE} pixels")
+        try:
+            result = self._mesh.process(np.ascontiguousarray(image))
+        except RuntimeError as error:
+            log.warning("face mesh failed on a %dx%d frame, restarting it: %s", width, height,
+                        str(error).splitlines()[0])
+            self._mesh.close()
+            self._mesh = self._make(**self._options)
+            return []
         faces = []
         for face in result.multi_face_landmarks or ():
             points = _landmark_array(face)

@@ -114,7 +114,7 @@ def test_several_faces_primary_is_largest_and_stays_the_same_person(photos):
         fresh.close()
 
 
-def test_no_face_and_bad_frames_report_lost(track_photo):
+def test_no_face_and_bad_frames_report_lost(photos, track_photo):
     blank = np.full((480, 640, 3), 128, np.uint8)
     face = track_photo(blank)
     assert not face.found and face.landmarks is None
@@ -124,6 +124,11 @@ def test_no_face_and_bad_frames_report_lost(track_photo):
         wrong = np.zeros((480, 640), np.float32)  # not (H, W, 3) uint8
         bad = tracker.track(Frame(wrong, 1.0, 5))
         assert not bad.found and bad.t == 1.0
+        # Degenerate sizes would break MediaPipe's graph for good, or abort the process.
+        for shape in ((0, 5, 3), (2, 3, 3), (32, 40000, 3)):
+            assert not tracker.track(Frame(np.zeros(shape, np.uint8), 1.1, 6)).found
+        face = tracker.track(Frame(photos["astronaut"], 1.2, 7))
+        assert face.found  # and the tracker still works afterwards
     finally:
         tracker.close()
     assert len(BLENDSHAPE_NAMES) == 52
