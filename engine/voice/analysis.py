@@ -112,10 +112,10 @@ class StreamAnalyzer:
         return Frames(int(new[0]), f0, envelope, aperiodicity, level_db)
 
     def _aperiodicity(self, x: np.ndarray, f0: np.ndarray, times: np.ndarray) -> np.ndarray:
-        """D4C at the newest frame only; earlier new frames interpolate from the previous one.
+        """D4C at the newest frame only; the hop's earlier frames interpolate from the last one.
 
-        D4C is the costliest analysis step (4096-point FFTs per band at 24 kHz) and
-        aperiodicity changes slowly, so one estimate per hop (10 ms) is enough; the D4C
+        D4C is the costliest analysis step (4096-point FFTs per band at 24 kHz) while
+        aperiodicity changes slowly, so one estimate per hop (10 ms) is enough. Its own
         voiced/unvoiced test is off because voicing is decided above.
         """
         newest = self.world.d4c(x, f0[-1:], times[-1:], self.sample_rate, threshold=0.0,

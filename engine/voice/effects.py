@@ -123,11 +123,16 @@ class Limiter:
         padded = np.zeros(count * self.sub_block, np.float32)
         padded[:n] = np.abs(samples)
         peaks = padded.reshape(count, self.sub_block).max(axis=1)
+        if self.gain == 1.0 and peaks.max() <= ceiling:  # the usual case: nothing to limit
+            self.reduction_db = 0.0
+            return samples
         wanted = np.minimum(1.0, ceiling / np.maximum(peaks, 1e-9))
         gains = np.empty(count)
         gain = previous = self.gain
         for i in range(count):  # one step per sub-block (~0.7 ms), not per sample
             gain = min(wanted[i], 1.0 - (1.0 - gain) * self._release)
+            if gain > 0.9999:
+                gain = 1.0
             gains[i] = gain
         self.gain = gain
         self.reduction_db = float(-20.0 * np.log10(max(gain, 1e-6)))

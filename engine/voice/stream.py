@@ -148,7 +148,8 @@ class VoiceMorph:
                                  SMOOTHING_S * self.sample_rate)
         ceiling_now, self._ceiling = _ramp(self._ceiling, db_to_amplitude(self.preset.limit_db),
                                            n, SMOOTHING_S * self.sample_rate)
-        wet = self._limiter.process(wet * gain, float(ceiling_now.min()))
+        wet = self._limiter.process(wet * gain if np.ndim(gain) or gain != 1.0 else wet,
+                                    float(np.min(ceiling_now)))
         if self._bypass > 0.0 or self._bypass_target > 0.0:
             mix, self._bypass = _ramp(self._bypass, self._bypass_target, n,
                                       SMOOTHING_S * self.sample_rate)
@@ -160,11 +161,15 @@ class VoiceMorph:
         return wet.astype(np.float32)
 
 
-def _ramp(current: float, target: float, n: int, time_constant: float) -> tuple[np.ndarray, float]:
+def _ramp(current: float, target: float, n: int,
+          time_constant: float) -> tuple[np.ndarray | float, float]:
     """A one-pole glide from ``current`` towards ``target`` over ``n`` samples, and its end.
 
-    Snaps to the target once within 1e-4 so that idle ramps cost nothing.
+    Snaps to the target once within 1e-4, and is a plain number once there, so that idle ramps
+    cost nothing.
     """
+    if current == target:
+        return current, current
     end = target + (current - target) * math.exp(-n / time_constant)
     if abs(end - target) < 1e-4:
         end = target

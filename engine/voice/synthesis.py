@@ -20,7 +20,7 @@ from scipy import fft
 from engine.voice.analysis import Frames
 from engine.voice.world import UNVOICED_PULSE_HZ
 
-SAFE_GUARD = 1e-12
+SAFE_GUARD = 1e-12  # WORLD's floor inside logarithms (float32 keeps it: min normal 1e-38)
 
 
 class PulseSynthesizer:
@@ -34,11 +34,11 @@ class PulseSynthesizer:
         bins = fft_size // 2 + 1
         self._first_frame = 0  # absolute index of the first frame kept
         self._f0 = np.zeros(0)
-        self._envelope = np.zeros((0, bins))
-        self._aperiodicity = np.zeros((0, bins))
+        self._envelope = np.zeros((0, bins), np.float32)
+        self._aperiodicity = np.zeros((0, bins), np.float32)
         self._position = 0  # absolute index of the next output sample
         self._phase = 0.0  # pulse-train phase in cycles, carried across calls
-        self._accumulator = np.zeros(4 * fft_size)  # index 0 ↔ sample self._position
+        self._accumulator = np.zeros(4 * fft_size, np.float32)  # index 0 ↔ sample self._position
 
     def push(self, frames: Frames) -> None:
         if len(frames) == 0:
@@ -46,8 +46,9 @@ class PulseSynthesizer:
         if len(self._f0) == 0:
             self._first_frame = frames.first_index
         self._f0 = np.concatenate([self._f0, frames.f0])
-        self._envelope = np.concatenate([self._envelope, frames.envelope])
-        self._aperiodicity = np.concatenate([self._aperiodicity, frames.aperiodicity])
+        self._envelope = np.concatenate([self._envelope, frames.envelope.astype(np.float32)])
+        self._aperiodicity = np.concatenate([self._aperiodicity,
+                                             frames.aperiodicity.astype(np.float32)])
 
     def pull(self) -> np.ndarray:
         """Every sample up to the newest frame's time, final (later pulses cannot reach them)."""
@@ -77,7 +78,7 @@ class PulseSynthesizer:
             needed = count + self.fft_size + 1
             if len(self._accumulator) < needed:
                 self._accumulator = np.concatenate(
-                    [self._accumulator, np.zeros(needed - len(self._accumulator))])
+                    [self._accumulator, np.zeros(needed - len(self._accumulator), np.float32)])
             for offset, response in zip(pulses + 1, responses):
                 self._accumulator[offset:offset + self.fft_size] += response
         out = self._accumulator[:count].astype(np.float32)
@@ -91,6 +92,8 @@ class PulseSynthesizer:
         """(pulses, fft_size) responses, each starting at its pulse."""
         n = self.fft_size
         w = weight[:, None]
+        # float32 from here: half the FFT cost, and far more precision than 16-bit output needs.
+        w = w.astype(np.float32)
         envelope = (1.0 - w) * self._envelope[lower] + w * self._envelope[upper]
         safe_ap = np.clip(self._aperiodicity, 0.001, 0.999999)
         ratio = ((1.0 - w) * safe_ap[lower] + w * safe_ap[upper]) ** 2
@@ -104,7 +107,7 @@ class PulseSynthesizer:
         spectra = _minimum_phase(log_amplitudes, n)
         count = int(periodic_on.sum())
 
-        noise = self._rng.standard_normal((len(f0), int(noise_size.max())))
+        noise = self._rng.standard_normal((len(f0), int(noise_size.max())), np.float32)
         inside = np.arange(noise.shape[1])[None, :] < noise_size[:, None]
         noise = np.where(inside, noise, 0.0)
         noise -= inside * (noise.sum(axis=1) / noise_size)[:, None]
@@ -113,7 +116,7 @@ class PulseSynthesizer:
             periodic = fft.irfft(spectra[:count], n)
             periodic[:, n // 2:] = 0.0  # the anti-causal half is wrap-around
             periodic[:, :n // 2] -= periodic[:, :n // 2].mean(axis=1, keepdims=True)  # no DC
-            responses[periodic_on] += periodic * np.sqrt(noise_size[periodic_on])[:, None]
+            responses[periodic_on] += periodic * np.sqrt(noise_size[periodic_on].astype(np.float32))[:, None]
         return responses
 
     def _forget_old_frames(self) -> None:
