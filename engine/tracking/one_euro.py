@@ -40,8 +40,11 @@ class OneEuroFilter:
             self._x, self._dx, self._t = x.copy(), np.zeros_like(x), t
             return x.copy()
         dt = t - self._t
-        if dt <= 0.0:  # repeated or out-of-order time stamp: keep the current estimate
+        if dt == 0.0:  # the same moment again: keep the current estimate
             return self._x.copy()
+        if dt < 0.0:  # time went backwards (a looping source restarted): start over
+            self._x, self._dx, self._t = x.copy(), np.zeros_like(x), t
+            return x.copy()
         dx = (x - self._x) / dt
         self._dx = self._dx + _alpha(self.d_cutoff, dt) * (dx - self._dx)
         cutoff = self.min_cutoff + self.beta * np.abs(self._dx)

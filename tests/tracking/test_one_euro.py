@@ -31,9 +31,10 @@ def test_fast_channels_follow_a_step_sooner():
     assert out[2][0] < 0.6
 
 
-def test_repeated_timestamp_and_reset():
+def test_repeated_or_backward_timestamps_and_reset():
     f = OneEuroFilter()
     f(np.array([0.0]), 1.0)
     np.testing.assert_allclose(f(np.array([10.0]), 1.0), [0.0])  # no time passed: no change
+    np.testing.assert_allclose(f(np.array([7.0]), 0.5), [7.0])  # time went back: start over
     f.reset()
     np.testing.assert_allclose(f(np.array([10.0]), 2.0), [10.0])
