@@ -3,7 +3,7 @@
 A scene is ``scenes/NAME.toml``::
 
     name = "Calm"
-    hotkey = "1"                    # 1–9 (0 also allowed); shown on the HUD and control page
+    hotkey = "1"                    # 1–9; shown on the HUD and control page
     avatar = "default"              # a folder in avatars/, or a path to a folder or model file
     voice = "calm-warm"             # a preset in scenes/voices/, or omitted for no morph
     badge = "AI avatar"             # the disclosure every viewer sees
@@ -58,7 +58,7 @@ from engine.types import BLENDSHAPE_INDEX, BLENDSHAPE_NAMES, Expression
 log = logging.getLogger(__name__)
 
 MAX_SCENE_BYTES = 64 * 1024  # a scene is a few hundred bytes; anything bigger is not a scene
-HOTKEYS = tuple("1234567890")
+HOTKEYS = tuple("123456789")  # the number keys the preview window maps to scenes
 CAMERA_MODES = ("blur", "segmented")
 MODEL_SUFFIXES = (".glb", ".gltf", ".vrm")
 
@@ -322,8 +322,8 @@ def parse_scene(path: Path, text: str) -> Scene:
         if isinstance(hotkey, int) and not isinstance(hotkey, bool):
             hotkey = str(hotkey)
         if hotkey not in HOTKEYS:
-            raise source.error(("hotkey",), f"must be one of the keys 1–9 or 0 (as text, "
-                               f"\"1\"), got {hotkey!r}")
+            raise source.error(("hotkey",), f"must be one of the keys 1–9 (as text, \"1\"), "
+                               f"got {hotkey!r}")
     voice = data.get("voice")
     if voice is not None:
         voice = _text(source, voice, ("voice",))
@@ -433,10 +433,10 @@ def scene_files(source: str | Path | SearchPath | None = None) -> list[Path]:
 
 
 def _order(scene: Scene) -> tuple:
-    # 1..9 then 0 like a keyboard row; scenes without a hotkey after those, by name.
+    # 1..9, then scenes without a hotkey by name.
     if scene.hotkey is None:
         return (1, 0, scene.name.lower())
-    return (0, (int(scene.hotkey) - 1) % 10, scene.name.lower())
+    return (0, int(scene.hotkey), scene.name.lower())
 
 
 def load_scenes(source: str | Path | SearchPath | None = None,
