@@ -1,0 +1,35 @@
+"""Choosing a face-input driver by name: ``open_tracker("mediapipe" | "replay:PATH" | "vmc[:PORT]")``.
+
+The app (``persona run --tracker ...`` or a settings field) hands the user's choice here and gets
+a ``Tracker``; each driver's heavy imports happen only when that driver is chosen.
+"""
+
+from __future__ import annotations
+
+from engine.errors import ConfigError
+from engine.tracking.base import Tracker
+
+KINDS = ("mediapipe", "replay:PATH", "vmc[:PORT]")
+
+
+def open_tracker(spec: str = "mediapipe") -> Tracker:
+    """A tracker for ``spec``: ``mediapipe`` (the camera), ``replay:PATH`` (a track file, looping)
+    or ``vmc`` / ``vmc:PORT`` (VMC/OSC on 127.0.0.1, default port 39539)."""
+    kind, _, argument = spec.partition(":")
+    if kind == "mediapipe" and not argument:
+        from engine.tracking.mediapipe_tracker import MediaPipeTracker
+
+        return MediaPipeTracker()
+    if kind == "replay" and argument:
+        from engine.tracking.replay import ReplayTracker
+
+        return ReplayTracker(argument, loop=True)
+    if kind == "vmc":
+        from engine.tracking.vmc import DEFAULT_PORT, VMCTracker
+
+        if not argument:
+            return VMCTracker(DEFAULT_PORT)
+        if argument.isdigit() and 0 < int(argument) < 65536:
+            return VMCTracker(int(argument))
+        raise ConfigError(f"tracker {spec!r}: VMC port must be a number from 1 to 65535")
+    raise ConfigError(f"unknown tracker {spec!r}; expected one of: {', '.join(KINDS)}")
