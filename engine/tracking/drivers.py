@@ -1,4 +1,4 @@
-"""Choosing a face-input driver by name: ``open_tracker("mediapipe" | "replay:PATH" | "vmc[:PORT]")``.
+"""Face-input drivers by name: ``mediapipe``, ``replay:PATH``, ``vmc`` or ``vmc:PORT``.
 
 The app (``persona run --tracker ...`` or a settings field) hands the user's choice here and gets
 a ``Tracker``; each driver's heavy imports happen only when that driver is chosen.
