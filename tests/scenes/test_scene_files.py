@@ -119,6 +119,10 @@ def test_shipped_scenes_are_valid_and_cover_the_range():
     assert len(scenes) >= 4
     assert [s.hotkey for s in scenes[:4]] == ["1", "2", "3", "4"]
     assert any(s.background.camera for s in scenes), "a privacy scene hides the real room"
+    from engine.scenes import check_voice
+
+    for scene in scenes:
+        check_voice(scene, SearchPath([PROJECT_ROOT]))  # every voice preset named exists
 
 
 def test_scenes_check_command(tmp_path, capsys):
