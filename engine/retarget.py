@@ -21,10 +21,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from engine.tracking.calibration import Calibration
 from engine.tracking.one_euro import OneEuroFilter
+from engine.tracking.rotations import matrix_from_quat, quat_from_matrix, scale_rotation, slerp
 from engine.types import BLENDSHAPE_INDEX, NUM_BLENDSHAPES, Expression, FaceState
 
 log = logging.getLogger(__name__)
@@ -55,14 +55,15 @@ class Style:
 
     def apply(self, expression: Expression) -> Expression:
         blend = np.clip(expression.blendshapes * self.gains, 0.0, 1.0).astype(np.float32)
-        rotvec = Rotation.from_matrix(expression.head[:3, :3]).as_rotvec() * self.head_gain
-        return Expression(blend, _head_matrix(Rotation.from_rotvec(rotvec)),
-                          (expression.gaze * self.gaze_gain).astype(np.float32))
+        head = expression.head
+        if self.head_gain != 1.0:
+            head = _head_matrix(scale_rotation(quat_from_matrix(head), self.head_gain))
+        return Expression(blend, head, (expression.gaze * self.gaze_gain).astype(np.float32))
 
 
-def _head_matrix(rotation: Rotation) -> np.ndarray:
+def _head_matrix(quat: np.ndarray) -> np.ndarray:
     head = np.eye(4, dtype=np.float32)
-    head[:3, :3] = rotation.as_matrix()
+    head[:3, :3] = matrix_from_quat(quat)
     return head
 
 
@@ -74,9 +75,7 @@ def _smoothstep(x: float) -> float:
 def blend(a: Expression, b: Expression, w: float) -> Expression:
     """``a`` at w = 0, ``b`` at w = 1; rotations by slerp."""
     shapes = ((1.0 - w) * a.blendshapes + w * b.blendshapes).astype(np.float32)
-    ends = Rotation.from_matrix(np.stack([a.head[:3, :3], b.head[:3, :3]]).astype(np.float64))
-    rotvec = (ends[0].inv() * ends[1]).as_rotvec() * w
-    head = _head_matrix(ends[0] * Rotation.from_rotvec(rotvec))
+    head = _head_matrix(slerp(quat_from_matrix(a.head), quat_from_matrix(b.head), w))
     gaze = ((1.0 - w) * a.gaze + w * b.gaze).astype(np.float32)
     return Expression(shapes, head, gaze)
 
@@ -153,15 +152,15 @@ class Retargeter:
 
     def _tracked(self, face: FaceState, t: float) -> Expression:
         shapes = self._shapes(self.calibration.apply(face.blendshapes), t)
-        quat = Rotation.from_matrix(self.calibration.relative_head(face.head)).as_quat()
+        quat = quat_from_matrix(self.calibration.relative_head(face.head))
         if self._quat is not None and np.dot(quat, self._quat) < 0:
             quat = -quat  # q and -q are the same rotation; keep the filter on one side
         quat = self._head(quat, t)
         quat /= np.linalg.norm(quat)
         self._quat = quat
         gaze = self._gaze(face.gaze - self.calibration.gaze_rest, t)
-        return Expression(np.clip(shapes, 0.0, 1.0).astype(np.float32),
-                          _head_matrix(Rotation.from_quat(quat)), gaze.astype(np.float32))
+        return Expression(np.clip(shapes, 0.0, 1.0).astype(np.float32), _head_matrix(quat),
+                          gaze.astype(np.float32))
 
     def _missing(self, t: float) -> Expression:
         if self._last_seen is None or self._last_tracked is None:

@@ -115,18 +115,23 @@ def head_rotation(head: np.ndarray) -> np.ndarray:
 
 
 def _towards_axis(position: np.ndarray) -> np.ndarray:
-    """The smallest rotation taking the direction of ``position`` onto the optical axis."""
-    norm = np.linalg.norm(position)
+    """The smallest rotation taking the direction of ``position`` onto the optical axis
+    (Rodrigues' formula about d × z, written out: this runs every frame)."""
+    x, y, z = (float(v) for v in position)
+    norm = math.sqrt(x * x + y * y + z * z)
     if norm < 1e-9:
         return np.eye(3)
-    d = position / norm
-    axis = np.cross(d, (0.0, 0.0, 1.0))
-    sin, cos = np.linalg.norm(axis), d[2]
+    x, y, z = x / norm, y / norm, z / norm
+    sin = math.hypot(x, y)
     if sin < 1e-12:
         return np.eye(3)
-    k = axis / sin
-    cross = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    return np.eye(3) + sin * cross + (1 - cos) * cross @ cross
+    kx, ky = y / sin, -x / sin  # unit axis d × z, which has no z component
+    c = 1.0 - z  # 1 - cos
+    return np.array([
+        [1.0 - c * ky * ky, c * kx * ky, sin * ky],
+        [c * kx * ky, 1.0 - c * kx * kx, -sin * kx],
+        [-sin * ky, sin * kx, z],
+    ])
 
 
 def yaw_pitch_roll(head: np.ndarray) -> tuple[float, float, float]:

@@ -20,10 +20,10 @@ import threading
 import time
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from engine.errors import DeviceError
 from engine.tracking.head_pose import FACING_CAMERA
+from engine.tracking.rotations import matrix_from_quat, quat_from_matrix
 from engine.types import BLENDSHAPE_NAMES, NUM_BLENDSHAPES, Expression, FaceState, Frame
 
 log = logging.getLogger(__name__)
@@ -37,12 +37,12 @@ _MIRROR_X = np.array([1.0, -1.0, -1.0, 1.0])  # quaternion (x, y, z, w) between 
 
 def unity_quaternion(rotation: np.ndarray) -> np.ndarray:
     """(x, y, z, w) in VMC/Unity axes for a (3, 3) head rotation in template axes."""
-    return Rotation.from_matrix(rotation).as_quat() * _MIRROR_X
+    return quat_from_matrix(rotation) * _MIRROR_X
 
 
 def rotation_from_unity(quaternion) -> np.ndarray:
     """(3, 3) head rotation in template axes from a VMC/Unity (x, y, z, w) quaternion."""
-    return Rotation.from_quat(np.asarray(quaternion, np.float64) * _MIRROR_X).as_matrix()
+    return matrix_from_quat(np.asarray(quaternion, np.float64) * _MIRROR_X)
 
 
 class VMCTracker:
