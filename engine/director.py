@@ -6,6 +6,9 @@ caught), then the new scene is loaded (avatar, background) *before* anything cha
 scene is refused with a message and the current one stays on. During the crossfade both scenes
 are rendered, each into its own layer, and the compositor blends them.
 
+The voice follows the picture: with a ``voice`` given, each switch crossfades it to the new
+scene's preset (the identity preset when a scene names none) over the same time as the video.
+
 Between the retargeter and the scene's style sits ``IdleLife``: when the face is lost (or the
 privacy blank pauses tracking) the avatar eases to a breathing, blinking neutral instead of
 freezing, and eases back when the face returns. While the blank is on, every layer shows the
@@ -32,6 +35,7 @@ from engine.gl.programs import ShaderLibrary
 from engine.idle import IdleLife
 from engine.scenes import Scene, load_scene, stylize
 from engine.types import Expression, FaceState, Frame
+from engine.voice.presets import VoicePreset, load_preset
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,7 @@ class LiveScene:
     avatar: Avatar
     layer: SceneLayer
     backdrop: CameraBackdrop | None = None
+    voice_preset: VoicePreset | None = None  # None: no morph named (the identity preset)
 
     def release(self) -> None:
         self.avatar.release()
@@ -83,7 +88,8 @@ class Director:
     def __init__(self, scenes: list[Scene], compositor: Compositor, load_avatar: AvatarLoader,
                  retargeter, crossfade_s: float = 0.4, initial: str | None = None,
                  audit=None, on_switch: Callable[[Scene], None] | None = None,
-                 shaders: ShaderLibrary | None = None, idle: IdleLife | None = None) -> None:
+                 shaders: ShaderLibrary | None = None, idle: IdleLife | None = None,
+                 voice=None) -> None:
         if not scenes:
             raise EngineError("no scenes to show; add a scene file to scenes/")
         self.scenes = list(scenes)
@@ -94,6 +100,7 @@ class Director:
         self.audit = audit
         self.on_switch = on_switch
         self.idle = idle or IdleLife()
+        self.voice = voice  # anything with set_preset(preset, crossfade_s), e.g. VoiceMorph
         # A retargeter that eases to a rest pose itself gets the living neutral as that pose;
         # any other is wrapped by IdleLife.apply, which does the easing.
         self._idle_wraps = not hasattr(retargeter, "rest_pose")
@@ -111,6 +118,7 @@ class Director:
         self.outgoing: LiveScene | None = None
         self._switch_started: float | None = None
         self._progress = 1.0
+        self._follow_voice(crossfade_s=0.0)
         self._notify(first)
 
     def find(self, key: str) -> Scene:
@@ -147,6 +155,7 @@ class Director:
         self._switch_started = None  # stamped by the first finish of the new scene
         self._progress = 0.0
         self.refused = None
+        self._follow_voice(self.crossfade_s)
         self._notify(scene)
         return True
 
@@ -167,8 +176,16 @@ class Director:
         if self.audit is not None:
             self.audit.record("scene_refused", scene=name)
 
+    def _follow_voice(self, crossfade_s: float) -> None:
+        """Crossfade the voice to the current scene's preset over the picture's crossfade."""
+        if self.voice is not None:
+            self.voice.set_preset(self.current.voice_preset or VoicePreset(), crossfade_s)
+
     def _make_live(self, scene: Scene, layer: SceneLayer) -> LiveScene:
         background = load_background(scene)
+        # A scene naming a voice preset that is missing or broken is refused like a broken
+        # avatar: switching on with the wrong voice could give away the speaker's own.
+        voice_preset = load_preset(scene.voice) if scene.voice else None
         avatar = self.load_avatar(scene)
         set_framing = getattr(avatar, "set_framing", None)
         if set_framing is not None:
@@ -177,7 +194,7 @@ class Director:
         if scene.background.camera is not None:
             backdrop = CameraBackdrop(self.compositor.ctx, scene.background.camera)
         layer.set_background(background)
-        return LiveScene(scene, avatar, layer, backdrop)
+        return LiveScene(scene, avatar, layer, backdrop, voice_preset)
 
     def _notify(self, scene: Scene) -> None:
         log.info("scene: %s", scene.name)

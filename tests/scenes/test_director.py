@@ -175,3 +175,20 @@ def test_camera_backdrop_scene_renders_without_the_camera_picture(make_rig):
     assert detail(camera) > 20
     assert detail(image) < detail(camera) / 5  # shown only as a soft blur
     assert tint_at_centre(rig.sink) == (0, 255, 0)
+
+
+def test_the_voice_follows_the_scene_and_a_missing_preset_refuses_it(make_rig):
+    from engine.voice.stream import VoiceMorph
+
+    rig = make_rig(crossfade_s=0.2)
+    director = rig.app.director
+    voice = VoiceMorph(48000)
+    director.voice = voice
+    for scene, preset in zip(director.scenes, ("calm-warm", "bright-character", "no-such-voice")):
+        scene.path.write_text(scene.path.read_text().replace(
+            "[background]", f'voice = "{preset}"\n[background]'))
+    assert director.switch("2") and voice.preset.name == "bright-character"
+    assert not director.switch("3")
+    assert "no-such-voice" in director.refused.reason
+    assert director.current.scene.name == "green" and voice.preset.name == "bright-character"
+    assert director.switch("1") and voice.preset.name == "calm-warm"
