@@ -4,7 +4,7 @@ Time: the full ``MediaPipeTracker.track`` (landmarks, pose, blendshapes, gaze) o
 photo (scikit-image's ``astronaut``, placed in a 640x480 and a 1280x720 frame), pinned to one CPU
 core so the figure does not depend on how many cores MediaPipe's thread pool finds. Interleaved
 with it, MediaPipe's face mesh alone on the same frames (``mediapipe_ms_p50_*``): the difference
-is this engine's own share.
+is this engine's own share. Then the retarget stage per frame (``retarget_ms_p50``).
 
 Jitter: a still photo is tracked repeatedly with fresh sensor-like noise on each frame (Gaussian,
 σ = 3 grey levels, about what a webcam shows in indoor light); jitter is the RMS distance of each
@@ -89,6 +89,26 @@ def _timing(size: tuple[int, int], seconds: float) -> dict[str, float]:
     }
 
 
+def _retarget_ms(frames: int = 300) -> float:
+    """p50 of ``Retargeter.update`` on a tracked face (calibrated, smoothed, styled)."""
+    from engine.retarget import Retargeter
+    from engine.tracking.mediapipe_tracker import MediaPipeTracker
+
+    tracker = MediaPipeTracker(video=False)
+    try:
+        face = tracker.track(Frame(_scene(640, 480), 0.0, 0))
+    finally:
+        tracker.close()
+    retargeter = Retargeter()
+    retargeter.calibrate(face)
+    times = []
+    for index in range(frames):
+        start = time.perf_counter()
+        retargeter.update(face, index / FPS)
+        times.append(time.perf_counter() - start)
+    return _percentiles(times)[0]
+
+
 def _jitter(smooth: bool, frames: int) -> float:
     from engine.tracking.mediapipe_tracker import MediaPipeTracker
 
@@ -118,6 +138,7 @@ def bench_tracking(seconds: float | None = None) -> dict[str, float]:
         figures: dict[str, float] = {}
         for size in SIZES:
             figures.update(_timing(size, seconds / 2))
+        figures["retarget_ms_p50"] = round(_retarget_ms(), 3)
         frames = max(30, int(seconds * 15))
         figures["jitter_px_rms_raw"] = round(_jitter(False, frames), 3)
         figures["jitter_px_rms_filtered"] = round(_jitter(True, frames), 3)
