@@ -170,3 +170,21 @@ def test_attach_chains_the_apps_frame_hook_and_serves(rig):
         assert code == 200 and status["scene"] == "red" and "refused" in status
     finally:
         server.stop()
+
+
+def test_every_string_the_page_uses_is_in_every_catalogue():
+    import re
+
+    from engine.control.server import STATIC
+
+    page = (STATIC / "index.html").read_text()
+    script = (STATIC / "app.js").read_text()
+    used = set(re.findall(r'data-i18n="([a-z_]+)"', page))
+    used |= set(re.findall(r'\bt\("([a-z_]+)"', script))
+    used |= {"blank_on", "blank_off", "frozen_on", "frozen_off"}  # chosen by a ternary
+    catalogues = sorted((STATIC / "i18n").glob("*.json"))
+    assert {path.stem for path in catalogues} >= {"en", "de"}
+    for path in catalogues:
+        strings = json.loads(path.read_text())
+        assert used <= strings.keys(), f"{path.name} lacks {sorted(used - strings.keys())}"
+        assert all(isinstance(v, str) and v.strip() for v in strings.values())
