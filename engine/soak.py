@@ -189,7 +189,7 @@ def bench_soak(seconds: float | None) -> dict[str, float]:
         warm_up_s = min(max(seconds * 0.1, 1.5 * SWITCH_EVERY_S * len(keys)), seconds / 2)
         broken = scenes[1].path  # a scene that works until it is broken
         crashed = 0.0
-        asked = made = refused = 0
+        asked = made = refused = refused_early = 0
         rss_warm = rss_peak = 0.0
         try:
             started = time.perf_counter()
@@ -218,6 +218,7 @@ def bench_soak(seconds: float | None) -> dict[str, float]:
                         made += 1
                     elif app.director.refused is not last_refusal:
                         refused += 1
+                        refused_early += not injected
                 hud.render(session_status(app))
                 if not stats_reset and now - started >= warm_up_s:
                     app.stats = FrameStats(window=int(seconds * settings.fps))
@@ -243,6 +244,7 @@ def bench_soak(seconds: float | None) -> dict[str, float]:
         "switches_asked": float(asked),
         "switches_made": float(made),
         "switches_refused": float(refused),
+        "switches_refused_before_injection": float(refused_early),
         "control_polls_ok": float(poller.ok),
         "control_polls_failed": float(poller.failed),
         "face_drops": float(tracker.drops),
