@@ -167,7 +167,6 @@ def _session(settings: Settings, scenes: list, tracker):
 
 
 def bench_soak(seconds: float | None) -> dict[str, float]:
-    from engine.control.board import session_status
     from engine.performer import ScriptedPerformer
 
     seconds = 60.0 if seconds is None else float(seconds)
@@ -219,7 +218,7 @@ def bench_soak(seconds: float | None) -> dict[str, float]:
                     elif app.director.refused is not last_refusal:
                         refused += 1
                         refused_early += not injected
-                hud.render(session_status(app))
+                hud.render(control.board.latest())  # as the preview would, from the board
                 if not stats_reset and now - started >= warm_up_s:
                     app.stats = FrameStats(window=int(seconds * settings.fps))
                     rss_warm = rss_peak = rss_mb()

@@ -17,7 +17,8 @@ __all__ = ["ControlServer", "StatusBoard", "attach", "session_status"]
 def attach(app, port: int = 0, token: str | None = None, hz: float = 5.0) -> ControlServer:
     """Start a control server for ``app``: its status is published from the loop (chained after
     any ``on_frame`` the app already has) and its commands go onto ``app.commands``. Returns
-    the started server; ``server.url`` is the page's address, ``server.stop()`` ends it."""
+    the started server; ``server.url`` is the page's address, ``server.board`` the status board
+    (the HUD can read it too), ``server.stop()`` ends it."""
     board = StatusBoard(hz=hz)
     previous = app.on_frame
 
