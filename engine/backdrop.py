@@ -3,11 +3,12 @@
 Two modes, chosen by a scene's ``[background] camera = ...``:
 
 ``blur``
-    Every face box the tracker reports (grown by 40 %) is first painted over with the picture's
-    mean colour, then the picture is shrunk to 16×9 pixels (area average) and smoothly enlarged
-    again. What is left is the room's light and colours; no face — not even its outline — and
-    nobody in the room can be recognised. It costs well under a millisecond of CPU and one small
-    texture upload.
+    Every face box the tracker reports (grown by 40 %, and held for a second after the tracker
+    loses it) is first painted over with the picture's mean colour, then the picture is shrunk to
+    16×9 pixels (area average) and smoothly enlarged again. While no face box is known it is
+    shrunk to 4×3 instead: where a face might be is unknown, so only the room's light remains.
+    Either way nobody in the room can be recognised. It costs about half a millisecond of CPU
+    and one small texture upload.
 ``segmented``
     The room as it is, with the person cut out: MediaPipe's selfie segmentation (shipped with
     the mediapipe wheel, runs offline) finds the person at 256×144; the mask is grown generously
@@ -34,21 +35,25 @@ from engine.types import FaceState, Frame
 
 log = logging.getLogger(__name__)
 
-BLUR_SIZE = (16, 9)  # what is left of the camera picture in blur mode
+BLUR_SIZE = (16, 9)  # what is left of the camera picture in blur mode, faces painted out
+AMBIENT_SIZE = (4, 3)  # ... and when no face box is known: light and colour only
+FACE_HOLD_S = 1.0  # a face box stays painted out this long after the tracker loses it
 SHOW_SIZE = (256, 144)  # the texture size both modes upload
 _FACE_COVERAGE = 0.8  # share of the face box the person mask must cover to be trusted
 
 
-def blur_picture(image: np.ndarray, face: FaceState | None = None) -> np.ndarray:
-    """(H, W, 3) uint8 → (144, 256, 3) uint8: the room's colours with no recognisable detail."""
+def blur_picture(image: np.ndarray, faces: tuple = ()) -> np.ndarray:
+    """(H, W, 3) uint8 → (144, 256, 3) uint8: the room's colours with no recognisable detail.
+
+    ``faces`` are (x, y, w, h) pixel boxes painted out first. With none known, nothing tells
+    where a face might be, so only the room's ambient light is kept (a 4×3 picture)."""
     small = _shrink(image)
-    if face is not None and face.box is not None:
-        fill = np.array(cv2.mean(small)[:3], np.uint8)
-        sx, sy = SHOW_SIZE[0] / image.shape[1], SHOW_SIZE[1] / image.shape[0]
-        for box in (face.box, *face.others):
-            x0, y0, x1, y1 = _scaled_box(box, sx, sy, grow=0.4)
-            small[y0:y1, x0:x1] = fill
-    tiny = cv2.resize(small, BLUR_SIZE, interpolation=cv2.INTER_AREA)
+    fill = np.array(cv2.mean(small)[:3], np.uint8)
+    sx, sy = SHOW_SIZE[0] / image.shape[1], SHOW_SIZE[1] / image.shape[0]
+    for box in faces:
+        x0, y0, x1, y1 = _scaled_box(box, sx, sy, grow=0.4)
+        small[y0:y1, x0:x1] = fill
+    tiny = cv2.resize(small, BLUR_SIZE if faces else AMBIENT_SIZE, interpolation=cv2.INTER_AREA)
     return cv2.resize(tiny, SHOW_SIZE, interpolation=cv2.INTER_CUBIC)
 
 
@@ -99,6 +104,8 @@ class CameraBackdrop:
         self._plate: np.ndarray | None = None  # (144, 256, 3) float32, the empty room
         self._grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (25, 25))
         self._last_index: int | None = None
+        self._faces: tuple = ()  # the last face boxes seen, and when
+        self._faces_t = -float("inf")
         self.fell_back = False  # whether the last picture is the blur fallback
 
     def update(self, frame: Frame | None, face: FaceState | None) -> None:
@@ -111,8 +118,17 @@ class CameraBackdrop:
             picture = self._segmented(frame.image, face)
         self.fell_back = picture is None and self.mode == "segmented"
         if picture is None:
-            picture = blur_picture(frame.image, face)
+            picture = blur_picture(frame.image, self._known_faces(face, frame.t_capture))
         self.texture.write(np.ascontiguousarray(picture[::-1]).tobytes())
+
+    def _known_faces(self, face: FaceState | None, t: float) -> tuple:
+        """The face boxes to paint out: this frame's, or for a moment the last ones seen (a
+        one-frame tracking dropout must not uncover anything)."""
+        if face is not None and face.found and face.box is not None:
+            self._faces, self._faces_t = (face.box, *face.others), t
+        elif t - self._faces_t > FACE_HOLD_S:
+            self._faces = ()
+        return self._faces
 
     def _segmented(self, image: np.ndarray, face: FaceState | None) -> np.ndarray | None:
         if face is None or not face.found or face.box is None:

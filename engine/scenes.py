@@ -27,7 +27,7 @@ A scene is ``scenes/NAME.toml``::
 ``background = "camera-blur"`` / ``"camera-segmented"`` / ``"#rrggbb"`` are short forms.
 
 Privacy of camera backgrounds: tracked faces are painted over and the camera picture is reduced
-to 16×9 pixels before it is shown (``camera = "blur"``), or the person — and every face box the tracker reports — is
+to 16×9 pixels (4×3 while no face is tracked) before it is shown (``camera = "blur"``), or the person — and every face box the tracker reports — is
 cut out and filled from the empty room (``camera = "segmented"``); when the cut-out cannot be
 made the frame falls back to the blur. Either way the real face never reaches the output.
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engine.app import Command
-from engine.backdrop import BLUR_SIZE, blur_picture
+from engine.backdrop import AMBIENT_SIZE, BLUR_SIZE, blur_picture
 from engine.blank import blank_card
 from engine.idle import IdleLife
 from engine.types import BLENDSHAPE_INDEX, Expression, FaceState, Frame
@@ -147,12 +147,12 @@ def test_idle_life_as_a_layer_of_its_own():
 def test_blurred_camera_background_keeps_no_detail():
     rng = np.random.default_rng(1)
     detailed = rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8)
-    shown = blur_picture(detailed)
-    # Everything shown is an enlargement of a 16x9 picture: nothing finer survives.
-    tiny = shown.astype(float)
-    assert BLUR_SIZE == (16, 9)
-    assert np.abs(np.diff(tiny, axis=1)).max() < 30
-    assert tiny.std() < 10  # random detail averaged away
+    assert BLUR_SIZE == (16, 9) and AMBIENT_SIZE == (4, 3)
+    for faces in ((), ((500.0, 200.0, 200.0, 250.0),)):
+        shown = blur_picture(detailed, faces).astype(float)
+        # Everything shown is an enlargement of a 16x9 (4x3) picture: nothing finer survives.
+        assert np.abs(np.diff(shown, axis=1)).max() < 30
+        assert shown.std() < 10  # random detail averaged away
 
 
 def test_camera_backdrop_scene_renders_without_the_camera_picture(make_rig):

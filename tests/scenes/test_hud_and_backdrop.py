@@ -133,5 +133,11 @@ def test_blur_backdrop_paints_out_the_tracked_face(gl, photo_and_face):
         centre = out[int((y + h / 2) * sy), int((x + w / 2) * sx)]
         mean = small.reshape(-1, 3).mean(axis=0)
         assert np.abs(centre - mean).max() < 25  # skin tone gone: the fill colour shows
+        # A short dropout keeps the face painted out; a long one leaves only ambient light.
+        backdrop.update(Frame(image, 0.5, 1), FaceState.lost(0.5))
+        assert np.array_equal(shown(backdrop), out)
+        backdrop.update(Frame(image, 2.0, 2), FaceState.lost(2.0))
+        ambient = shown(backdrop)
+        assert np.abs(np.diff(ambient.mean(axis=2), axis=1)).max() < 3
     finally:
         backdrop.release()
