@@ -113,13 +113,25 @@ class Director:
         self._picture_pass = ScreenPass(compositor.ctx, self._shaders, "background.glsl", 3)
         self._card: moderngl.Texture | None = None
         self._free_layer = 1
-        first = self.find(initial) if initial else self.scenes[0]
-        self.current = self._make_live(first, compositor.layers[0])
+        self.current = self._start(self.find(initial) if initial else self.scenes[0])
+        first = self.current.scene
         self.outgoing: LiveScene | None = None
         self._switch_started: float | None = None
         self._progress = 1.0
         self._follow_voice(crossfade_s=0.0)
         self._notify(first)
+
+    def _start(self, wanted: Scene) -> LiveScene:
+        """The first scene: the one asked for, else the first in hotkey order that loads —
+        a session should start on a working scene rather than not at all."""
+        reasons = []
+        for scene in [wanted, *(s for s in self.scenes if s is not wanted)]:
+            try:
+                return self._make_live(scene, self.compositor.layers[0])
+            except Exception as error:
+                log.error("scene %r cannot start: %s", scene.name, error)
+                reasons.append(f"{scene.name}: {error}")
+        raise EngineError("no scene could be loaded; " + "; ".join(reasons))
 
     def find(self, key: str) -> Scene:
         """A scene by hotkey, list position (1-based), name or file stem."""

@@ -192,3 +192,30 @@ def test_the_voice_follows_the_scene_and_a_missing_preset_refuses_it(make_rig):
     assert "no-such-voice" in director.refused.reason
     assert director.current.scene.name == "green" and voice.preset.name == "bright-character"
     assert director.switch("1") and voice.preset.name == "calm-warm"
+
+
+def test_a_session_starts_on_the_first_scene_that_loads(gl, tmp_path):
+    from engine.director import Director
+    from engine.errors import EngineError
+    from engine.gl.compositor import Compositor
+    from engine.gl.programs import ShaderLibrary
+    from engine.retarget import Retargeter
+    from engine.scenes import Scene
+    from tests.core.quad_avatar import QuadAvatar
+
+    shaders = ShaderLibrary(gl.ctx)
+    compositor = Compositor(gl.ctx, shaders, (64, 36))
+
+    def load(scene: Scene):
+        if scene.avatar == "broken":
+            raise ValueError("corrupt model")
+        return QuadAvatar(gl.ctx, (1.0, 1.0, 1.0))
+
+    scenes = [Scene("A", "broken", hotkey="1"), Scene("B", "fine", hotkey="2")]
+    director = Director(scenes, compositor, load, Retargeter(), initial="A")
+    assert director.current.scene.name == "B"
+    director.close()
+    with pytest.raises(EngineError, match="no scene could be loaded; A: corrupt model"):
+        Director(scenes[:1], compositor, load, Retargeter())
+    compositor.release()
+    shaders.release()
