@@ -151,7 +151,7 @@ class Retargeter:
             self._capture = None
 
     def _tracked(self, face: FaceState, t: float) -> Expression:
-        shapes = self._shapes(self.calibration.apply(face.blendshapes), t)
+        shapes = self._shapes(self.calibration.apply(face), t)
         quat = quat_from_matrix(self.calibration.relative_head(face.head))
         if self._quat is not None and np.dot(quat, self._quat) < 0:
             quat = -quat  # q and -q are the same rotation; keep the filter on one side

@@ -74,10 +74,11 @@ NOSE_WING_REST, NOSE_WING_RAISED = -0.6, -0.3
 SNEER_SMILE_SHARE = 0.4  # a smile lifts the nose wings too; this share of its lift is not a sneer
 
 
-def ramp(value: float, rest: float, full: float) -> float:
-    """0 at ``rest``, 1 at ``full`` (either direction), linear between, clamped."""
+def ramp(value: float, rest: float, full: float, floor: float = 0.0) -> float:
+    """0 at ``rest``, 1 at ``full`` (either direction), linear between, clamped to
+    [``floor``, 1]. A negative floor keeps how far short of rest a measure is (calibration)."""
     x = (value - rest) / (full - rest)
-    return 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
+    return floor if x < floor else 1.0 if x > 1.0 else x
 
 
 def _mean(values, indices) -> float:
@@ -102,11 +103,14 @@ _SIDES = {
 _MIDLINE_LIPS = (lm.UPPER_LIP_TOP, lm.LOWER_LIP_BOTTOM, lm.UPPER_LIP_INNER, lm.LOWER_LIP_INNER)
 
 
-def compute(points: np.ndarray, eye_angles: np.ndarray) -> np.ndarray:
-    """(52,) float32 coefficients in ARKit order.
+def compute(points: np.ndarray, eye_angles: np.ndarray, floor: float = 0.0) -> np.ndarray:
+    """(52,) float32 coefficients in ARKit order, in [``floor``, 1].
 
     ``points``: (478, 3) landmarks in the template frame; ``eye_angles``: (2, 2) from
-    ``gaze.eye_angles`` (rows left, right eye; yaw, pitch radians).
+    ``gaze.eye_angles`` (rows left, right eye; yaw, pitch radians). With ``floor`` < 0 each
+    channel also says how far on the other side of its rest the face is ("signed"
+    coefficients): a person's neutral measured this way lets calibration move every rest, not
+    only the ones the default puts below their neutral.
     """
     # Plain floats: ~60 scalar formulas run far faster on Python floats than as numpy scalars.
     x, y, z = (points[:, k].tolist() for k in range(3))
@@ -115,6 +119,9 @@ def compute(points: np.ndarray, eye_angles: np.ndarray) -> np.ndarray:
     def put(name: str, value) -> None:
         out[BLENDSHAPE_INDEX[name]] = value
 
+    def signed(value: float, rest: float, full: float) -> float:
+        return ramp(value, rest, full, floor)
+
     nose_base = y[lm.SUBNASALE]
     jaw = nose_base - y[lm.CHIN]
     jaw_drop = jaw - JAW_REST
@@ -122,30 +129,30 @@ def compute(points: np.ndarray, eye_angles: np.ndarray) -> np.ndarray:
     lips_apart = ramp(lip_gap, 0.0, LIP_GAP_FULL)
     lip_centre = 0.5 * (y[lm.UPPER_LIP_INNER] + y[lm.LOWER_LIP_INNER])
 
-    put("jawOpen", ramp(jaw, JAW_REST, JAW_FULL))
-    put("jawLeft", ramp(x[lm.CHIN], MOUTH_SHIFT_DEAD, JAW_SIDE_FULL))
-    put("jawRight", ramp(-x[lm.CHIN], MOUTH_SHIFT_DEAD, JAW_SIDE_FULL))
-    put("jawForward", ramp(z[lm.CHIN], JAW_FORWARD_REST, JAW_FORWARD_FULL))
-    put("mouthClose", ramp(jaw_drop - lip_gap, 0.0, JAW_FULL - JAW_REST) * (1.0 - lips_apart))
+    put("jawOpen", signed(jaw, JAW_REST, JAW_FULL))
+    put("jawLeft", signed(x[lm.CHIN], MOUTH_SHIFT_DEAD, JAW_SIDE_FULL))
+    put("jawRight", signed(-x[lm.CHIN], MOUTH_SHIFT_DEAD, JAW_SIDE_FULL))
+    put("jawForward", signed(z[lm.CHIN], JAW_FORWARD_REST, JAW_FORWARD_FULL))
+    put("mouthClose", signed(jaw_drop - lip_gap, 0.0, JAW_FULL - JAW_REST) * (1.0 - lips_apart))
 
     # Lips as a whole: narrowing and pushing forward (pucker, funnel), sliding sideways.
     width = x[lm.LEFT_MOUTH_CORNER] - x[lm.RIGHT_MOUTH_CORNER]
     # Narrowing is the sign; pushing the lips forward deepens it. (Forward alone is not a
     # pucker: a smile pulls the corners back and leaves the lips' midline in front.)
     forward = ramp(_mean(z, _MIDLINE_LIPS), LIP_FORWARD_REST, LIP_FORWARD_FULL)
-    rounding = ramp(width, MOUTH_WIDTH_REST, MOUTH_WIDTH_PUCKER) * (0.6 + 0.4 * forward)
+    rounding = signed(width, MOUTH_WIDTH_REST, MOUTH_WIDTH_PUCKER) * (0.6 + 0.4 * forward)
     put("mouthPucker", rounding * (1.0 - lips_apart))
     put("mouthFunnel", rounding * lips_apart)
     shift = _mean(x, (lm.LEFT_MOUTH_CORNER, lm.RIGHT_MOUTH_CORNER) + _MIDLINE_LIPS)
-    put("mouthLeft", ramp(shift, MOUTH_SHIFT_DEAD, MOUTH_SHIFT_FULL))
-    put("mouthRight", ramp(-shift, MOUTH_SHIFT_DEAD, MOUTH_SHIFT_FULL))
+    put("mouthLeft", signed(shift, MOUTH_SHIFT_DEAD, MOUTH_SHIFT_FULL))
+    put("mouthRight", signed(-shift, MOUTH_SHIFT_DEAD, MOUTH_SHIFT_FULL))
 
     upper_lip = nose_base - y[lm.UPPER_LIP_TOP]
-    put("mouthShrugUpper", ramp(upper_lip, UPPER_LIP_REST, UPPER_LIP_UP) * (1.0 - lips_apart))
-    put("mouthShrugLower", ramp(jaw, JAW_REST, JAW_REST - CHIN_RAISE_FULL) * (1.0 - lips_apart))
-    put("mouthRollUpper", ramp(y[lm.UPPER_LIP_TOP] - y[lm.UPPER_LIP_INNER],
+    put("mouthShrugUpper", signed(upper_lip, UPPER_LIP_REST, UPPER_LIP_UP) * (1.0 - lips_apart))
+    put("mouthShrugLower", signed(jaw, JAW_REST, JAW_REST - CHIN_RAISE_FULL) * (1.0 - lips_apart))
+    put("mouthRollUpper", signed(y[lm.UPPER_LIP_TOP] - y[lm.UPPER_LIP_INNER],
                                UPPER_LIP_THICK_REST, UPPER_LIP_THICK_ROLLED))
-    put("mouthRollLower", ramp(y[lm.LOWER_LIP_INNER] - y[lm.LOWER_LIP_BOTTOM],
+    put("mouthRollLower", signed(y[lm.LOWER_LIP_INNER] - y[lm.LOWER_LIP_BOTTOM],
                                LOWER_LIP_THICK_REST, LOWER_LIP_THICK_ROLLED))
 
     for side, s in _SIDES.items():
@@ -157,28 +164,28 @@ def compute(points: np.ndarray, eye_angles: np.ndarray) -> np.ndarray:
         # A smile needs both: corners up against the skull, and up against the lips' own centre
         # line (a U-shaped mouth). Either alone is also a crying grimace or an odd face shape.
         curve = y[corner] - lip_centre - LIP_CURVE_GAP_SHARE * lip_gap
-        raise_ = min(ramp(lift, CORNER_LIFT_REST, CORNER_LIFT_SMILE),
-                     ramp(curve, LIP_CURVE_REST, LIP_CURVE_SMILE))
+        raise_ = min(signed(lift, CORNER_LIFT_REST, CORNER_LIFT_SMILE),
+                     signed(curve, LIP_CURVE_REST, LIP_CURVE_SMILE))
         spread = ramp(out_dist, CORNER_OUT_REST, CORNER_OUT_FULL)
         # A smile lifts the corners; widening alone is a stretch, but it deepens a smile.
         put(f"mouthSmile{side}", min(1.0, raise_ * (0.75 + 0.5 * spread)))
-        put(f"mouthFrown{side}", min(ramp(lift, CORNER_LIFT_REST - 0.05, CORNER_LIFT_FROWN),
-                                     ramp(curve, LIP_CURVE_REST - 0.3, LIP_CURVE_FROWN)))
-        put(f"mouthStretch{side}", max(0.0, spread - raise_))
+        put(f"mouthFrown{side}", min(signed(lift, CORNER_LIFT_REST - 0.05, CORNER_LIFT_FROWN),
+                                     signed(curve, LIP_CURVE_REST - 0.3, LIP_CURVE_FROWN)))
+        put(f"mouthStretch{side}", max(floor, spread - max(0.0, raise_)))
         put(f"mouthDimple{side}", 0.5 * spread * (1.0 - lips_apart))
         smile_rise = max(0.0, lift - CORNER_LIFT_REST)
         upper_side = nose_base - y[s["upper"]] + UPPER_LIP_SMILE_SHARE * smile_rise
-        put(f"mouthUpperUp{side}", ramp(upper_side, UPPER_LIP_SIDE_REST, UPPER_LIP_SIDE_UP))
+        put(f"mouthUpperUp{side}", signed(upper_side, UPPER_LIP_SIDE_REST, UPPER_LIP_SIDE_UP))
         lower_side = nose_base - y[s["lower_inner"]] - max(0.0, jaw_drop)
-        put(f"mouthLowerDown{side}", ramp(lower_side, LOWER_LIP_SIDE_REST, LOWER_LIP_SIDE_DOWN))
+        put(f"mouthLowerDown{side}", signed(lower_side, LOWER_LIP_SIDE_REST, LOWER_LIP_SIDE_DOWN))
         side_thickness = y[s["upper"]] - y[s["lower"]] - lip_gap
-        pressed = ramp(side_thickness, LIP_SIDE_THICK_REST, LIP_SIDE_THICK_PRESSED)
+        pressed = signed(side_thickness, LIP_SIDE_THICK_REST, LIP_SIDE_THICK_PRESSED)
         put(f"mouthPress{side}", pressed * (1.0 - lips_apart))
-        cheek_raise = 0.5 * (ramp(y[s["cheek"]], CHEEK_REST, CHEEK_RAISED)
-                             + ramp(y[s["cheek_upper"]], CHEEK_UPPER_REST, CHEEK_UPPER_RAISED))
+        cheek_raise = 0.5 * (signed(y[s["cheek"]], CHEEK_REST, CHEEK_RAISED)
+                             + signed(y[s["cheek_upper"]], CHEEK_UPPER_REST, CHEEK_UPPER_RAISED))
         put(f"cheekSquint{side}", cheek_raise)
         nose_rise = y[s["nose"]] - NOSE_WING_REST
-        put(f"noseSneer{side}", ramp(nose_rise - SNEER_SMILE_SHARE * smile_rise, 0.0,
+        put(f"noseSneer{side}", signed(nose_rise - SNEER_SMILE_SHARE * smile_rise, 0.0,
                                      NOSE_WING_RAISED - NOSE_WING_REST))
 
         outer, inner = s["outer"], s["inner"]
@@ -190,25 +197,25 @@ def compute(points: np.ndarray, eye_angles: np.ndarray) -> np.ndarray:
         # A blink is the upper lid coming down to the corners' line. (The lids' opening would
         # also count a smile's squint, which narrows the eye from below.)
         upper_height = (upper_lid - corner_line) / eye_width
-        put(f"eyeBlink{side}", ramp(upper_height, UPPER_LID_OPEN, UPPER_LID_CLOSED))
-        put(f"eyeWide{side}", ramp(opening, EYE_OPEN_REST, EYE_WIDE_FULL))
-        put(f"eyeSquint{side}", ramp(lower_lid - corner_line, LOWER_LID_REST, LOWER_LID_SQUINT))
+        put(f"eyeBlink{side}", signed(upper_height, UPPER_LID_OPEN, UPPER_LID_CLOSED))
+        put(f"eyeWide{side}", signed(opening, EYE_OPEN_REST, EYE_WIDE_FULL))
+        put(f"eyeSquint{side}", signed(lower_lid - corner_line, LOWER_LID_REST, LOWER_LID_SQUINT))
         yaw, pitch = (float(v) for v in eye_angles[s["eye"]])
-        put(f"eyeLookOut{side}", ramp(yaw * s["outward"], 0.0, GAZE_FULL_YAW))
-        put(f"eyeLookIn{side}", ramp(-yaw * s["outward"], 0.0, GAZE_FULL_YAW))
-        put(f"eyeLookUp{side}", ramp(pitch, 0.0, GAZE_FULL_PITCH))
-        put(f"eyeLookDown{side}", ramp(-pitch, 0.0, GAZE_FULL_PITCH))
+        put(f"eyeLookOut{side}", signed(yaw * s["outward"], 0.0, GAZE_FULL_YAW))
+        put(f"eyeLookIn{side}", signed(-yaw * s["outward"], 0.0, GAZE_FULL_YAW))
+        put(f"eyeLookUp{side}", signed(pitch, 0.0, GAZE_FULL_PITCH))
+        put(f"eyeLookDown{side}", signed(-pitch, 0.0, GAZE_FULL_PITCH))
 
         inner_half = _mean(y, s["brow"][:3]) - y[inner]
         outer_end = _mean(y, s["brow"][-2:]) - y[outer]
-        put(f"browDown{side}", ramp(inner_half, BROW_LOWERED_REST, BROW_INNER_DOWN))
-        put(f"browOuterUp{side}", ramp(outer_end, BROW_OUTER_REST, BROW_OUTER_UP))
+        put(f"browDown{side}", signed(inner_half, BROW_LOWERED_REST, BROW_INNER_DOWN))
+        put(f"browOuterUp{side}", signed(outer_end, BROW_OUTER_REST, BROW_OUTER_UP))
 
     inner_brows = 0.5 * (y[lm.LEFT_BROW[0]] - y[lm.LEFT_EYE_INNER]
                          + y[lm.RIGHT_BROW[0]] - y[lm.RIGHT_EYE_INNER])
-    put("browInnerUp", ramp(inner_brows, BROW_INNER_REST, BROW_INNER_UP))
+    put("browInnerUp", signed(inner_brows, BROW_INNER_REST, BROW_INNER_UP))
     cheek_width = x[lm.LEFT_CHEEK_SIDE] - x[lm.RIGHT_CHEEK_SIDE]
-    put("cheekPuff", ramp(cheek_width - CHEEK_WIDTH_REST - max(0.0, width - MOUTH_WIDTH_REST),
+    put("cheekPuff", signed(cheek_width - CHEEK_WIDTH_REST - max(0.0, width - MOUTH_WIDTH_REST),
                           0.0, CHEEK_WIDTH_PUFF - CHEEK_WIDTH_REST))
     # tongueOut stays 0: the face mesh has no tongue landmarks.
     return np.array(out, np.float32)

@@ -1,14 +1,20 @@
 """Per-person calibration: each coefficient's rest value and range, and the neutral head pose.
 
 The tracker's coefficients use population defaults, so a person whose resting mouth reads as a
-slight frown, or whose camera sits below their face, would show it on the avatar. A neutral
+slight frown, or whose camera sits below their face, would show it on the avatar; and someone
+whose brows sit high would need to lower them a long way before ``browDown`` moved. A neutral
 capture (a second or so of the person's relaxed face, looking at the screen) records what their
 neutral looks like; ``apply`` then maps it to zero:
 
     c' = clamp((c - rest) / (full - rest), 0, 1)
 
-``full`` is 1 unless a range capture (the person making their biggest expressions) has measured
-where they top out. Without any capture, ``Calibration.default()`` leaves everything unchanged.
+Where the frames carry landmarks (the MediaPipe tracker), ``c`` is the *signed* coefficient
+recomputed from them (``blendshapes.compute(..., floor=-1)``), so ``rest`` can lie below the
+default rest as well as above it. For drivers without landmarks (VMC, replay) it is the
+coefficient itself. ``full`` is one default span above a rest that lies below the default (the person keeps the
+default range from their own neutral) and 1 otherwise (a resting activation is stretched out),
+unless a range capture (the person making their biggest expressions) has measured where they
+top out. ``Calibration.default()`` changes nothing.
 """
 
 from __future__ import annotations
@@ -20,11 +26,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.errors import ConfigError
-from engine.tracking.head_pose import head_rotation
+from engine.tracking import blendshapes, gaze
+from engine.tracking.head_pose import head_rotation, to_face_frame
+from engine.tracking.template import load_template
 from engine.types import BLENDSHAPE_NAMES, NUM_BLENDSHAPES, FaceState
 
 MIN_SPAN = 0.2  # never stretch a channel more than 5x: noise would become expression
 RANGE_PERCENTILE = 98.0  # the top of a person's range ignores the odd mis-tracked frame
+SIGNED_FLOOR = -3.0  # how far below a default rest a person's neutral may be measured, in spans
 
 
 def _ones() -> np.ndarray:
@@ -35,12 +44,22 @@ def _zeros() -> np.ndarray:
     return np.zeros(NUM_BLENDSHAPES, np.float32)
 
 
+def signed_coefficients(face: FaceState) -> np.ndarray:
+    """(52,) coefficients in [-1, 1] recomputed from the face's landmarks, or the face's own
+    coefficients when it has none."""
+    if face.landmarks is None:
+        return np.asarray(face.blendshapes, np.float32)
+    points, _ = to_face_frame(face.landmarks, load_template())
+    return blendshapes.compute(points, gaze.eye_angles(points), floor=SIGNED_FLOOR)
+
+
 @dataclass(frozen=True)
 class Calibration:
     rest: np.ndarray = field(default_factory=_zeros)  # (52,) coefficient on the neutral face
     full: np.ndarray = field(default_factory=_ones)  # (52,) coefficient that maps to 1
     head_rest: np.ndarray = field(default_factory=lambda: np.eye(3))  # (3, 3) neutral head rotation
     gaze_rest: np.ndarray = field(default_factory=lambda: np.zeros(2))  # (2,) radians
+    signed: bool = False  # rest/full measured on signed coefficients from landmarks
 
     @classmethod
     def default(cls) -> Calibration:
@@ -52,28 +71,36 @@ class Calibration:
         found = [face for face in faces if face.found]
         if not found:
             raise ValueError("no face in the neutral capture; look at the camera and try again")
-        rest = np.median([face.blendshapes for face in found], axis=0).astype(np.float32)
+        signed = all(face.landmarks is not None for face in found)
+        measured = [signed_coefficients(face) if signed else face.blendshapes for face in found]
+        rest = np.median(measured, axis=0).astype(np.float32)
         rotations = np.array([head_rotation(face.head) for face in found])
         u, _, vt = np.linalg.svd(rotations.mean(axis=0))  # nearest rotation to the mean
         head_rest = u @ np.diag([1.0, 1.0, np.linalg.det(u @ vt)]) @ vt
         gaze_rest = np.median([face.gaze for face in found], axis=0)
-        return cls(rest, np.maximum(_ones(), rest + MIN_SPAN), head_rest, gaze_rest)
+        # A neutral beyond the default rest keeps the default span above it; a resting
+        # activation is stretched so the channel still reaches 1.
+        full = np.maximum(np.minimum(_ones(), rest + 1.0), rest + MIN_SPAN)
+        return cls(rest, full, head_rest, gaze_rest, signed)
 
     def with_range(self, faces: Iterable[FaceState]) -> Calibration:
         """The same rest, with each channel's top set by frames of the person's biggest
         expressions; channels they did not use keep the full range."""
-        found = [face.blendshapes for face in faces if face.found]
+        found = [self._measure(face) for face in faces if face.found]
         if not found:
             raise ValueError("no face in the range capture")
         top = np.percentile(found, RANGE_PERCENTILE, axis=0)
         used = top > self.rest + MIN_SPAN
         full = np.where(used, top, np.maximum(self.full, self.rest + MIN_SPAN)).astype(np.float32)
-        return Calibration(self.rest, full, self.head_rest, self.gaze_rest)
+        return Calibration(self.rest, full, self.head_rest, self.gaze_rest, self.signed)
 
-    def apply(self, blendshapes: np.ndarray) -> np.ndarray:
-        """(52,) calibrated coefficients in [0, 1]."""
+    def _measure(self, face: FaceState) -> np.ndarray:
+        return signed_coefficients(face) if self.signed else np.asarray(face.blendshapes)
+
+    def apply(self, face: FaceState) -> np.ndarray:
+        """(52,) calibrated coefficients in [0, 1] for a found face."""
         span = np.maximum(self.full - self.rest, 1e-6)
-        return np.clip((blendshapes - self.rest) / span, 0.0, 1.0).astype(np.float32)
+        return np.clip((self._measure(face) - self.rest) / span, 0.0, 1.0).astype(np.float32)
 
     def relative_head(self, head: np.ndarray) -> np.ndarray:
         """(3, 3) head rotation relative to the neutral pose, in template axes."""
@@ -85,6 +112,7 @@ class Calibration:
             "full": dict(zip(BLENDSHAPE_NAMES, map(float, self.full))),
             "head_rest": np.asarray(self.head_rest, float).tolist(),
             "gaze_rest": np.asarray(self.gaze_rest, float).tolist(),
+            "signed": self.signed,
         })
 
     @classmethod
@@ -96,8 +124,9 @@ class Calibration:
             full = np.array([data["full"][n] for n in BLENDSHAPE_NAMES], np.float32)
             head_rest = np.array(data["head_rest"], np.float64).reshape(3, 3)
             gaze_rest = np.array(data["gaze_rest"], np.float64).reshape(2)
-        except (ValueError, KeyError, TypeError) as error:
+            signed = bool(data.get("signed", False))
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise ConfigError(f"{source}: malformed calibration ({error!r})") from error
         if not (np.all(np.isfinite(rest)) and np.all(np.isfinite(full)) and np.all(full > rest)):
             raise ConfigError(f"{source}: calibration values must be finite with full > rest")
-        return cls(rest, full, head_rest, gaze_rest)
+        return cls(rest, full, head_rest, gaze_rest, signed)

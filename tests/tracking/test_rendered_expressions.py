@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 
 from engine.tracking import landmarks as lm
+from engine.tracking.calibration import Calibration
 from engine.tracking.face_mesh import FaceMeshDetector
 from engine.tracking.head_pose import to_face_frame
 from engine.tracking.media import read_frames
 from engine.tracking.mediapipe_tracker import MediaPipeTracker
 from engine.tracking.template import load_template
-from engine.types import BLENDSHAPE_INDEX, Frame
+from engine.types import BLENDSHAPE_INDEX, FaceState, Frame
 from tests.tracking.face_render import FaceRenderer
 
 
@@ -53,6 +54,11 @@ def mouth_left(p):
     return bump(p, [lm.UPPER_LIP_INNER, lm.LOWER_LIP_INNER], [0.6, 0.0, 0.0], 1.3)
 
 
+def brows_down(p):
+    p = bump(p, list(lm.LEFT_BROW[:2]), [0.0, -0.45, 0.0], 0.8)
+    return bump(p, list(lm.RIGHT_BROW[:2]), [0.0, -0.45, 0.0], 0.8)
+
+
 def jaw_open(p):
     below_mouth = 1.0 / (1.0 + np.exp(-((p[lm.LOWER_LIP_INNER, 1] + 0.2) - p[:, 1]) / 0.25))
     return p + below_mouth[:, None] * np.array([0.0, -1.4, 0.0])
@@ -69,7 +75,7 @@ def read_expression(gl, shared_asset):
     neutral, _ = to_face_frame(landmarks, template)
     uvs = landmarks[:, :2] / np.array([photo.shape[1], photo.shape[0]])
 
-    def read(deform) -> dict[str, float]:
+    def read(deform) -> FaceState:
         renderer = FaceRenderer(gl.ctx, photo, deform(neutral.copy()), template.triangles, uvs)
         try:
             image = renderer.render(0, 0, distance_cm=35.0)
@@ -77,14 +83,21 @@ def read_expression(gl, shared_asset):
             renderer.release()
         face = tracker.track(Frame(image, 0.0, 0))
         assert face.found
-        return {name: float(face.blendshapes[i]) for name, i in BLENDSHAPE_INDEX.items()}
+        return face
 
     yield read
     tracker.close()
 
 
+def channels(face: FaceState) -> dict[str, float]:
+    return {name: float(face.blendshapes[i]) for name, i in BLENDSHAPE_INDEX.items()}
+
+
 def test_expressions_read_back(read_expression):
-    rest = read_expression(lambda p: p)
+    def read(deform) -> dict[str, float]:
+        return channels(read_expression(deform))
+
+    rest = read(lambda p: p)
     for name in ("mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft", "eyeBlinkLeft",
                  "eyeBlinkRight", "mouthLeft", "mouthRight"):
         assert rest[name] < 0.1, name  # a neutral face reads neutral
@@ -92,16 +105,31 @@ def test_expressions_read_back(read_expression):
     def rise(expression: dict[str, float], name: str) -> float:
         return expression[name] - rest[name]
 
-    smile = read_expression(smile_left)
+    smile = read(smile_left)
     assert rise(smile, "mouthSmileLeft") > 0.3 and rise(smile, "mouthSmileRight") < 0.1
-    sad = read_expression(frown)
+    sad = read(frown)
     assert rise(sad, "mouthFrownLeft") > 0.5 and rise(sad, "mouthFrownRight") > 0.5
     assert sad["mouthSmileLeft"] < 0.1
-    raised = read_expression(brows_up)
+    raised = read(brows_up)
     assert rise(raised, "browInnerUp") > 0.3 and rise(raised, "browOuterUpLeft") > 0.15
-    wink = read_expression(blink_left)
+    wink = read(blink_left)
     assert rise(wink, "eyeBlinkLeft") > 0.2 and rise(wink, "eyeBlinkRight") < 0.05
-    shifted = read_expression(mouth_left)
+    shifted = read(mouth_left)
     assert rise(shifted, "mouthLeft") > 0.25 and shifted["mouthRight"] == 0.0
-    opened = read_expression(jaw_open)
+    opened = read(jaw_open)
     assert rise(opened, "jawOpen") > 0.3
+
+
+def test_calibration_moves_rests_both_ways(read_expression):
+    """This person's brows sit high: lowering them does not reach the default browDown rest, so
+    uncalibrated the frown barely shows. Calibrated on their neutral face, it does."""
+    neutral, lowered = read_expression(lambda p: p), read_expression(brows_down)
+    uncalibrated = channels(lowered)
+    calibration = Calibration.from_neutral([neutral])
+    assert calibration.signed
+    assert calibration.rest[BLENDSHAPE_INDEX["browDownLeft"]] < 0  # neutral short of the default
+    calibrated = dict(zip(BLENDSHAPE_INDEX, calibration.apply(lowered).tolist()))
+    for side in ("Left", "Right"):
+        assert calibrated[f"browDown{side}"] > uncalibrated[f"browDown{side}"] + 0.2
+        assert calibrated[f"browDown{side}"] > 0.3
+    assert max(calibration.apply(neutral)) < 0.05  # their own neutral reads neutral
