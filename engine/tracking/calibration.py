@@ -9,12 +9,12 @@ neutral looks like; ``apply`` then maps it to zero:
     c' = clamp((c - rest) / (full - rest), 0, 1)
 
 Where the frames carry landmarks (the MediaPipe tracker), ``c`` is the *signed* coefficient
-recomputed from them (``blendshapes.compute(..., floor=-1)``), so ``rest`` can lie below the
+recomputed from them (``blendshapes.compute(..., floor=-3)``), so ``rest`` can lie below the
 default rest as well as above it. For drivers without landmarks (VMC, replay) it is the
-coefficient itself. ``full`` is one default span above a rest that lies below the default (the person keeps the
-default range from their own neutral) and 1 otherwise (a resting activation is stretched out),
-unless a range capture (the person making their biggest expressions) has measured where they
-top out. ``Calibration.default()`` changes nothing.
+coefficient itself. ``full`` is one default span above a rest that lies below the default (the
+person keeps the default range from their own neutral) and 1 otherwise (a resting activation
+is stretched out), unless a range capture (the person making their biggest expressions) has
+measured where they top out. ``Calibration.default()`` changes nothing.
 """
 
 from __future__ import annotations
