@@ -113,7 +113,11 @@ class Director:
         self._picture_pass = ScreenPass(compositor.ctx, self._shaders, "background.glsl", 3)
         self._card: moderngl.Texture | None = None
         self._free_layer = 1
-        self.current = self._start(self.find(initial) if initial else self.scenes[0])
+        try:
+            self.current = self._start(self.find(initial) if initial else self.scenes[0])
+        except BaseException:
+            self._release_gl()
+            raise
         first = self.current.scene
         self.outgoing: LiveScene | None = None
         self._switch_started: float | None = None
@@ -284,6 +288,9 @@ class Director:
             if live is not None:
                 live.release()
         self.outgoing = None
+        self._release_gl()
+
+    def _release_gl(self) -> None:
         if self._card is not None:
             self._card.release()
             self._card = None
