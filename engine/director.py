@@ -54,7 +54,7 @@ class LiveScene:
     voice_preset: VoicePreset | None = None  # None: no morph named (the identity preset)
 
     def release(self) -> None:
-        self.avatar.release()
+        """Release what is this scene's own; the avatar belongs to the director's cache."""
         if self.backdrop is not None:
             self.backdrop.release()
             self.backdrop = None
@@ -112,10 +112,13 @@ class Director:
         self._owns_shaders = shaders is None
         self._picture_pass = ScreenPass(compositor.ctx, self._shaders, "background.glsl", 3)
         self._card: moderngl.Texture | None = None
+        self._avatars: dict[str, Avatar] = {}  # loaded avatars by the name scenes give them
         self._free_layer = 1
         try:
             self.current = self._start(self.find(initial) if initial else self.scenes[0])
         except BaseException:
+            for avatar in self._avatars.values():
+                avatar.release()
             self._release_gl()
             raise
         first = self.current.scene
@@ -202,15 +205,33 @@ class Director:
         # A scene naming a voice preset that is missing or broken is refused like a broken
         # avatar: switching on with the wrong voice could give away the speaker's own.
         voice_preset = load_preset(scene.voice) if scene.voice else None
-        avatar = self.load_avatar(scene)
-        set_framing = getattr(avatar, "set_framing", None)
-        if set_framing is not None:
-            set_framing(scene.framing)
+        avatar = self._avatar(scene)
         backdrop = None
         if scene.background.camera is not None:
             backdrop = CameraBackdrop(self.compositor.ctx, scene.background.camera)
         layer.set_background(background)
         return LiveScene(scene, avatar, layer, backdrop, voice_preset)
+
+    def _avatar(self, scene: Scene) -> Avatar:
+        """The scene's avatar, loaded once per session: switching back to a scene is instant,
+        and two scenes sharing an avatar (calm and expressive) share its GPU resources."""
+        avatar = self._avatars.get(scene.avatar)
+        if avatar is None:
+            avatar = self.load_avatar(scene)
+            self._avatars[scene.avatar] = avatar
+        return avatar
+
+    def preload(self) -> list[str]:
+        """Load every scene's avatar now (at start-up, before going live) so no switch waits
+        on a model file; returns the problems found, which are also logged."""
+        problems = []
+        for scene in self.scenes:
+            try:
+                self._avatar(scene)
+            except Exception as error:
+                log.error("scene %r: avatar %r cannot load: %s", scene.name, scene.avatar, error)
+                problems.append(f"{scene.name}: {error}")
+        return problems
 
     def _notify(self, scene: Scene) -> None:
         log.info("scene: %s", scene.name)
@@ -238,6 +259,9 @@ class Director:
             if scene.backdrop is not None:
                 scene.backdrop.update(frame, self.face)
                 self._draw_picture(scene.backdrop.texture)
+            set_framing = getattr(scene.avatar, "set_framing", None)
+            if set_framing is not None:  # per frame: scenes may share one avatar
+                set_framing(scene.scene.framing)
             scene.avatar.render(expression, target)
 
     def _draw_picture(self, texture: moderngl.Texture) -> None:
@@ -288,6 +312,9 @@ class Director:
             if live is not None:
                 live.release()
         self.outgoing = None
+        for avatar in self._avatars.values():
+            avatar.release()
+        self._avatars.clear()
         self._release_gl()
 
     def _release_gl(self) -> None:

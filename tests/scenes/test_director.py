@@ -11,6 +11,7 @@ from engine.app import Command
 from engine.backdrop import AMBIENT_SIZE, BLUR_SIZE, blur_picture
 from engine.blank import blank_card
 from engine.idle import IdleLife
+from engine.scenes import load_scene
 from engine.types import BLENDSHAPE_INDEX, Expression, FaceState, Frame
 from tests.control.conftest import FPS, Rig, tint_at_centre
 
@@ -219,3 +220,19 @@ def test_a_session_starts_on_the_first_scene_that_loads(gl, tmp_path):
         Director(scenes[:1], compositor, load, Retargeter())
     compositor.release()
     shaders.release()
+
+
+def test_avatars_load_once_and_preload_reports_problems(make_rig):
+    rig = make_rig()
+    director = rig.app.director
+    loads = []
+    original = director.load_avatar
+    director.load_avatar = lambda scene: loads.append(scene.avatar) or original(scene)
+    for key in ("2", "1", "2", "3", "1"):
+        assert director.switch(key)
+    assert loads == ["green", "blue"]  # red was loaded at start; nothing loads twice
+    path = director.scenes[2].path
+    path.write_text(path.read_text().replace('avatar = "blue"', 'avatar = "missing"'))
+    director.scenes[2] = load_scene(path)
+    problems = director.preload()
+    assert len(problems) == 1 and problems[0].startswith("blue:")
