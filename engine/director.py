@@ -2,8 +2,10 @@
 
 A switch is requested by name or hotkey and happens at the next frame boundary: the scene file is
 read again (so an edit made during a session takes effect, and a file broken during a session is
-caught), then the new scene is loaded (avatar, background) *before* anything changes, so a broken
-scene is refused with a message and the current one stays on. During the crossfade both scenes
+caught), then the new scene is loaded (avatar, background, voice preset) *before* anything
+changes, so a broken scene is refused with a message and the current one stays on. Avatars are
+loaded once per session and kept (``preload`` loads them all up front), so a switch back is
+instant. During the crossfade both scenes
 are rendered, each into its own layer, and the compositor blends them.
 
 The voice follows the picture: with a ``voice`` given, each switch crossfades it to the new
