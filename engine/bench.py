@@ -18,6 +18,7 @@ from engine.errors import ConfigError
 BENCHMARKS: dict[str, str] = {
     "loop": "engine.app_bench:bench_loop",
     "soak": "engine.soak:bench_soak",
+    "hud": "engine.hud:bench_hud",
     "tracking": "engine.tracking.bench:bench_tracking",
     "voice": "engine.voice.bench:bench_voice",
     "voice-soak": "engine.voice.bench:bench_voice_soak",

@@ -85,6 +85,7 @@ class Hud:
         self._last_draw = -math.inf
         self._last_key: tuple | None = None
         self._meter: tuple[int, int, int, int] | None = None  # x, y, w, h in the image
+        self._panels: dict[str, tuple] = {}
         self.redraws = 0  # how often the text was set (tests and benchmarks read it)
         self.changed = False  # whether the last render changed the image
 
@@ -127,12 +128,24 @@ class Hud:
         if flags is not None:
             self._paste(flags, self.size[0] - flags.width - margin, margin)
         y = margin + panel.height + round(8 * s)
-        refusal = self._refusal(status)
+        refused = status.get("refused") or {}
+        refusal = self._cached("refusal", (refused.get("scene"), refused.get("reason"),
+                                           refused.get("age_s", 0.0) > _REFUSAL_SHOWN_S,
+                                           status.get("scene")), self._refusal, status)
         if refusal is not None:
             self._paste(refusal, margin, y)
-        scenes = self._scene_list(status)
+        scenes = self._cached("scenes", (self._discrete(status)[-1], status.get("scene")),
+                              self._scene_list, status)
         if scenes is not None:
             self._paste(scenes, margin, self.size[1] - scenes.height - margin)
+
+    def _cached(self, name: str, key: tuple, make, status: dict):
+        """A panel redrawn only when ``key`` changes (the scene list rarely does)."""
+        cached = self._panels.get(name)
+        if cached is None or cached[0] != key:
+            cached = (key, make(status))
+            self._panels[name] = cached
+        return cached[1]
 
     def _paste(self, picture: Image.Image, x: int, y: int) -> None:
         height, width = self.image.shape[:2]
@@ -253,3 +266,32 @@ class Hud:
                       font=self._font, fill=_TEXT)
             x += item_width + gap
         return picture
+
+
+def bench_hud(seconds: float | None) -> dict[str, float]:
+    """``persona bench hud``: the cost of a HUD redraw and of a frame between redraws, 720p."""
+    import statistics
+
+    seconds = 3.0 if seconds is None else seconds
+    status = {"scene": "Calm", "hotkey": "1", "fps": 29.9, "latency_ms": 42.0, "face": True,
+              "confidence": 0.93, "blank": False, "freeze": False, "refused": None,
+              "scenes": [{"name": name, "hotkey": str(n + 1)} for n, name in
+                         enumerate(("Calm", "Expressive", "Character", "Privacy mask"))],
+              "voice": {"muted": False, "bypass": False, "level_db": -20.0, "preset": "calm-warm"}}
+    hud = Hud((1280, 720))
+    redraws, frames = [], []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        status["fps"] += 0.01  # a figure that changes, as it does live
+        started = time.perf_counter()
+        hud._draw(status)
+        redraws.append(time.perf_counter() - started)
+        for level in range(30):
+            status["voice"]["level_db"] = -40.0 + level
+            started = time.perf_counter()
+            hud.render(status)
+            frames.append(time.perf_counter() - started)
+    return {"redraw_ms_p50": round(statistics.median(redraws) * 1e3, 3),
+            "frame_ms_p50": round(statistics.median(frames) * 1e3, 4),
+            "frame_ms_p99": round(sorted(frames)[int(len(frames) * 0.99)] * 1e3, 4),
+            "redraw_hz_max": 1.0 / hud.redraw_interval}
