@@ -65,7 +65,9 @@ def windowed(display, tmp_path, gl):
     hud = Hud(SIZE, redraw_hz=1000.0)
     window = WindowSink(window_gl, rig.shaders, DEFAULT_KEYS,
                         on_command=lambda name: rig.app.commands.put(Command(*name.split(":", 1))),
-                        overlay=lambda: hud.render(rig.board.latest() or {"scene": "?"}))
+                        overlay=lambda: hud.render(rig.board.latest() or {"scene": "?"}),
+                        confirm_quit=lambda: rig.camera_live)
+    rig.camera_live = False
     window.open(*SIZE, 30.0)
     rig.app.sinks.append(window)
     rig.window_id = subprocess.run(["xdotool", "search", "--sync", "--name", "Persona"],
@@ -118,4 +120,15 @@ def test_hotkeys_switch_blank_toggle_the_hud_and_quit(windowed):
     press(rig, "h", lambda: not window.show_overlay)
     rig.app.step()
     assert screen(gl)[HUD_TEXT].max() == 0, "H hid the HUD"
+    press(rig, "Escape", lambda: rig.app.switches.quit)
+
+
+def test_escape_asks_once_while_the_virtual_camera_is_live(windowed):
+    rig, window, gl = windowed
+    rig.camera_live = True
+    rig.app.step()
+    subprocess.run(["xdotool", "key", "--window", rig.window_id, "Escape"], timeout=10, check=True)
+    for _ in range(10):
+        rig.app.step()
+    assert not rig.app.switches.quit and window.notice and "Esc again" in window.notice
     press(rig, "Escape", lambda: rig.app.switches.quit)
