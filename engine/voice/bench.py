@@ -213,6 +213,7 @@ def bench_voice_soak(seconds: float | None) -> dict[str, float]:
         "hops_expected": round(duration * 48000 / engine.hop, 1),
         "problems_caused_by_us": float(counters.caused_by_us()),
         "output_underruns": float(counters.output_underruns),
+        "input_starved": float(counters.input_starved),
         "input_dropped_samples": float(counters.input_dropped),
         "callback_errors": float(counters.callback_errors),
         "device_input_overflows": float(counters.device_input_overflows),

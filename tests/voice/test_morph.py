@@ -57,7 +57,7 @@ def test_preset_switch_has_no_sample_jump(speech):
     samples, rate = speech
     morph = VoiceMorph(rate, load_preset("identity"))
     block = 160
-    switch_at = int(2.0 * rate)
+    switch_at = int(1.5 * rate)
     out = []
     for i in range(0, len(samples), block):
         if i == switch_at:
@@ -133,5 +133,5 @@ def test_bad_samples_do_not_raise_or_poison_the_stream(speech):
 def test_limiter_keeps_the_ceiling(speech):
     samples, rate = speech
     loud = dataclasses.replace(VoicePreset(), gain_db=18.0, limit_db=-3.0)
-    out = convert(samples, rate, loud)
+    out = convert(samples[:rate * 2], rate, loud)
     assert np.max(np.abs(out)) <= 10 ** (-3 / 20) + 1e-6
