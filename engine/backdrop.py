@@ -97,7 +97,8 @@ class CameraBackdrop:
             raise ValueError(f"unknown camera backdrop {mode!r}")
         self.mode = mode
         width, height = SHOW_SIZE
-        self.texture = ctx.texture(SHOW_SIZE, 3)
+        # Filled before the first camera frame arrives: never uninitialised memory on screen.
+        self.texture = ctx.texture(SHOW_SIZE, 3, bytes(width * height * 3))
         self.texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.texture.repeat_x = self.texture.repeat_y = False
         self._segmenter = _Segmenter() if mode == "segmented" else None
