@@ -133,12 +133,11 @@ def key_lines(text: str) -> dict[tuple[str, ...], int]:
     table: tuple[str, ...] = ()
     in_multiline_string = False
     for number, line in enumerate(text.splitlines(), start=1):
-        if line.count('"""') % 2 or line.count("'''") % 2:
-            in_multiline_string = not in_multiline_string
-            if not in_multiline_string:
-                continue
-        if in_multiline_string:
+        opens_or_closes = bool(line.count('"""') % 2 or line.count("'''") % 2)
+        if in_multiline_string:  # inside a multi-line string: no keys until it closes
+            in_multiline_string = not opens_or_closes
             continue
+        in_multiline_string = opens_or_closes
         header = _HEADER.match(line)
         if header:
             table = _split_dotted(header.group(1))

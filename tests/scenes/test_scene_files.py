@@ -83,6 +83,8 @@ def test_key_lines_follow_tables_and_dotted_keys():
     lines = key_lines('a = 1\n[style]\n# intensity = 3\nintensity = 2\nstyle2.x = 1\n')
     assert lines[("a",)] == 1 and lines[("style", "intensity")] == 4
     assert lines[("style", "style2", "x")] == 5
+    lines = key_lines('badge = """two\nfake = 1\nlines"""\nvoice = "x"\n')
+    assert lines == {("badge",): 1, ("voice",): 4}
 
 
 def test_unreadable_and_oversized_files_are_refused(tmp_path):
