@@ -301,7 +301,8 @@ def _framing(source: SceneFile, value: Any) -> Framing:
 
 
 def parse_scene(path: Path, text: str) -> Scene:
-    """Check and convert one scene file's text; raises ``SceneError`` at the first problem."""
+    """Check and convert one scene file's text; raises ``SceneError`` for the problem on the
+    earliest line (every field is checked, so the report follows the file top to bottom)."""
     source = SceneFile(path, text)
     try:
         data = tomllib.loads(text)
@@ -312,31 +313,45 @@ def parse_scene(path: Path, text: str) -> Scene:
             line = max(1, len(text.splitlines()))
         message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(error))
         raise SceneError(path, line, None, f"not valid TOML: {message}") from None
-    _unknown_keys(source, data, TOP_FIELDS, ())
+    problems: list[SceneError] = []
+
+    def checked(check, *args):
+        """Run one field's check; collect its problem so the earliest line is reported."""
+        try:
+            return check(*args)
+        except SceneError as error:
+            problems.append(error)
+            return None
+
+    checked(_unknown_keys, source, data, TOP_FIELDS, ())
     if "avatar" not in data:
-        raise SceneError(path, 1, "avatar", "missing: name an avatar folder in avatars/ or a "
-                         "path to a model")
-    hotkey = data.get("hotkey")
-    if hotkey is not None:
-        if isinstance(hotkey, int) and not isinstance(hotkey, bool):
-            hotkey = str(hotkey)
-        if hotkey not in HOTKEYS:
-            raise source.error(("hotkey",), f"must be one of the keys 1–9 (as text, \"1\"), "
-                               f"got {hotkey!r}")
+        problems.append(SceneError(path, 1, "avatar", "missing: name an avatar folder in "
+                                   "avatars/ or a path to a model"))
+    hotkey = checked(_hotkey, source, data.get("hotkey"))
     voice = data.get("voice")
-    if voice is not None:
-        voice = _text(source, voice, ("voice",))
-    return Scene(
-        name=_text(source, data.get("name", path.stem), ("name",), 60),
-        avatar=_text(source, data["avatar"], ("avatar",), 1000),
-        path=path,
-        hotkey=hotkey,
-        voice=voice,
-        badge=_text(source, data.get("badge", "AI avatar"), ("badge",), 60),
-        background=_background(source, data.get("background", {})),
-        style=_style(source, data.get("style", {})),
-        framing=_framing(source, data.get("framing", {})),
+    fields = dict(
+        name=checked(_text, source, data.get("name", path.stem), ("name",), 60),
+        avatar=checked(_text, source, data.get("avatar", "-"), ("avatar",), 1000),
+        voice=None if voice is None else checked(_text, source, voice, ("voice",)),
+        badge=checked(_text, source, data.get("badge", "AI avatar"), ("badge",), 60),
+        background=checked(_background, source, data.get("background", {})),
+        style=checked(_style, source, data.get("style", {})),
+        framing=checked(_framing, source, data.get("framing", {})),
     )
+    if problems:
+        raise min(problems, key=lambda error: error.line or 0)
+    return Scene(path=path, hotkey=hotkey, **fields)
+
+
+def _hotkey(source: SceneFile, hotkey: Any) -> str | None:
+    if hotkey is None:
+        return None
+    if isinstance(hotkey, int) and not isinstance(hotkey, bool):
+        hotkey = str(hotkey)
+    if hotkey not in HOTKEYS:
+        raise source.error(("hotkey",), f"must be one of the keys 1–9 (as text, \"1\"), "
+                           f"got {hotkey!r}")
+    return hotkey
 
 
 def load_scene(path: Path | str) -> Scene:

@@ -62,6 +62,14 @@ def test_errors_name_line_and_field_and_suggest(old, new, line, field, words):
     assert words in str(error)
 
 
+def test_the_earliest_problem_in_the_file_is_the_one_reported():
+    text = 'name = "x"\navatar = "a"\nbackground = "camera-blurr"\nhotkey = "A"\n'
+    with pytest.raises(SceneError, match=r":3: background: "):
+        parse(text)
+    with pytest.raises(SceneError, match=r":4: hotkey: "):
+        parse(text.replace("camera-blurr", "camera-blur"))
+
+
 def test_short_background_forms_and_their_typos():
     assert parse('avatar = "a"\nbackground = "camera-blur"\n').background.camera == "blur"
     assert parse('avatar = "a"\nbackground = "camera-segmented"\n').background.camera == \
