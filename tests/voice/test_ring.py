@@ -1,4 +1,5 @@
 import threading
+import time
 
 import numpy as np
 
@@ -37,11 +38,20 @@ def test_one_writer_one_reader_threads_lose_nothing():
         sent = 0
         while sent < total:
             chunk = np.arange(sent, min(total, sent + 7), dtype=np.float32)
-            sent += len(chunk) - ring.write(chunk)
+            written = len(chunk) - ring.write(chunk)
+            sent += written
+            if not written:
+                time.sleep(0)  # full: let the reader run
 
     thread = threading.Thread(target=produce)
     thread.start()
-    while sum(map(len, received)) < total:
-        received.append(ring.read(13))
+    count = 0
+    while count < total:
+        chunk = ring.read(13)
+        if len(chunk):
+            received.append(chunk)
+            count += len(chunk)
+        else:
+            time.sleep(0)
     thread.join()
     assert np.array_equal(np.concatenate(received), np.arange(total, dtype=np.float32))
