@@ -81,9 +81,8 @@ class VMCTracker:
         except (TypeError, ValueError):
             return
         if index is not None and np.isfinite(value):
-            with self._lock:
+            with self._lock:  # held back until Apply: a half-updated face would twitch
                 self._pending[index] = min(1.0, max(0.0, value))
-                self._heard = time.perf_counter()
 
     def _on_apply(self, address: str, *args) -> None:
         with self._lock:
@@ -131,7 +130,7 @@ class VMCSender:
         self._client = SimpleUDPClient(host, port)
 
     def send(self, expression: Expression, t: float | None = None) -> None:
-        """One frame: every blendshape, Apply, the head bone, and the VMC time stamp."""
+        """One frame: the VMC time stamp, every blendshape, the head bone, then Apply."""
         from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
         from pythonosc.osc_message_builder import OscMessageBuilder
 
@@ -146,8 +145,8 @@ class VMCSender:
         bundle.add_content(message("/VMC/Ext/T", float(time.perf_counter() if t is None else t)))
         for name, value in zip(BLENDSHAPE_NAMES, expression.blendshapes):
             bundle.add_content(message("/VMC/Ext/Blend/Val", name, float(value)))
-        bundle.add_content(message("/VMC/Ext/Blend/Apply"))
         qx, qy, qz, qw = unity_quaternion(np.asarray(expression.head, np.float64)[:3, :3])
         bundle.add_content(message("/VMC/Ext/Bone/Pos", "Head", 0.0, 0.0, 0.0,
                                    float(qx), float(qy), float(qz), float(qw)))
+        bundle.add_content(message("/VMC/Ext/Blend/Apply"))  # last: the frame is complete
         self._client.send(bundle.build())

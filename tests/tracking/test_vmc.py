@@ -43,7 +43,8 @@ def test_sender_drives_receiver(tracker):
     shapes = blendshape_vector({"jawOpen": 0.7, "eyeBlinkLeft": 1.0, "mouthSmileRight": 0.25})
     expression = Expression(shapes, head)
     VMCSender(port=tracker.address[1]).send(expression)
-    face = wait_for(tracker, lambda f: f.found)
+    jaw = BLENDSHAPE_INDEX["jawOpen"]
+    face = wait_for(tracker, lambda f: f.found and f.blendshapes[jaw] > 0 and f.head[0, 0] < 0.99)
     assert face.found
     np.testing.assert_allclose(face.blendshapes, expression.blendshapes, atol=1e-6)
     np.testing.assert_allclose(yaw_pitch_roll(face.head), (20, -10, 5), atol=1e-3)
@@ -59,7 +60,7 @@ def test_messages_from_other_apps(tracker):
     client.send_message("/VMC/Ext/Bone/Pos", ["Head", 0.0, 0.0])  # too short: ignored
     client.send_message("/VMC/Ext/Blend/Val", ["mouthPucker", 7.0])  # clamped
     client.send_message("/VMC/Ext/Blend/Apply", [])
-    face = wait_for(tracker, lambda f: f.blendshapes[BLENDSHAPE_INDEX["jawOpen"]] > 0)
+    face = wait_for(tracker, lambda f: f.found)  # Apply commits the blend values at once
     assert face.blendshapes[BLENDSHAPE_INDEX["jawOpen"]] == pytest.approx(0.5)
     assert face.blendshapes[BLENDSHAPE_INDEX["mouthPucker"]] == 1.0
     assert np.count_nonzero(face.blendshapes) == 2
