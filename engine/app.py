@@ -24,9 +24,9 @@ from engine.capture.base import Source
 from engine.clock import Clock, FrameStats, Tick
 from engine.director import Director
 from engine.gl.compositor import Compositor
-from engine.output.base import Sink
+from engine.output.base import AudioSink, Sink
 from engine.tracking.base import Tracker
-from engine.types import Expression, FaceState, Frame
+from engine.types import AudioBlock, Expression, FaceState, Frame
 
 log = logging.getLogger(__name__)
 
@@ -158,10 +158,11 @@ class App:
             else:
                 log.warning("calibration needs a face in view")
         elif name in ("mute", "voice") and self.voice is not None:
+            state = self.voice.state()
             if name == "mute":
-                self.voice.set_mute(not self.voice.state()["muted"])
+                self.voice.set_mute(not state["mute"])
             else:
-                self.voice.set_bypass(not self.voice.state()["bypass"])
+                self.voice.set_bypass(not state["bypass"])
         else:
             log.warning("unknown or unavailable command %r", name)
 
@@ -204,14 +205,16 @@ class App:
             return
         t_capture = work.frame.t_capture if work.frame is not None else work.tick.t
         out = Frame(work.image, t_capture, work.tick.index)
-        recorded = self.voice.drain_recorded() if self.voice is not None else None
+        audio = None
+        if self.voice is not None:
+            recorded = self.voice.drain_recorded()
+            if len(recorded):
+                audio = AudioBlock(recorded, self.voice.state()["sample_rate"], t_capture)
         for number, sink in enumerate(self.sinks):
             try:
                 sink.write(out)
-                if recorded is not None and len(recorded) and hasattr(sink, "write_audio"):
-                    from engine.types import AudioBlock
-
-                    sink.write_audio(AudioBlock(recorded, self.voice.output_rate, t_capture))
+                if audio is not None and isinstance(sink, AudioSink):
+                    sink.write_audio(audio)
             except Exception as error:
                 if number not in self._failed_sinks:
                     self._failed_sinks.add(number)

@@ -47,11 +47,11 @@ class PrecomputedVoice:
     def set_bypass(self, bypass: bool) -> None:
         """The track is already morphed; bypass has no meaning offline."""
 
-    def set_preset_by_name(self, name: str) -> None:
+    def set_preset(self, preset, crossfade_s: float = 0.3) -> None:
         """Presets were applied when the track was computed."""
 
     def state(self) -> dict:
-        return {"muted": self._muted, "bypass": False}
+        return {"mute": self._muted, "bypass": False, "sample_rate": self.output_rate}
 
 
 def morphed_demo_voice(seconds: float, preset_name: str | None, rate: int = 48000) -> np.ndarray:

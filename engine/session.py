@@ -142,7 +142,7 @@ def _build(settings, resources, source, tracker, sinks, clock, scenes, voice, re
         if settings.badge:
             compositor.set_badge(badge_overlay(scene.badge, settings.size))
         if voice is not None and scene.voice:
-            voice.set_preset_by_name(scene.voice)
+            voice.set_preset(scene.voice)
 
     director.on_switch = on_switch
     on_switch(director.current.scene)
