@@ -23,6 +23,8 @@ from engine.session import build_app, offline_clock
 
 log = logging.getLogger(__name__)
 
+DEMO_AUDIO_RATE = 48000
+
 
 @dataclass
 class PrecomputedVoice:
@@ -73,7 +75,7 @@ def render_video(settings: Settings, performer: ScriptedPerformer, output: Path,
     (wall-clock frame work time, not the offline clock's)."""
     output.parent.mkdir(parents=True, exist_ok=True)
     frames = int(round(seconds * settings.fps))
-    recorder = RecorderSink(str(output))
+    recorder = RecorderSink(str(output), audio_rate=DEMO_AUDIO_RATE if with_voice else None)
     session = build_app(settings, source=SyntheticSource(settings.size, settings.fps, realtime=False),
                         tracker=performer, sinks=[recorder], clock=offline_clock(settings.fps),
                         realtime=False)
@@ -81,8 +83,8 @@ def render_video(settings: Settings, performer: ScriptedPerformer, output: Path,
         app = session.app
         if with_voice:
             voice_name = app.director.current.scene.voice
-            track = morphed_demo_voice(seconds + 1.0, voice_name)
-            app.voice = PrecomputedVoice(track, 48000, settings.fps)
+            track = morphed_demo_voice(seconds + 1.0, voice_name, DEMO_AUDIO_RATE)
+            app.voice = PrecomputedVoice(track, DEMO_AUDIO_RATE, settings.fps)
         started = time.perf_counter()
         app.run(max_frames=frames)
         elapsed = time.perf_counter() - started

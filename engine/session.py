@@ -154,7 +154,9 @@ def _build(settings, resources, source, tracker, sinks, clock, scenes, voice, re
     source = source or make_source(settings, realtime)
     source.start()
     tracker = tracker or make_tracker(settings)
-    opened = list(sinks) if sinks is not None else open_sinks(specs, *settings.size, settings.fps)
+    audio_rate = voice.state()["sample_rate"] if voice is not None else None
+    opened = list(sinks) if sinks is not None else open_sinks(specs, *settings.size, settings.fps,
+                                                              audio_rate)
     for sink in opened if sinks is not None else []:
         sink.open(*settings.size, settings.fps)
 

@@ -5,7 +5,7 @@ A spec names one sink; ``a|b|c`` names alternatives tried in order, the first th
 
     null                      NullSink
     memory                    MemorySink
-    window                    the preview window (engine.output.window)
+    window                    the preview window (opened by engine.session, which owns GL)
     virtualcam[:BACKEND[:DEVICE]]
     y4m:PATH                  PATH may be a named pipe, or - for standard output
     record:PATH | PATH.mp4    H.264 MP4
@@ -24,8 +24,12 @@ log = logging.getLogger(__name__)
 SPEC_HELP = "null, memory, window, virtualcam[:BACKEND[:DEVICE]], y4m:PATH, record:PATH or PATH.mp4"
 
 
-def make_sink(spec: str) -> Sink:
-    """A new, unopened sink for one spec (no ``|``). Raises ConfigError for an unknown spec."""
+def make_sink(spec: str, audio_rate: int | None = None) -> Sink:
+    """A new, unopened sink for one spec (no ``|``). Raises ConfigError for an unknown spec.
+
+    ``audio_rate`` gives recorders an audio track for the live voice; live recordings place
+    frames and audio by their capture times.
+    """
     kind, _, rest = spec.strip().partition(":")
     if kind == "null" and not rest:
         from engine.output.null import NullSink
@@ -36,9 +40,9 @@ def make_sink(spec: str) -> Sink:
 
         return MemorySink()
     if kind == "window" and not rest:
-        from engine.output.window import WindowSink
-
-        return WindowSink()
+        # The window owns the engine's GL context, so the session opens it (engine.session).
+        raise ConfigError("the preview window is opened by the session (--preview), not as a "
+                          "sink on its own")
     if kind == "virtualcam":
         from engine.output.virtualcam import VirtualCameraSink
 
@@ -51,7 +55,8 @@ def make_sink(spec: str) -> Sink:
     if (kind == "record" and rest) or spec.lower().endswith(".mp4"):
         from engine.output.recorder import RecorderSink
 
-        return RecorderSink(rest if kind == "record" else spec)
+        return RecorderSink(rest if kind == "record" else spec, audio_rate=audio_rate,
+                            timing="capture")
     raise ConfigError(f"unknown sink {spec!r}; expected one of: {SPEC_HELP}")
 
 
@@ -75,7 +80,8 @@ def first_working(candidates: Iterable[Sink], width: int, height: int, fps: floa
     raise SinkError("no output could be opened — " + " | ".join(reasons))
 
 
-def open_sinks(specs: Iterable[str], width: int, height: int, fps: float) -> list[Sink]:
+def open_sinks(specs: Iterable[str], width: int, height: int, fps: float,
+               audio_rate: int | None = None) -> list[Sink]:
     """Open one sink per spec (each spec may list ``|`` alternatives) for frames of this size.
 
     All or nothing: when one spec cannot be opened the sinks already open are closed again and
@@ -84,7 +90,7 @@ def open_sinks(specs: Iterable[str], width: int, height: int, fps: float) -> lis
     opened: list[Sink] = []
     try:
         for spec in specs:
-            alternatives = [make_sink(part) for part in spec.split("|")]
+            alternatives = [make_sink(part, audio_rate) for part in spec.split("|")]
             opened.append(first_working(alternatives, width, height, fps))
     except BaseException:
         for sink in opened:
