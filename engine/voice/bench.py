@@ -25,6 +25,7 @@ from engine.voice.stream import VoiceMorph
 from engine.voice.world import F0_CEIL, F0_FLOOR, FRAME_PERIOD_MS, pyworld
 
 SPEECH = PROJECT_ROOT.parent / "shared" / "assets" / "speech"
+WARM_UP_S = 3.0
 CLIPS = ("librispeech_198-209-0000_first5.6s_16k.wav", "vaiueo2d.wav")
 
 
@@ -193,6 +194,10 @@ def bench_voice_soak(seconds: float | None) -> dict[str, float]:
         engine = VoiceEngine(sample_rate=48000, preset=presets[0])
         try:
             engine.start(input="pulse", output="pulse")
+            # PulseAudio's ALSA plugin can take a second or two to start pulling output after
+            # the streams open; problems are counted once the devices have settled.
+            time.sleep(WARM_UP_S)
+            engine.reset_counters()
             switches = 0
             started = time.monotonic()
             while time.monotonic() - started < duration:
@@ -219,6 +224,7 @@ def bench_voice_soak(seconds: float | None) -> dict[str, float]:
         "device_input_overflows": float(counters.device_input_overflows),
         "device_output_underflows": float(counters.device_output_underflows),
         "drift_trimmed_samples": float(counters.drift_trims),
+        "reconnects": float(counters.reconnects),
         "worker_max_ms": round(counters.worker_max_ms, 2),
         "hop_ms": round(1000.0 * engine.hop / 48000, 2),
         "live_latency_ms": round(state["latency_ms"], 1),

@@ -37,6 +37,7 @@ from engine.voice.stream import VoiceMorph
 
 log = logging.getLogger(__name__)
 
+DRIFT_WINDOW_S = 2.0
 DeviceSpec = str | int | None | bool  # name substring / index, None = default, False = none
 
 
@@ -46,6 +47,7 @@ class VoiceSettings:
     preset: VoicePreset | str = "identity"
     device_block_ms: float = 5.0  # PortAudio callback size
     safety_ms: float = 10.0  # extra output buffering for hops delayed by a busy machine
+    device_latency: str | float = "low"  # PortAudio's suggested latency ("low", "high", seconds)
     record_seconds: float = 10.0  # recorder tap capacity if nobody drains it
     reconnect_s: float = 2.0  # retry interval for lost devices
     seed: int = 0
@@ -65,7 +67,7 @@ class VoiceCounters:
     device_input_overflows: int = 0  # PortAudio: the device's own buffer overflowed
     device_output_underflows: int = 0  # PortAudio: the device's own buffer ran dry
     callback_errors: int = 0
-    drift_trims: int = 0  # samples trimmed because input and output clocks differ
+    drift_trims: int = 0  # samples trimmed because input and output clocks differ (or full)
     reconnects: int = 0
     worker_max_ms: float = 0.0
     extra: dict = field(default_factory=dict)
@@ -109,6 +111,7 @@ class VoiceEngine:
         self._output_primed = False
         self._saved_switch_interval = sys.getswitchinterval()
         self._worker_busy = False
+        self._lowest_fill: dict[str, int | None] = {}  # per output role, since the last check
         self._preset_requests: deque[tuple[VoicePreset, float]] = deque()
 
     # -- life cycle -------------------------------------------------------------------------------
@@ -169,6 +172,10 @@ class VoiceEngine:
     def set_mute(self, mute: bool) -> None:
         self.morph.set_mute(mute)
 
+    def reset_counters(self) -> None:
+        """Start counting problems afresh (e.g. after the devices have settled)."""
+        self.counters = VoiceCounters()
+
     def push_input(self, samples: np.ndarray) -> int:
         """Feed input samples when started with ``input=False``; returns how many were dropped."""
         dropped = self._input_ring.write(np.asarray(samples, np.float32).reshape(-1))
@@ -217,6 +224,7 @@ class VoiceEngine:
     def _work(self) -> None:
         _raise_thread_priority()
         next_health_check = 0.0
+        next_drift_check = time.monotonic() + DRIFT_WINDOW_S
         idle = min(0.002, self.hop / self.settings.sample_rate / 4)
         while self._running:
             try:
@@ -230,10 +238,29 @@ class VoiceEngine:
                 if now >= next_health_check:
                     self._check_devices(now)
                     next_health_check = now + 0.25
+                if now >= next_drift_check:
+                    self._correct_drift()
+                    next_drift_check = now + DRIFT_WINDOW_S
             except Exception:  # one bad hop must not end the voice: log it and carry on
                 log.exception("voice worker: hop failed")
                 self.counters.callback_errors += 1
                 time.sleep(0.01)
+
+    def _correct_drift(self) -> None:
+        """Trim the output queue's steady surplus (input clock faster than the output's).
+
+        The lowest fill the output callbacks saw over the last window is the surplus that was
+        never needed; bursts of callbacks (PulseAudio's ALSA plugin asks in bursts) move the
+        fill around but not its minimum, so this never cuts audio the device was about to ask
+        for. A slower input clock shows up as input starvation instead and needs no action.
+        """
+        for ring, role in ((self._output_ring, "output"), (self._monitor_ring, "monitor")):
+            lowest = self._lowest_fill.get(role)
+            self._lowest_fill[role] = None
+            if lowest is not None and lowest > self.output_target + self.hop:
+                trimmed = ring.discard(lowest - self.output_target)
+                if role == "output":
+                    self.counters.drift_trims += trimmed
 
     def _run_hop(self) -> None:
         started = time.perf_counter()
@@ -245,15 +272,9 @@ class VoiceEngine:
             self._worker_busy = False
         self.counters.hops += 1
         if "output" in self._streams:
-            self._output_ring.write(out)
-            excess = self._output_ring.available() - (self.output_target + 2 * self.hop)
-            if excess > 0:  # the output device runs slower than the input: drop the oldest
-                self.counters.drift_trims += self._output_ring.discard(excess)
+            self.counters.drift_trims += self._output_ring.write(out)
         if "monitor" in self._streams:
             self._monitor_ring.write(out)
-            excess = self._monitor_ring.available() - (self.output_target + 2 * self.hop)
-            if excess > 0:
-                self._monitor_ring.discard(excess)
         self._record_ring.write(out)
         self._input_db = 0.8 * self._input_db + 0.2 * rms_db(block)
         self._output_db = 0.8 * self._output_db + 0.2 * rms_db(out)
@@ -273,7 +294,8 @@ class VoiceEngine:
         stream_class = sd.InputStream if role == "input" else sd.OutputStream
         try:
             stream = stream_class(device=device, channels=1, samplerate=self.settings.sample_rate,
-                                  blocksize=self.device_block, dtype="float32", latency="low",
+                                  blocksize=self.device_block, dtype="float32",
+                                  latency=self.settings.device_latency,
                                   callback=callback)
             if role == "output":
                 self._output_primed = False
@@ -338,6 +360,10 @@ class VoiceEngine:
             self.counters.output_callbacks += 1
             if status.output_underflow:
                 self.counters.device_output_underflows += 1
+            fill = self._output_ring.available()
+            lowest = self._lowest_fill.get("output")
+            if lowest is None or fill < lowest:
+                self._lowest_fill["output"] = fill
             got = self._output_ring.read(frames, out=self._scratch)
             outdata[:len(got), 0] = got
             if len(got) < frames:
@@ -356,6 +382,10 @@ class VoiceEngine:
 
     def _monitor_callback(self, outdata, frames, time_info, status) -> None:
         try:
+            fill = self._monitor_ring.available()
+            lowest = self._lowest_fill.get("monitor")
+            if lowest is None or fill < lowest:
+                self._lowest_fill["monitor"] = fill
             got = self._monitor_ring.read(frames, out=self._monitor_scratch)
             outdata[:len(got), 0] = got
             if len(got) < frames:
