@@ -1,0 +1,639 @@
+"""Reading glTF 2.0 and VRM models into plain arrays the renderer uploads once.
+
+pygltflib parses the JSON schema; this module does the rest a renderer needs and a careful loader
+must check: the GLB container, buffers (GLB chunk, base64 ``data:`` URIs, ``.bin`` files beside the
+model), accessors decoded with numpy and bounds-checked against their buffer views, base-colour
+textures decoded with Pillow, the node hierarchy, morph targets (POSITION and NORMAL deltas), and
+the VRM extras: VRM 0.x ``VRM`` blend-shape groups and VRM 1.0 ``VRMC_vrm`` expressions, both
+normalised to VRM 1.0 preset names, plus the humanoid head and eye bones.
+
+Files are untrusted. Every size is bounded, every index checked, and anything malformed raises
+``AssetError`` naming the file and the broken field. Extensions this loader does not understand are
+logged and ignored: a model with an unknown extension still renders.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import AssetError
+
+log = logging.getLogger(__name__)
+
+MAX_FILE_BYTES = 256 * 1024 * 1024
+MAX_TEXTURE_SIDE = 4096
+MAX_VERTICES = 2_000_000
+MAX_MORPH_TARGETS = 512
+
+_GLB_MAGIC = b"glTF"
+_CHUNK_JSON = 0x4E4F534A
+_CHUNK_BIN = 0x004E4942
+_COMPONENT_DTYPES = {
+    5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32, 5126: np.float32,
+}
+_TYPE_SIZES = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
+_UNDERSTOOD_EXTENSIONS = {
+    "KHR_materials_unlit", "VRM", "VRMC_vrm", "VRMC_materials_mtoon", "VRMC_springBone",
+    "VRMC_node_constraint", "KHR_texture_transform", "KHR_materials_emissive_strength",
+}
+
+# VRM 0.x preset names → the VRM 1.0 names the engine uses throughout.
+VRM0_PRESETS = {
+    "a": "aa", "i": "ih", "u": "ou", "e": "ee", "o": "oh",
+    "joy": "happy", "angry": "angry", "sorrow": "sad", "fun": "relaxed", "surprised": "surprised",
+    "blink": "blink", "blink_l": "blinkLeft", "blink_r": "blinkRight",
+    "lookup": "lookUp", "lookdown": "lookDown", "lookleft": "lookLeft", "lookright": "lookRight",
+    "neutral": "neutral",
+}
+
+
+@dataclass
+class Material:
+    """What the shaders need of a glTF material (metallic-roughness is approximated as lit)."""
+
+    name: str
+    base_color: np.ndarray  # (4,) float32 linear RGBA factor
+    texture: np.ndarray | None = None  # (H, W, 4) uint8 RGBA, row 0 = top of the image
+    alpha_mode: str = "OPAQUE"  # OPAQUE, MASK or BLEND
+    alpha_cutoff: float = 0.5
+    double_sided: bool = False
+    toon: bool = False  # MToon (VRM) or unlit: flat, cel-shaded look
+
+
+@dataclass
+class Primitive:
+    """One triangle list with one material; morph arrays are (targets, vertices, 3)."""
+
+    positions: np.ndarray  # (N, 3) float32
+    normals: np.ndarray  # (N, 3) float32
+    uvs: np.ndarray  # (N, 2) float32
+    indices: np.ndarray  # (M,) uint32, M divisible by 3
+    material: int | None
+    joints: np.ndarray | None = None  # (N, 4) uint16 indices into the skin's joint list
+    weights: np.ndarray | None = None  # (N, 4) float32
+    morph_positions: np.ndarray | None = None  # (T, N, 3) float32 deltas
+    morph_normals: np.ndarray | None = None  # (T, N, 3) float32 deltas
+
+
+@dataclass
+class Skin:
+    joints: list[int]  # node indices
+    inverse_binds: np.ndarray  # (J, 4, 4) float32, column vectors (row-major here)
+
+
+@dataclass
+class MeshInstance:
+    """A mesh placed by a node; all its primitives share one list of morph targets."""
+
+    node: int
+    mesh: int
+    name: str
+    primitives: list[Primitive]
+    target_names: list[str]
+    default_weights: np.ndarray  # (T,) float32
+    skin: Skin | None = None
+
+
+@dataclass
+class ExpressionBind:
+    instance: int  # index into Model.instances
+    target: int  # morph target index within that instance's mesh
+    weight: float  # 0..1
+
+
+@dataclass
+class VrmExpression:
+    """A VRM preset or custom expression: morph binds plus VRM 1.0's binary/override rules."""
+
+    name: str  # VRM 1.0 preset name (aa, blink, happy, ...) or the custom name
+    binds: list[ExpressionBind] = field(default_factory=list)
+    is_binary: bool = False
+    override_blink: str = "none"  # none, block or blend
+    override_look_at: str = "none"
+    override_mouth: str = "none"
+    other_binds: int = 0  # material colour / texture transform binds (not rendered)
+
+
+@dataclass
+class Node:
+    name: str
+    parent: int | None
+    local: np.ndarray  # (4, 4) float32, column-vector convention (translation in [:3, 3])
+    children: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Model:
+    """Everything the renderer and the expression mapping need from one file."""
+
+    path: Path
+    nodes: list[Node]
+    instances: list[MeshInstance]
+    materials: list[Material]
+    expressions: dict[str, VrmExpression] = field(default_factory=dict)
+    vrm_version: str | None = None  # "0.x", "1.0" or None for plain glTF
+    bones: dict[str, int] = field(default_factory=dict)  # humanoid bone name → node
+    look_at_type: str | None = None  # "bone" or "expression" for VRM models
+    extensions_ignored: list[str] = field(default_factory=list)
+
+    @property
+    def faces_minus_z(self) -> bool:
+        """VRM 0.x models face -Z; glTF and VRM 1.0 face +Z."""
+        return self.vrm_version == "0.x"
+
+    def world_matrices(self) -> np.ndarray:
+        """(nodes, 4, 4) rest-pose world matrices."""
+        world = np.zeros((len(self.nodes), 4, 4), np.float32)
+        done = np.zeros(len(self.nodes), bool)
+        for index in range(len(self.nodes)):
+            chain = []
+            i: int | None = index
+            while i is not None and not done[i]:
+                chain.append(i)
+                i = self.nodes[i].parent
+            for j in reversed(chain):
+                parent = self.nodes[j].parent
+                world[j] = self.nodes[j].local if parent is None else world[parent] @ self.nodes[j].local
+                done[j] = True
+        return world
+
+    @property
+    def target_names(self) -> list[tuple[int, int, str]]:
+        """Every morph target as (instance, target, name)."""
+        return [(i, t, name) for i, inst in enumerate(self.instances)
+                for t, name in enumerate(inst.target_names)]
+
+
+class _Reader:
+    """Decodes one file's buffers, accessors and images, checking every bound."""
+
+    def __init__(self, path: Path, gltf, binary_chunk: bytes | None) -> None:
+        self.path = path
+        self.gltf = gltf
+        self._binary_chunk = binary_chunk
+        self._buffers: dict[int, bytes] = {}
+
+    def fail(self, where: str, why: str) -> AssetError:
+        return AssetError(f"{self.path}: {where}: {why}")
+
+    def item(self, items: list, index, where: str):
+        if not isinstance(index, int) or not 0 <= index < len(items or []):
+            raise self.fail(where, f"index {index!r} out of range (file has {len(items or [])})")
+        return items[index]
+
+    def buffer(self, index: int) -> bytes:
+        if index in self._buffers:
+            return self._buffers[index]
+        buffer = self.item(self.gltf.buffers, index, f"buffers[{index}]")
+        where = f"buffers[{index}]"
+        if buffer.uri is None:
+            if index != 0 or self._binary_chunk is None:
+                raise self.fail(where, "has no uri and the file has no GLB binary chunk")
+            data = self._binary_chunk
+        else:
+            data = self._read_uri(buffer.uri, where)
+        if buffer.byteLength is None or len(data) < buffer.byteLength:
+            raise self.fail(f"{where}.byteLength",
+                            f"says {buffer.byteLength} bytes but {len(data)} are present")
+        self._buffers[index] = data
+        return data
+
+    def _read_uri(self, uri: str, where: str) -> bytes:
+        if uri.startswith("data:"):
+            header, _, payload = uri.partition(",")
+            if not header.endswith(";base64"):
+                raise self.fail(f"{where}.uri", "only base64 data URIs are supported")
+            if len(payload) > MAX_FILE_BYTES * 4 // 3:
+                raise self.fail(f"{where}.uri", "embedded data is too large")
+            try:
+                return base64.b64decode(payload, validate=True)
+            except ValueError as error:
+                raise self.fail(f"{where}.uri", f"invalid base64 ({error})") from error
+        folder = self.path.parent.resolve()
+        target = (folder / uri).resolve()
+        if folder not in target.parents:  # a model may only read files beside it
+            raise self.fail(f"{where}.uri", f"{uri!r} points outside the model's folder")
+        if not target.is_file():
+            raise self.fail(f"{where}.uri", f"{uri!r} does not exist")
+        if target.stat().st_size > MAX_FILE_BYTES:
+            raise self.fail(f"{where}.uri", f"{uri!r} is larger than {MAX_FILE_BYTES} bytes")
+        return target.read_bytes()
+
+    def buffer_view(self, index: int, where: str) -> tuple[bytes, int, int, int | None]:
+        """(buffer bytes, start, length, stride) of a buffer view, bounds checked."""
+        view = self.item(self.gltf.bufferViews, index, where)
+        data = self.buffer(view.buffer)
+        start = view.byteOffset or 0
+        if view.byteLength is None or start < 0 or start + view.byteLength > len(data):
+            raise self.fail(f"bufferViews[{index}]",
+                            f"bytes {start}..{start + (view.byteLength or 0)} exceed buffer "
+                            f"{view.buffer} ({len(data)} bytes)")
+        return data, start, view.byteLength, view.byteStride
+
+    def accessor(self, index, where: str) -> np.ndarray:
+        """The accessor as a (count, components) array; normalised integers become floats."""
+        where = f"{where} (accessors[{index}])"
+        acc = self.item(self.gltf.accessors, index, where)
+        dtype = _COMPONENT_DTYPES.get(acc.componentType)
+        width = _TYPE_SIZES.get(acc.type)
+        if dtype is None or width is None:
+            raise self.fail(where, f"unsupported componentType {acc.componentType} / type {acc.type}")
+        count = acc.count
+        if not isinstance(count, int) or not 0 <= count <= MAX_VERTICES * 3:
+            raise self.fail(where, f"count {count!r} is out of bounds")
+        itemsize = np.dtype(dtype).itemsize * width
+        if acc.bufferView is None:
+            values = np.zeros((count, width), dtype)
+        else:
+            data, start, length, stride = self.buffer_view(acc.bufferView, where)
+            stride = stride or itemsize
+            offset = acc.byteOffset or 0
+            span = stride * (count - 1) + itemsize if count else 0
+            if offset < 0 or offset + span > length:
+                raise self.fail(where, f"reads {offset + span} bytes from bufferViews[{acc.bufferView}] "
+                                       f"which holds {length}")
+            raw = np.frombuffer(data, np.uint8, count=length, offset=start)[offset:offset + span]
+            if stride == itemsize:
+                values = raw.view(dtype).reshape(count, width).copy() if count else np.zeros((0, width), dtype)
+            else:
+                rows = np.lib.stride_tricks.as_strided(raw, (count, itemsize), (stride, 1))
+                values = np.ascontiguousarray(rows).view(dtype).reshape(count, width)
+        if acc.sparse is not None:
+            values = self._apply_sparse(values, acc.sparse, count, where)
+        if acc.normalized and dtype != np.float32:
+            values = np.maximum(values / float(np.iinfo(dtype).max), -1.0)
+        return values
+
+    def _apply_sparse(self, values: np.ndarray, sparse, count: int, where: str) -> np.ndarray:
+        n = sparse.count
+        idx_type = _COMPONENT_DTYPES.get(sparse.indices.componentType)
+        if idx_type is None or not 0 < n <= count:
+            raise self.fail(f"{where}.sparse", "bad count or index type")
+        data, start, length, _ = self.buffer_view(sparse.indices.bufferView, f"{where}.sparse.indices")
+        off = sparse.indices.byteOffset or 0
+        size = np.dtype(idx_type).itemsize * n
+        if off + size > length:
+            raise self.fail(f"{where}.sparse.indices", "past the end of its buffer view")
+        indices = np.frombuffer(data, idx_type, n, start + off).astype(np.int64)
+        if indices.max(initial=0) >= count:
+            raise self.fail(f"{where}.sparse.indices", "index beyond the accessor's count")
+        data, start, length, _ = self.buffer_view(sparse.values.bufferView, f"{where}.sparse.values")
+        off = sparse.values.byteOffset or 0
+        width = values.shape[1]
+        size = values.dtype.itemsize * width * n
+        if off + size > length:
+            raise self.fail(f"{where}.sparse.values", "past the end of its buffer view")
+        values = values.copy()
+        values[indices] = np.frombuffer(data, values.dtype, n * width, start + off).reshape(n, width)
+        return values
+
+    def image(self, index: int) -> np.ndarray:
+        """(H, W, 4) uint8 RGBA of ``images[index]``."""
+        from PIL import Image, UnidentifiedImageError
+
+        where = f"images[{index}]"
+        img = self.item(self.gltf.images, index, where)
+        if img.bufferView is not None:
+            data, start, length, _ = self.buffer_view(img.bufferView, where)
+            blob = data[start:start + length]
+        elif img.uri:
+            blob = self._read_uri(img.uri, where)
+        else:
+            raise self.fail(where, "has neither bufferView nor uri")
+        try:
+            with Image.open(io.BytesIO(blob)) as opened:
+                if max(opened.size) > MAX_TEXTURE_SIDE:
+                    raise self.fail(where, f"{opened.size} exceeds {MAX_TEXTURE_SIDE} pixels a side")
+                return np.asarray(opened.convert("RGBA"))
+        except (UnidentifiedImageError, OSError) as error:
+            raise self.fail(where, f"not a readable PNG/JPEG ({error})") from error
+
+
+def split_glb(path: Path, data: bytes) -> tuple[str, bytes | None]:
+    """The JSON text and binary chunk of a GLB file, after checking its header and chunks."""
+    if len(data) < 20:
+        raise AssetError(f"{path}: GLB header: file is only {len(data)} bytes")
+    magic, version, length = struct.unpack_from("<4sII", data, 0)
+    if magic != _GLB_MAGIC or version != 2:
+        raise AssetError(f"{path}: GLB header: not a glTF 2.0 binary (magic {magic!r}, version {version})")
+    if length > len(data):
+        raise AssetError(f"{path}: GLB header: declares {length} bytes but the file has {len(data)} "
+                         "(truncated?)")
+    offset, text, binary = 12, None, None
+    while offset + 8 <= length:
+        chunk_length, chunk_type = struct.unpack_from("<II", data, offset)
+        body = offset + 8
+        if body + chunk_length > length:
+            raise AssetError(f"{path}: GLB chunk at byte {offset}: {chunk_length} bytes run past the "
+                             "end of the file (truncated?)")
+        if chunk_type == _CHUNK_JSON and text is None:
+            try:
+                text = data[body:body + chunk_length].decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise AssetError(f"{path}: GLB JSON chunk: not UTF-8 ({error})") from error
+        elif chunk_type == _CHUNK_BIN and binary is None:
+            binary = data[body:body + chunk_length]
+        offset = body + chunk_length
+    if text is None:
+        raise AssetError(f"{path}: GLB: no JSON chunk")
+    return text, binary
+
+
+def _parse_json(path: Path, text: str):
+    import pygltflib
+
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise AssetError(f"{path}: JSON: {error}") from error
+    if not isinstance(raw, dict) or "asset" not in raw:
+        raise AssetError(f"{path}: JSON: top level has no 'asset' object; not a glTF file")
+    version = str(raw["asset"].get("version", "")) if isinstance(raw["asset"], dict) else ""
+    if not version.startswith("2."):
+        raise AssetError(f"{path}: asset.version: {version!r} is not glTF 2.x")
+    try:
+        return pygltflib.GLTF2.gltf_from_json(text)
+    except Exception as error:  # pygltflib raises assorted dataclass errors on schema mismatches
+        raise AssetError(f"{path}: JSON: does not match the glTF schema ({error})") from error
+
+
+def _local_matrix(node) -> np.ndarray:
+    if node.matrix is not None:
+        return np.asarray(node.matrix, np.float32).reshape(4, 4).T  # glTF stores column-major
+    t = np.asarray(node.translation or (0, 0, 0), np.float32)
+    x, y, z, w = node.rotation or (0, 0, 0, 1)
+    s = np.asarray(node.scale or (1, 1, 1), np.float32)
+    rotation = np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+    ], np.float32)
+    matrix = np.eye(4, dtype=np.float32)
+    matrix[:3, :3] = rotation * s
+    matrix[:3, 3] = t
+    return matrix
+
+
+def _flat_normals(positions: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Area-weighted vertex normals for primitives that ship without NORMAL."""
+    tris = positions[indices.reshape(-1, 3)]
+    face = np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0])
+    normals = np.zeros_like(positions)
+    for corner in range(3):
+        np.add.at(normals, indices.reshape(-1, 3)[:, corner], face)
+    length = np.linalg.norm(normals, axis=1, keepdims=True)
+    return (normals / np.maximum(length, 1e-12)).astype(np.float32)
+
+
+def _read_primitive(reader: _Reader, prim, where: str) -> Primitive | None:
+    if (prim.mode if prim.mode is not None else 4) != 4:
+        log.info("%s: %s: mode %s is not a triangle list; skipped", reader.path, where, prim.mode)
+        return None
+    attrs = prim.attributes
+    if attrs.POSITION is None:
+        raise reader.fail(where, "has no POSITION attribute")
+    positions = reader.accessor(attrs.POSITION, f"{where}.POSITION").astype(np.float32)
+    n = len(positions)
+    if positions.shape[1] != 3 or n > MAX_VERTICES:
+        raise reader.fail(f"{where}.POSITION", f"expected up to {MAX_VERTICES} VEC3, got {positions.shape}")
+
+    def attribute(index, name: str, width: int) -> np.ndarray | None:
+        if index is None:
+            return None
+        values = reader.accessor(index, f"{where}.{name}")
+        if values.shape != (n, width):
+            raise reader.fail(f"{where}.{name}", f"shape {values.shape} does not match {n} vertices")
+        return values
+
+    if prim.indices is not None:
+        indices = reader.accessor(prim.indices, f"{where}.indices").reshape(-1).astype(np.uint32)
+    else:
+        indices = np.arange(n, dtype=np.uint32)
+    indices = indices[: len(indices) // 3 * 3]
+    if len(indices) and int(indices.max()) >= n:
+        raise reader.fail(f"{where}.indices", f"refers to vertex {int(indices.max())} of {n}")
+    normals = attribute(attrs.NORMAL, "NORMAL", 3)
+    normals = _flat_normals(positions, indices) if normals is None else normals.astype(np.float32)
+    uvs = attribute(attrs.TEXCOORD_0, "TEXCOORD_0", 2)
+    uvs = np.zeros((n, 2), np.float32) if uvs is None else uvs.astype(np.float32)
+    joints = attribute(attrs.JOINTS_0, "JOINTS_0", 4)
+    weights = attribute(attrs.WEIGHTS_0, "WEIGHTS_0", 4)
+    targets = prim.targets or []
+    if len(targets) > MAX_MORPH_TARGETS:
+        raise reader.fail(f"{where}.targets", f"{len(targets)} targets exceed {MAX_MORPH_TARGETS}")
+    morph_positions = morph_normals = None
+    if targets:
+        morph_positions = np.zeros((len(targets), n, 3), np.float32)
+        morph_normals = np.zeros((len(targets), n, 3), np.float32)
+        for t, target in enumerate(targets):
+            if not isinstance(target, dict):
+                raise reader.fail(f"{where}.targets[{t}]", "is not an object")
+            if target.get("POSITION") is not None:
+                morph_positions[t] = attribute(target["POSITION"], f"targets[{t}].POSITION", 3)
+            if target.get("NORMAL") is not None:
+                morph_normals[t] = attribute(target["NORMAL"], f"targets[{t}].NORMAL", 3)
+    return Primitive(
+        positions=positions, normals=normals, uvs=uvs, indices=indices, material=prim.material,
+        joints=None if joints is None or weights is None else joints.astype(np.uint16),
+        weights=None if joints is None or weights is None else weights.astype(np.float32),
+        morph_positions=morph_positions, morph_normals=morph_normals,
+    )
+
+
+def _read_materials(reader: _Reader, vrm0_shaders: dict[int, str]) -> list[Material]:
+    materials = []
+    images: dict[int, np.ndarray] = {}
+    for m, mat in enumerate(reader.gltf.materials or []):
+        pbr = mat.pbrMetallicRoughness
+        color = np.asarray((pbr.baseColorFactor if pbr and pbr.baseColorFactor else [1, 1, 1, 1]),
+                           np.float32)
+        texture = None
+        if pbr and pbr.baseColorTexture is not None:
+            tex = reader.item(reader.gltf.textures, pbr.baseColorTexture.index,
+                              f"materials[{m}].baseColorTexture")
+            if tex.source is not None:
+                if tex.source not in images:
+                    images[tex.source] = reader.image(tex.source)
+                texture = images[tex.source]
+        extensions = mat.extensions or {}
+        toon = ("KHR_materials_unlit" in extensions or "VRMC_materials_mtoon" in extensions
+                or "MToon" in vrm0_shaders.get(m, "") or "Unlit" in vrm0_shaders.get(m, ""))
+        materials.append(Material(
+            name=mat.name or f"material{m}", base_color=color, texture=texture,
+            alpha_mode=mat.alphaMode or "OPAQUE",
+            alpha_cutoff=mat.alphaCutoff if mat.alphaCutoff is not None else 0.5,
+            double_sided=bool(mat.doubleSided), toon=toon,
+        ))
+    return materials
+
+
+def _read_vrm0(model: Model, reader: _Reader, vrm: dict, mesh_instances: dict[int, list[int]]) -> None:
+    model.vrm_version = "0.x"
+    for bone in (vrm.get("humanoid") or {}).get("humanBones") or []:
+        if isinstance(bone, dict) and isinstance(bone.get("node"), int):
+            model.bones[str(bone.get("bone"))] = bone["node"]
+    first_person = vrm.get("firstPerson") or {}
+    model.look_at_type = "bone" if first_person.get("lookAtTypeName") == "Bone" else "expression"
+    groups = (vrm.get("blendShapeMaster") or {}).get("blendShapeGroups") or []
+    for g, group in enumerate(groups):
+        if not isinstance(group, dict):
+            raise reader.fail(f"extensions.VRM.blendShapeMaster.blendShapeGroups[{g}]", "not an object")
+        preset = str(group.get("presetName", "unknown")).lower()
+        name = VRM0_PRESETS.get(preset) or str(group.get("name") or f"custom{g}")
+        expression = VrmExpression(name=name, is_binary=bool(group.get("isBinary")),
+                                   other_binds=len(group.get("materialValues") or []))
+        for b, bind in enumerate(group.get("binds") or []):
+            where = f"extensions.VRM.blendShapeMaster.blendShapeGroups[{g}].binds[{b}]"
+            mesh, index = bind.get("mesh"), bind.get("index")
+            if mesh not in mesh_instances:
+                raise reader.fail(where, f"mesh {mesh!r} is not placed by any node")
+            for instance in mesh_instances[mesh]:
+                if not isinstance(index, int) or not 0 <= index < len(model.instances[instance].target_names):
+                    raise reader.fail(where, f"morph index {index!r} out of range")
+                weight = float(bind.get("weight", 100)) / 100.0
+                expression.binds.append(ExpressionBind(instance, index, min(max(weight, 0.0), 1.0)))
+        model.expressions[name] = expression
+
+
+def _read_vrm1(model: Model, reader: _Reader, vrm: dict, node_instances: dict[int, int]) -> None:
+    model.vrm_version = "1.0"
+    bones = (vrm.get("humanoid") or {}).get("humanBones") or {}
+    for bone, value in bones.items():
+        if isinstance(value, dict) and isinstance(value.get("node"), int):
+            model.bones[bone] = value["node"]
+    look_at = vrm.get("lookAt") or {}
+    model.look_at_type = "expression" if look_at.get("type") == "expression" else "bone"
+    expressions = vrm.get("expressions") or {}
+    for kind in ("preset", "custom"):
+        for name, spec in (expressions.get(kind) or {}).items():
+            where = f"extensions.VRMC_vrm.expressions.{kind}.{name}"
+            if not isinstance(spec, dict):
+                raise reader.fail(where, "not an object")
+            expression = VrmExpression(
+                name=name, is_binary=bool(spec.get("isBinary")),
+                override_blink=str(spec.get("overrideBlink", "none")),
+                override_look_at=str(spec.get("overrideLookAt", "none")),
+                override_mouth=str(spec.get("overrideMouth", "none")),
+                other_binds=len(spec.get("materialColorBinds") or [])
+                + len(spec.get("textureTransformBinds") or []),
+            )
+            for b, bind in enumerate(spec.get("morphTargetBinds") or []):
+                node, index = bind.get("node"), bind.get("index")
+                if node not in node_instances:
+                    raise reader.fail(f"{where}.morphTargetBinds[{b}].node",
+                                      f"node {node!r} has no mesh")
+                instance = node_instances[node]
+                if not isinstance(index, int) or not 0 <= index < len(model.instances[instance].target_names):
+                    raise reader.fail(f"{where}.morphTargetBinds[{b}].index", f"{index!r} out of range")
+                weight = min(max(float(bind.get("weight", 1.0)), 0.0), 1.0)
+                expression.binds.append(ExpressionBind(instance, index, weight))
+            model.expressions[name] = expression
+
+
+def load_model(path: str | Path) -> Model:
+    """Read a ``.gltf``, ``.glb`` or ``.vrm`` file; raises AssetError naming what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise AssetError(f"{path}: no such model file")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise AssetError(f"{path}: {size} bytes is larger than the {MAX_FILE_BYTES} allowed")
+    data = path.read_bytes()
+    if data[:4] == _GLB_MAGIC:
+        text, binary = split_glb(path, data)
+    else:
+        try:
+            text, binary = data.decode("utf-8"), None
+        except UnicodeDecodeError as error:
+            raise AssetError(f"{path}: neither a GLB binary nor UTF-8 glTF JSON") from error
+    gltf = _parse_json(path, text)
+    reader = _Reader(path, gltf, binary)
+
+    used = set(gltf.extensionsUsed or [])
+    ignored = sorted(used - _UNDERSTOOD_EXTENSIONS)
+    for name in ignored:
+        log.info("%s: extension %s is not supported; ignored", path, name)
+    extensions = gltf.extensions or {}
+
+    nodes = []
+    for n, node in enumerate(gltf.nodes or []):
+        nodes.append(Node(name=node.name or f"node{n}", parent=None, local=_local_matrix(node)))
+    for n, node in enumerate(gltf.nodes or []):
+        for child in node.children or []:
+            reader.item(nodes, child, f"nodes[{n}].children")
+            if nodes[child].parent is not None or child == n:
+                raise reader.fail(f"nodes[{n}].children", f"node {child} has two parents")
+            nodes[child].parent = n
+            nodes[n].children.append(child)
+
+    vrm0_shaders = {}
+    if isinstance(extensions.get("VRM"), dict):
+        for m, props in enumerate(extensions["VRM"].get("materialProperties") or []):
+            if isinstance(props, dict):
+                vrm0_shaders[m] = str(props.get("shader", ""))
+    materials = _read_materials(reader, vrm0_shaders)
+
+    instances: list[MeshInstance] = []
+    mesh_instances: dict[int, list[int]] = {}
+    node_instances: dict[int, int] = {}
+    for n, node in enumerate(gltf.nodes or []):
+        if node.mesh is None:
+            continue
+        mesh = reader.item(gltf.meshes, node.mesh, f"nodes[{n}].mesh")
+        primitives = []
+        for p, prim in enumerate(mesh.primitives or []):
+            if prim.material is not None:
+                reader.item(materials, prim.material, f"meshes[{node.mesh}].primitives[{p}].material")
+            read = _read_primitive(reader, prim, f"meshes[{node.mesh}].primitives[{p}]")
+            if read is not None:
+                primitives.append(read)
+        counts = {0 if p.morph_positions is None else len(p.morph_positions) for p in primitives}
+        if len(counts) > 1:
+            raise reader.fail(f"meshes[{node.mesh}].primitives", "primitives differ in morph target count")
+        n_targets = counts.pop() if counts else 0
+        names = list((mesh.extras or {}).get("targetNames") or [])
+        if primitives and names == [] and (mesh.primitives[0].extras or {}).get("targetNames"):
+            names = list(mesh.primitives[0].extras["targetNames"])  # older VRM exporters put them here
+        names = [str(x) for x in names[:n_targets]] + [f"target{t}" for t in range(len(names), n_targets)]
+        weights = np.zeros(n_targets, np.float32)
+        source_weights = node.weights if getattr(node, "weights", None) else mesh.weights
+        if source_weights:
+            weights[: min(n_targets, len(source_weights))] = source_weights[:n_targets]
+        skin = None
+        if node.skin is not None:
+            s = reader.item(gltf.skins, node.skin, f"nodes[{n}].skin")
+            joints = [reader.item(nodes, j, f"skins[{node.skin}].joints") and j for j in s.joints or []]
+            if s.inverseBindMatrices is not None:
+                inverse = reader.accessor(s.inverseBindMatrices, f"skins[{node.skin}].inverseBindMatrices")
+                if inverse.shape != (len(joints), 16):
+                    raise reader.fail(f"skins[{node.skin}].inverseBindMatrices", "count differs from joints")
+                inverse = inverse.reshape(-1, 4, 4).transpose(0, 2, 1).astype(np.float32)
+            else:
+                inverse = np.tile(np.eye(4, dtype=np.float32), (len(joints), 1, 1))
+            skin = Skin(joints=joints, inverse_binds=inverse)
+            for p in primitives:
+                if p.joints is not None and len(p.joints) and int(p.joints.max()) >= len(joints):
+                    raise reader.fail(f"meshes[{node.mesh}].JOINTS_0", "refers past the skin's joints")
+        mesh_instances.setdefault(node.mesh, []).append(len(instances))
+        node_instances[n] = len(instances)
+        instances.append(MeshInstance(node=n, mesh=node.mesh, name=mesh.name or f"mesh{node.mesh}",
+                                      primitives=primitives, target_names=names,
+                                      default_weights=weights, skin=skin))
+
+    model = Model(path=path, nodes=nodes, instances=instances, materials=materials,
+                  extensions_ignored=ignored)
+    if isinstance(extensions.get("VRMC_vrm"), dict):
+        _read_vrm1(model, reader, extensions["VRMC_vrm"], node_instances)
+    elif isinstance(extensions.get("VRM"), dict):
+        _read_vrm0(model, reader, extensions["VRM"], mesh_instances)
+    if not any(inst.primitives for inst in instances):
+        log.info("%s: the model has no triangle meshes", path)
+    return model

@@ -1,0 +1,406 @@
+"""Drawing a loaded glTF/VRM model with its morph targets on the GPU.
+
+Everything that does not change per frame is uploaded once, when the avatar is made: vertex
+buffers, index buffers, base-colour textures and one morph-delta texture per primitive. A frame
+then costs two small numpy products (ARKit → morph weights, see mapping.py), a matrix per moved
+node (head and eyes), a few uniforms per primitive and the draw calls. No vertex data crosses the
+bus after load.
+
+Conventions:
+
+* ``Expression.head[:3, :3]`` is a rotation in view space (+x to the viewer's right, +y up, +z
+  towards the viewer); identity faces the camera. It turns the humanoid head bone (VRM), a node
+  named "head", or the whole model when it has neither.
+* ``Expression.gaze`` is (yaw, pitch) in radians: positive yaw looks towards the viewer's right,
+  positive pitch looks up. Models with eye bones (VRM ``lookAt.type = bone``) turn them; others
+  get the gaze added to their ``eyeLook*`` channels.
+* The avatar draws straight into the compositor's layer, which already holds the background and a
+  cleared depth buffer: opaque parts first with depth writes, then alpha-blended parts (hair
+  cards, lashes) far to near with premultiplied ``ONE, ONE_MINUS_SRC_ALPHA`` blending. There is no
+  MSAA or FXAA pass: on llvmpipe a 720p resolve or full-screen pass costs more than the whole
+  avatar, so edges are left to the texture filtering and the soft rim light.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import moderngl
+import numpy as np
+
+from engine.avatar.gltf import Material, Model
+from engine.avatar.mapping import ExpressionMap
+from engine.gl.programs import ShaderLibrary
+from engine.types import BLENDSHAPE_INDEX, Expression
+
+log = logging.getLogger(__name__)
+
+MAX_ACTIVE_MORPHS = 64  # must match shaders/avatar.glsl
+MORPH_TEXTURE_WIDTH = 4096
+GAZE_FULL_SCALE = math.radians(30.0)  # gaze angle that drives an eyeLook channel to 1
+_ALPHA_MODES = {"OPAQUE": 0, "MASK": 1, "BLEND": 2}
+_TURN_AROUND = np.diag([-1.0, 1.0, -1.0, 1.0]).astype(np.float32)  # VRM 0.x faces -Z: half turn on y
+
+
+def perspective(fov_y: float, aspect: float, near: float, far: float) -> np.ndarray:
+    f = 1.0 / math.tan(fov_y / 2)
+    return np.array([
+        [f / aspect, 0, 0, 0],
+        [0, f, 0, 0],
+        [0, 0, (far + near) / (near - far), 2 * far * near / (near - far)],
+        [0, 0, -1, 0],
+    ], np.float32)
+
+
+def rotation_about(pivot: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    """4x4 that applies the 3x3 ``rotation`` about the point ``pivot``."""
+    matrix = np.eye(4, dtype=np.float32)
+    matrix[:3, :3] = rotation
+    matrix[:3, 3] = pivot - rotation @ pivot
+    return matrix
+
+
+def yaw_pitch(yaw: float, pitch: float) -> np.ndarray:
+    """3x3 turning +z towards +x by ``yaw`` and towards +y by ``pitch``."""
+    cy, sy, cp, sp = math.cos(yaw), math.sin(yaw), math.cos(pitch), math.sin(pitch)
+    turn = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]], np.float32)
+    tilt = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]], np.float32)
+    return turn @ tilt
+
+
+@dataclass
+class _GpuPrimitive:
+    vao: moderngl.VertexArray
+    buffers: list
+    morphs: moderngl.Texture | None
+    vertex_count: int
+    instance: int
+    material: Material
+    texture: moderngl.Texture | None
+    centre: np.ndarray  # (3,) rest-pose model-space centre, for sorting blended primitives
+    skinned: bool
+
+
+class ModelRenderer:
+    """Renders one ``Model`` through an ``ExpressionMap`` into compositor-owned framebuffers."""
+
+    def __init__(self, ctx: moderngl.Context, shaders: ShaderLibrary, model: Model,
+                 mapping: ExpressionMap, toon: bool | None = None) -> None:
+        self.ctx = ctx
+        self.shaders = shaders
+        self.model = model
+        self.mapping = mapping
+        self.toon = toon  # None: each material decides (MToon and unlit materials are toon)
+        self.name = model.path.stem
+        self.consent: dict = {}  # the avatar.toml [consent] table; the loader fills it
+        self.use: str | None = None
+        self.zoom = 1.0
+        self.offset = (0.0, 0.0)
+        self._root = _TURN_AROUND if model.faces_minus_z else np.eye(4, dtype=np.float32)
+        self._rest_world = model.world_matrices()
+        self._head = self._find_head()
+        self._head_nodes = self._subtree(self._head) if self._head is not None else list(range(len(model.nodes)))
+        self._eyes = [(model.bones[b], self._subtree(model.bones[b])) for b in ("leftEye", "rightEye")
+                      if b in model.bones and model.look_at_type == "bone"]
+        rest_positions = self._rest_positions()
+        self._pivot = self._head_pivot(rest_positions)
+        self._frame_box = self._framing_box(rest_positions)
+        self._textures: dict[int, moderngl.Texture] = {}
+        self._primitives = self._upload(rest_positions)
+        self._joint_base, joint_rows = self._joint_layout()
+        self._joints = ctx.texture((4, max(joint_rows, 1)), 4, dtype="f4")
+        self._joints.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self._look_channels = {name: BLENDSHAPE_INDEX[name] for name in (
+            "eyeLookOutLeft", "eyeLookInRight", "eyeLookInLeft", "eyeLookOutRight",
+            "eyeLookUpLeft", "eyeLookUpRight", "eyeLookDownLeft", "eyeLookDownRight")}
+
+    # -- set-up, once ---------------------------------------------------------------------------
+
+    def _subtree(self, node: int) -> list[int]:
+        nodes, stack = [], [node]
+        while stack:
+            n = stack.pop()
+            nodes.append(n)
+            stack.extend(self.model.nodes[n].children)
+        return nodes
+
+    def _find_head(self) -> int | None:
+        if "head" in self.model.bones:
+            return self.model.bones["head"]
+        for index, node in enumerate(self.model.nodes):
+            if node.name.lower().split(":")[-1] in ("head", "head_bone", "headbone"):
+                return index
+        return None
+
+    def _rest_positions(self) -> list[np.ndarray]:
+        """Rest-pose world positions of every primitive's vertices (for framing and sorting)."""
+        world = self._rest_world
+        result = []
+        for inst in self.model.instances:
+            for prim in inst.primitives:
+                p = np.c_[prim.positions, np.ones(len(prim.positions), np.float32)]
+                if inst.skin is not None and prim.joints is not None:
+                    joint_mats = world[inst.skin.joints] @ inst.skin.inverse_binds
+                    skinned = np.zeros_like(p)
+                    for k in range(4):
+                        mats = joint_mats[prim.joints[:, k]]
+                        skinned += prim.weights[:, k:k + 1] * np.einsum("nij,nj->ni", mats, p)
+                    p = skinned
+                else:
+                    p = p @ world[inst.node].T
+                result.append((self._root @ p.T).T[:, :3])
+        return result
+
+    def _head_vertices(self, rest_positions: list[np.ndarray]) -> np.ndarray | None:
+        if self._head is None:
+            return None
+        head_nodes = set(self._head_nodes)
+        chosen, k = [], 0
+        for inst in self.model.instances:
+            for prim in inst.primitives:
+                pos = rest_positions[k]
+                k += 1
+                if inst.skin is not None and prim.joints is not None:
+                    strongest = prim.joints[np.arange(len(prim.joints)), prim.weights.argmax(axis=1)]
+                    joint_nodes = np.asarray(inst.skin.joints)[strongest]
+                    chosen.append(pos[np.isin(joint_nodes, list(head_nodes))])
+                elif inst.node in head_nodes:
+                    chosen.append(pos)
+        chosen = [c for c in chosen if len(c)]
+        return np.concatenate(chosen) if chosen else None
+
+    def _framing_box(self, rest_positions: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        points = self._head_vertices(rest_positions)
+        if points is None or len(points) < 4:
+            points = np.concatenate(rest_positions) if rest_positions else np.zeros((1, 3))
+        return points.min(axis=0), points.max(axis=0)
+
+    def _head_pivot(self, rest_positions: list[np.ndarray]) -> np.ndarray:
+        """Where the head turns about, in model space (before the facing flip)."""
+        if self._head is not None:
+            return self._rest_world[self._head][:3, 3].copy()
+        points = np.concatenate(rest_positions) if rest_positions else np.zeros((1, 3))
+        centre = (points.min(axis=0) + points.max(axis=0)) / 2
+        return (self._root[:3, :3].T @ centre).astype(np.float32)
+
+    def _texture(self, index: int, material: Material) -> moderngl.Texture | None:
+        if material.texture is None:
+            return None
+        if index not in self._textures:
+            image = np.ascontiguousarray(material.texture)
+            texture = self.ctx.texture((image.shape[1], image.shape[0]), 4, image.tobytes())
+            texture.build_mipmaps()
+            texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+            texture.anisotropy = 4.0
+            self._textures[index] = texture
+        return self._textures[index]
+
+    def _upload(self, rest_positions: list[np.ndarray]) -> list[_GpuPrimitive]:
+        program = self.shaders.get("avatar.glsl")
+        default_material = Material("default", np.array([0.8, 0.8, 0.8, 1.0], np.float32))
+        result, k = [], 0
+        for i, inst in enumerate(self.model.instances):
+            for prim in inst.primitives:
+                n = len(prim.positions)
+                joints = prim.joints.astype(np.float32) if prim.joints is not None else np.zeros((n, 4), np.float32)
+                weights = prim.weights if prim.weights is not None else np.zeros((n, 4), np.float32)
+                vertices = np.hstack([prim.positions, prim.normals, prim.uvs, joints, weights]).astype(np.float32)
+                vbo = self.ctx.buffer(vertices.tobytes())
+                ibo = self.ctx.buffer(prim.indices.astype(np.uint32).tobytes())
+                vao = self.ctx.vertex_array(
+                    program, [(vbo, "3f 3f 2f 4f 4f", "in_position", "in_normal", "in_uv",
+                               "in_joints", "in_weights")],
+                    index_buffer=ibo, index_element_size=4, skip_errors=True)
+                morphs = None
+                if prim.morph_positions is not None and len(prim.morph_positions):
+                    deltas = np.stack([prim.morph_positions, prim.morph_normals], axis=1).reshape(-1, 3)
+                    texels = np.zeros((-(-len(deltas) // MORPH_TEXTURE_WIDTH) * MORPH_TEXTURE_WIDTH, 4),
+                                      np.float32)
+                    texels[: len(deltas), :3] = deltas
+                    height = len(texels) // MORPH_TEXTURE_WIDTH
+                    morphs = self.ctx.texture((MORPH_TEXTURE_WIDTH, height), 4, texels.tobytes(), dtype="f4")
+                    morphs.filter = (moderngl.NEAREST, moderngl.NEAREST)
+                material = (self.model.materials[prim.material] if prim.material is not None
+                            else default_material)
+                texture = self._texture(prim.material, material) if prim.material is not None else None
+                centre = rest_positions[k].mean(axis=0) if n else np.zeros(3)
+                k += 1
+                skinned = inst.skin is not None and prim.joints is not None
+                result.append(_GpuPrimitive(vao, [vbo, ibo], morphs, n, i, material, texture, centre,
+                                            skinned))
+        return result
+
+    def _joint_layout(self) -> tuple[dict[int, int], int]:
+        base, rows = {}, 0
+        for i, inst in enumerate(self.model.instances):
+            if inst.skin is not None:
+                base[i] = rows
+                rows += len(inst.skin.joints)
+        return base, rows
+
+    # -- per frame ------------------------------------------------------------------------------
+
+    def _posed_world(self, expression: Expression) -> np.ndarray:
+        """World matrices with the head turned and, for bone look-at, the eyes aimed."""
+        world = self._rest_world.copy()
+        flip = self._root[:3, :3]
+        head = flip.T @ np.asarray(expression.head, np.float32)[:3, :3] @ flip
+        turn = rotation_about(self._pivot, head)
+        if not np.allclose(head, np.eye(3), atol=1e-6):
+            world[self._head_nodes] = turn @ world[self._head_nodes]
+        yaw, pitch = (float(x) for x in expression.gaze[:2])
+        if self._eyes and (yaw or pitch):
+            aim = flip.T @ yaw_pitch(yaw, pitch) @ flip
+            for eye, nodes in self._eyes:
+                centre = self._rest_world[eye][:3, 3]
+                world[nodes] = turn @ rotation_about(centre, aim) @ self._rest_world[nodes]
+        return world
+
+    def _blendshapes(self, expression: Expression) -> np.ndarray:
+        shapes = np.asarray(expression.blendshapes, np.float32)
+        yaw, pitch = (float(x) for x in expression.gaze[:2])
+        if self._eyes or not (yaw or pitch):
+            return shapes
+        shapes = shapes.copy()
+        right, left = max(yaw, 0.0) / GAZE_FULL_SCALE, max(-yaw, 0.0) / GAZE_FULL_SCALE
+        up, down = max(pitch, 0.0) / GAZE_FULL_SCALE, max(-pitch, 0.0) / GAZE_FULL_SCALE
+        # The viewer's right is the avatar's left: its left eye looks out, its right eye looks in.
+        for name, value in (("eyeLookOutLeft", right), ("eyeLookInRight", right),
+                            ("eyeLookInLeft", left), ("eyeLookOutRight", left),
+                            ("eyeLookUpLeft", up), ("eyeLookUpRight", up),
+                            ("eyeLookDownLeft", down), ("eyeLookDownRight", down)):
+            k = self._look_channels[name]
+            shapes[k] = min(max(shapes[k], value), 1.0)
+        return shapes
+
+    def camera(self, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(view, projection) framing the head (and a little of the shoulders) in ``size``."""
+        lo, hi = self._frame_box
+        extent = np.maximum(hi - lo, 1e-6)
+        centre = (lo + hi) / 2
+        aspect = size[0] / max(size[1], 1)
+        fov = math.radians(22.0)
+        headed = self._head is not None
+        height = extent[1] * (1.55 if headed else 1.25)
+        width = extent[0] * (1.6 if headed else 1.25)
+        visible = max(height, width / aspect, 1e-6) / self.zoom
+        target = centre.copy()
+        if headed:
+            target[1] -= 0.12 * extent[1]  # room for the neck and shoulders below the chin
+        distance = visible / 2 / math.tan(fov / 2) + extent[2] / 2
+        view = np.eye(4, dtype=np.float32)
+        view[:3, 3] = -(target + np.array([0.0, 0.0, distance], np.float32))
+        near = max(distance * 0.05, 1e-4)
+        projection = perspective(fov, aspect, near, distance * 20)
+        # The scene's offset moves the picture, not the camera: a shift in clip space.
+        projection[0, 2] -= 2.0 * self.offset[0]
+        projection[1, 2] -= 2.0 * self.offset[1]
+        return view, projection
+
+    def set_framing(self, framing) -> None:
+        """Follow a scene's ``[framing]``: zoom (how much of the frame the head fills) and
+        offset (fractions of the frame, +x right, +y up)."""
+        self.zoom = float(framing.zoom)
+        self.offset = (float(framing.offset[0]), float(framing.offset[1]))
+
+    def render(self, expression: Expression, target: moderngl.Framebuffer) -> None:
+        size = tuple(target.viewport[2:]) if target.viewport else tuple(target.size)
+        target.use()
+        weights = self.mapping.weights(self._blendshapes(expression))
+        world = self._posed_world(expression)
+        view, proj = self.camera(size)
+        view = view @ self._root
+        if self._joint_base:
+            rows = []
+            for i, base in self._joint_base.items():
+                skin = self.model.instances[i].skin
+                rows.append(world[skin.joints] @ skin.inverse_binds)
+            joints = np.concatenate(rows).transpose(0, 2, 1)  # columns as rows: 4 texels per joint
+            self._joints.write(np.ascontiguousarray(joints, np.float32).tobytes(),
+                               viewport=(0, 0, 4, len(joints)))
+        program = self.shaders.get("avatar.glsl")
+        program["u_view"].write(view.T.copy().tobytes())
+        program["u_proj"].write(proj.T.copy().tobytes())
+        self._set(program, "u_joints", 1)
+        self._set(program, "u_morphs", 2)
+        self._set(program, "u_texture", 0)
+        self._joints.use(1)
+
+        ctx = self.ctx
+        ctx.enable(moderngl.DEPTH_TEST)
+        opaque = [p for p in self._primitives if p.material.alpha_mode != "BLEND"]
+        blended = [p for p in self._primitives if p.material.alpha_mode == "BLEND"]
+        blended.sort(key=lambda p: (view @ np.append(p.centre, 1.0))[2])  # far (more negative) first
+        ctx.disable(moderngl.BLEND)
+        for prim in opaque:
+            self._draw(program, prim, world, weights)
+        if blended:
+            ctx.enable(moderngl.BLEND)
+            ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
+            ctx.depth_mask = False
+            for prim in blended:
+                self._draw(program, prim, world, weights)
+            ctx.depth_mask = True
+            ctx.disable(moderngl.BLEND)
+        ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
+
+    @staticmethod
+    def _set(program: moderngl.Program, name: str, value) -> None:
+        if name in program:  # the GLSL compiler drops uniforms a variant does not use
+            program[name].value = value
+
+    def _draw(self, program: moderngl.Program, prim: _GpuPrimitive, world: np.ndarray,
+              weights: np.ndarray) -> None:
+        inst = self.model.instances[prim.instance]
+        offset = self.mapping.offsets[prim.instance]
+        count = 0
+        if prim.morphs is not None:
+            local = weights[offset: offset + len(inst.target_names)]
+            active = np.flatnonzero(local > 1e-4)
+            if len(active) > MAX_ACTIVE_MORPHS:
+                active = active[np.argsort(local[active])[::-1][:MAX_ACTIVE_MORPHS]]
+            count = len(active)
+            if count:
+                index = np.zeros(MAX_ACTIVE_MORPHS, np.int32)
+                value = np.zeros(MAX_ACTIVE_MORPHS, np.float32)
+                index[:count], value[:count] = active, local[active]
+                program["u_morph_index"].write(index.tobytes())
+                program["u_morph_weight"].write(value.tobytes())
+                prim.morphs.use(2)
+                self._set(program, "u_vertex_count", prim.vertex_count)
+        self._set(program, "u_morph_count", count)
+        self._set(program, "u_skinned", prim.skinned)
+        if prim.skinned:
+            self._set(program, "u_joint_base", self._joint_base[prim.instance])
+        else:
+            program["u_model"].write(world[inst.node].T.copy().tobytes())
+        material = prim.material
+        self._set(program, "u_base_color", tuple(float(c) for c in material.base_color))
+        self._set(program, "u_has_texture", prim.texture is not None)
+        if prim.texture is not None:
+            prim.texture.use(0)
+        self._set(program, "u_alpha_mode", _ALPHA_MODES.get(material.alpha_mode, 0))
+        self._set(program, "u_alpha_cutoff", float(material.alpha_cutoff))
+        self._set(program, "u_toon", bool(material.toon if self.toon is None else self.toon))
+        if material.double_sided:
+            self.ctx.disable(moderngl.CULL_FACE)
+        else:
+            self.ctx.enable(moderngl.CULL_FACE)
+        prim.vao.render(moderngl.TRIANGLES)
+
+    def release(self) -> None:
+        for prim in self._primitives:
+            prim.vao.release()
+            for buffer in prim.buffers:
+                buffer.release()
+            if prim.morphs is not None:
+                prim.morphs.release()
+        self._primitives = []
+        for texture in self._textures.values():
+            texture.release()
+        self._textures.clear()
+        if self._joints is not None:
+            self._joints.release()
+            self._joints = None
