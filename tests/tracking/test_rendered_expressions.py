@@ -54,6 +54,15 @@ def mouth_left(p):
     return bump(p, [lm.UPPER_LIP_INNER, lm.LOWER_LIP_INNER], [0.6, 0.0, 0.0], 1.3)
 
 
+def pucker(p):
+    """Lips drawn in towards the mouth's centre (a broad falloff, so the corners move) and
+    pushed 4 mm forward."""
+    centre = p[[lm.UPPER_LIP_INNER, lm.LOWER_LIP_INNER]].mean(axis=0)
+    weight = np.exp(-((p - centre) ** 2).sum(axis=1) / (2 * 2.0 ** 2))
+    inward = np.stack([-(p[:, 0] - centre[0]) * 0.4, np.zeros(len(p)), np.full(len(p), 0.4)], 1)
+    return p + weight[:, None] * inward
+
+
 def brows_down(p):
     p = bump(p, list(lm.LEFT_BROW[:2]), [0.0, -0.45, 0.0], 0.8)
     return bump(p, list(lm.RIGHT_BROW[:2]), [0.0, -0.45, 0.0], 0.8)
@@ -116,6 +125,9 @@ def test_expressions_read_back(read_expression):
     assert rise(wink, "eyeBlinkLeft") > 0.2 and rise(wink, "eyeBlinkRight") < 0.05
     shifted = read(mouth_left)
     assert rise(shifted, "mouthLeft") > 0.25 and shifted["mouthRight"] == 0.0
+    rounded = read(pucker)
+    assert rise(rounded, "mouthPucker") > 0.3 and rounded["mouthFunnel"] < 0.1
+    assert rounded["mouthSmileLeft"] < 0.1 and rounded["mouthStretchLeft"] < 0.1
     opened = read(jaw_open)
     assert rise(opened, "jawOpen") > 0.3
 
