@@ -138,7 +138,7 @@ class EncryptedWriter(io.RawIOBase):
 
     def flush(self) -> None:
         """Seal what is buffered and push it to the OS, so a crash loses nothing written so far."""
-        if self.closed:
+        if self.closed or self._file.closed:  # io.IOBase.close() calls flush() once more
             return
         if self._buffer:
             self._seal(bytes(self._buffer), final=False)

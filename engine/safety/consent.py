@@ -1,0 +1,207 @@
+"""Consent manifests: an avatar of a real person loads only with a signed, current manifest.
+
+The ``[consent]`` table of ``avatar.toml``::
+
+    [consent]
+    likeness = "Jane Doe"          # or "synthetic" when no real person is depicted
+    consented_by = "Jane Doe"      # who gave consent (the person, or their guardian)
+    date = 2026-03-01              # when
+    uses = ["therapy", "demo"]     # any of: therapy, privacy, demo
+    expires = 2027-03-01           # last day the consent holds
+    public_key = "ed25519:..."     # the artist's key that signed it
+
+``consent.sig`` beside it holds the base64 Ed25519 signature over :func:`signed_bytes`: the
+manifest in canonical JSON plus the name and SHA-256 of the model file (``model`` in
+``avatar.toml``), so changing either the words or the face they cover voids the signature.
+
+A valid signature proves that the holder of that key signed exactly this manifest for exactly
+this model; it cannot prove that the person really consented (see docs/ethics.md). Synthetic
+avatars need no signature.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import ConfigError, ConsentError
+from engine.safety import keys
+
+SIGNATURE_FILE = "consent.sig"
+USES = ("therapy", "privacy", "demo")
+SYNTHETIC = "synthetic"
+DOMAIN = b"persona-consent-v1\n"
+REQUIRED = ("likeness", "consented_by", "date", "uses", "expires", "public_key")
+MAX_MODEL_BYTES = 2 << 30
+
+
+@dataclass(frozen=True)
+class ConsentResult:
+    likeness: str
+    synthetic: bool
+    use: str
+    consented_by: str | None = None
+    expires: dt.date | None = None
+    signer: str | None = None  # fingerprint of the signing key
+
+
+def _check_use(use: str) -> None:
+    if use not in USES:
+        raise ConfigError(f"use {use!r} is not one of {', '.join(USES)}")
+
+
+def _consent_table(toml_dict: dict, where: str) -> dict:
+    table = toml_dict.get("consent")
+    if table is None:
+        raise ConsentError(f"{where}: no [consent] table; add likeness = \"synthetic\" if the "
+                           f"avatar depicts no real person, or a signed manifest if it does")
+    if not isinstance(table, dict):
+        raise ConsentError(f"{where}: 'consent' must be a table")
+    return table
+
+
+def model_file(avatar_dir: Path, toml_dict: dict) -> Path:
+    """The model file the signature covers: ``model`` in avatar.toml, inside the avatar folder."""
+    where = avatar_dir / "avatar.toml"
+    name = toml_dict.get("model")
+    if not isinstance(name, str) or not name:
+        raise ConsentError(f"{where}: names no model file (model = \"...\") for the "
+                           f"signature to cover")
+    path = (avatar_dir / name).resolve()
+    if not path.is_relative_to(avatar_dir.resolve()):
+        raise ConsentError(f"{where}: model {name!r} lies outside the avatar folder")
+    if not path.is_file():
+        raise ConsentError(f"{where}: model file {name!r} does not exist")
+    return path
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, (dt.date, dt.datetime, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(item) for item in value]
+    return value
+
+
+def signed_bytes(avatar_dir: Path, toml_dict: dict) -> bytes:
+    """What the signature covers: canonical JSON of the manifest, the model's name and hash."""
+    table = _consent_table(toml_dict, str(avatar_dir / "avatar.toml"))
+    model = model_file(avatar_dir, toml_dict)
+    document = {"consent": _jsonable(table),
+                "model": {"file": toml_dict["model"], "sha256": file_sha256(model)}}
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return DOMAIN + canonical.encode("ascii")
+
+
+def _missing_fields(table: dict) -> list[str]:
+    problems = [f"'{name}' is missing" for name in REQUIRED if name not in table]
+    for name in ("likeness", "consented_by"):
+        if name in table and (not isinstance(table[name], str) or not table[name].strip()):
+            problems.append(f"'{name}' must be a non-empty string")
+    for name in ("date", "expires"):
+        if name in table and not isinstance(table[name], dt.date):
+            problems.append(f"'{name}' must be a TOML date such as 2027-01-31")
+    uses = table.get("uses")
+    if "uses" in table and (not isinstance(uses, list) or not uses
+                            or any(use not in USES for use in uses)):
+        problems.append(f"'uses' must be a list of {', '.join(USES)}")
+    return problems
+
+
+def _as_date(value: dt.date | dt.datetime) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def check_avatar_consent(avatar_dir: str | os.PathLike, toml_dict: dict, use: str,
+                         now: dt.date | dt.datetime | None = None) -> ConsentResult:
+    """Allow a synthetic avatar, or a real person's with a valid manifest covering ``use``.
+
+    Raises ``ConsentError`` saying exactly what is missing; ``now`` is for tests (default today).
+    """
+    _check_use(use)
+    avatar_dir = Path(avatar_dir)
+    where = f"{avatar_dir / 'avatar.toml'} [consent]"
+    table = _consent_table(toml_dict, str(avatar_dir / "avatar.toml"))
+    likeness = table.get("likeness")
+    if likeness == SYNTHETIC:
+        return ConsentResult(SYNTHETIC, True, use)
+    problems = _missing_fields(table)
+    if problems:
+        raise ConsentError(f"{where}: this avatar depicts a real person and its consent manifest "
+                           f"is incomplete: {'; '.join(problems)}")
+    _verify_signature(avatar_dir, toml_dict, where)
+    today = _as_date(now or dt.date.today())
+    expires = _as_date(table["expires"])
+    if today > expires:
+        raise ConsentError(f"{where}: consent expired on {expires.isoformat()}; ask "
+                           f"{table['consented_by']} to renew it and sign a new manifest")
+    if today < _as_date(table["date"]):
+        raise ConsentError(f"{where}: consent date {table['date']} is in the future")
+    if use not in table["uses"]:
+        raise ConsentError(f"{where}: consent covers {', '.join(table['uses'])}, not {use!r}")
+    return ConsentResult(str(likeness), False, use, str(table["consented_by"]), expires,
+                         keys.fingerprint(table["public_key"]))
+
+
+def _verify_signature(avatar_dir: Path, toml_dict: dict, where: str) -> None:
+    from cryptography.exceptions import InvalidSignature
+
+    table = toml_dict["consent"]
+    try:
+        public = keys.parse_public(table["public_key"], f"{where} public_key")
+    except ConfigError as error:
+        raise ConsentError(str(error)) from None
+    signature_path = avatar_dir / SIGNATURE_FILE
+    if not signature_path.is_file():
+        raise ConsentError(f"{signature_path}: missing; sign the manifest with "
+                           f"'persona avatar sign {avatar_dir} --key KEY'")
+    try:
+        signature = base64.b64decode(signature_path.read_bytes()[:1024].strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ConsentError(f"{signature_path}: not a base64 signature") from None
+    try:
+        public.verify(signature, signed_bytes(avatar_dir, toml_dict))
+    except InvalidSignature:
+        raise ConsentError(f"{signature_path}: signature does not match; the manifest or the "
+                           f"model file {toml_dict.get('model')!r} changed after signing, or "
+                           f"another key signed it") from None
+
+
+def sign_avatar(avatar_dir: str | os.PathLike, key_path: str | os.PathLike) -> Path:
+    """Sign ``avatar_dir``'s manifest and model with the private key; writes consent.sig."""
+    from engine.safety import strict_toml
+
+    avatar_dir = Path(avatar_dir)
+    toml_dict = strict_toml.load(avatar_dir / "avatar.toml")
+    where = f"{avatar_dir / 'avatar.toml'} [consent]"
+    table = _consent_table(toml_dict, str(avatar_dir / "avatar.toml"))
+    if table.get("likeness") == SYNTHETIC:
+        raise ConsentError(f"{where}: likeness is \"synthetic\"; nothing to sign")
+    problems = _missing_fields(table)
+    private = keys.load_private(key_path)
+    public = keys.public_text(private.public_key())
+    if table.get("public_key") not in (None, public):
+        problems.append(f"'public_key' is not the public key of {key_path}")
+    if problems:
+        hint = f" (add: public_key = \"{public}\")" if "public_key" not in table else ""
+        raise ConsentError(f"{where}: cannot sign: {'; '.join(problems)}{hint}")
+    signature = private.sign(signed_bytes(avatar_dir, toml_dict))
+    path = avatar_dir / SIGNATURE_FILE
+    path.write_text(base64.b64encode(signature).decode("ascii") + "\n")
+    return path
