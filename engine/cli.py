@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "engine.scenes_commands",
     "engine.tracking.commands",
     "engine.voice.commands",
+    "engine.safety.commands",
 )
 
 
