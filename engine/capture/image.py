@@ -1,0 +1,88 @@
+"""A still picture as a source: a photo stand-in, or a background for tests."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import AssetError
+from engine.types import Frame
+
+log = logging.getLogger(__name__)
+
+# Bounds for untrusted files: a photo is far below either, a decompression bomb is not.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_PIXELS = 40_000_000
+
+
+class ImageSource:
+    """Shows one image for ever. ``size`` (w, h): scale and centre-crop to exactly that size.
+
+    Every ``latest`` returns a new Frame (stamped now, numbered on) around the same read-only
+    image, so the loop treats it like any other source.
+    """
+
+    def __init__(self, path: str | os.PathLike, size: tuple[int, int] | None = None) -> None:
+        self.path = Path(path)
+        self.size = size
+        self.finished = False
+        self._image: np.ndarray | None = None
+        self._index = 0
+
+    def start(self) -> None:
+        self._image = load_image(self.path, self.size)
+        self._index = 0
+
+    def latest(self) -> Frame | None:
+        if self._image is None:
+            return None
+        frame = Frame(image=self._image, t_capture=time.perf_counter(), index=self._index)
+        self._index += 1
+        return frame
+
+    def close(self) -> None:
+        self._image = None
+
+    def __enter__(self) -> ImageSource:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ImageSource({str(self.path)!r})"
+
+
+def load_image(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Read an image file as read-only (H, W, 3) uint8 RGB, optionally cover-fitted to ``size``.
+
+    Raises AssetError naming the file when it is missing, too large or not a readable image.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        file_bytes = path.stat().st_size
+    except OSError as error:
+        raise AssetError(f"image {path}: {error.strerror or error}") from error
+    if file_bytes > MAX_FILE_BYTES:
+        raise AssetError(f"image {path} is {file_bytes >> 20} MiB; the limit is "
+                         f"{MAX_FILE_BYTES >> 20} MiB")
+    try:
+        with Image.open(path) as picture:
+            if picture.width * picture.height > MAX_PIXELS:
+                raise AssetError(f"image {path} is {picture.width}x{picture.height}; the limit is "
+                                 f"{MAX_PIXELS // 1_000_000} megapixels")
+            picture = ImageOps.exif_transpose(picture).convert("RGB")
+            if size is not None:
+                picture = ImageOps.fit(picture, size, Image.Resampling.BILINEAR)
+            image = np.asarray(picture, dtype=np.uint8).copy()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        # Pillow reports truncated and corrupt data as OSError or SyntaxError.
+        raise AssetError(f"image {path} is not a readable image: {error}") from error
+    image.flags.writeable = False
+    return image
