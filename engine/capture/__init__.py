@@ -43,3 +43,8 @@ def open_source(spec: str, size: tuple[int, int] = (1280, 720), fps: float = 30.
         return ImageSource(spec)
     raise ConfigError(f"unknown source {spec!r}: expected webcam[:INDEX|NAME], synthetic, or a "
                       f"video ({', '.join(sorted(VIDEO_SUFFIXES))}) or image file")
+
+from engine.capture.base import Source
+from engine.capture.factory import open_source
+
+__all__ = ["Source", "open_source"]

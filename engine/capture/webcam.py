@@ -1,75 +1,70 @@
-"""Webcam capture with OpenCV on a thread of its own that keeps only the newest frame.
+"""Webcam input through OpenCV, on a capture thread that keeps only the newest frame.
 
-The loop never waits for the camera: ``latest()`` returns whatever the capture thread grabbed
-last. When the camera goes away mid-session (unplugged, taken by another app) the source says so
-once, keeps handing out the last good frame — the avatar carries on, easing to neutral because
-the tracker stops finding a face in an unchanging picture — and reopens the device in the
-background with a growing back-off, announcing when it is back.
+The loop never waits on the camera: ``latest`` hands over whatever the thread grabbed last. When
+the camera stops delivering (unplugged, taken by another app) the thread says so once, the
+source keeps returning the last good frame, and the thread reopens the device with growing
+pauses until it is back — then says that too.
+
+Tests inject ``open_capture``: a function returning an object with OpenCV's ``read()``,
+``isOpened()`` and ``release()``, because there is no camera on the build machines.
 """
 
 from __future__ import annotations
 
 import logging
-import os
+import platform
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-import cv2
 import numpy as np
 
+from engine.capture.fit import cover
 from engine.errors import DeviceError
 from engine.types import Frame
 
 log = logging.getLogger(__name__)
 
-RETRY_FIRST_S = 0.5
-RETRY_MAX_S = 5.0
-FAILED_READS_BEFORE_LOST = 5  # a few bad reads happen on healthy cameras too
+# Failed reads in a row before the camera counts as lost (drivers drop the odd frame).
+LOST_AFTER_FAILURES = 5
+VIDEO4LINUX = Path("/sys/class/video4linux")
 
 
-class CaptureDevice(Protocol):
-    """The part of ``cv2.VideoCapture`` the source uses (a test double stands in for it here,
-    because these machines have no camera)."""
-
-    def isOpened(self) -> bool: ...  # noqa: N802 - OpenCV's name
-
+class Capture(Protocol):
     def read(self) -> tuple[bool, np.ndarray | None]: ...
-
+    def isOpened(self) -> bool: ...  # noqa: N802 — OpenCV's name
     def release(self) -> None: ...
 
 
-def find_device(spec: str | int | None) -> int | str:
-    """A camera index from ``None`` (the first), an index, or a name substring matched against
-    ``/sys/class/video4linux/*/name`` on Linux. Raises DeviceError listing the cameras."""
-    if spec is None or spec == "":
-        return 0
-    if isinstance(spec, int) or str(spec).isdigit():
-        return int(spec)
-    names = camera_names()
-    for index, name in names.items():
-        if str(spec).lower() in name.lower():
-            return index
-    listing = ", ".join(f"{i}: {n}" for i, n in names.items()) or "none found"
-    raise DeviceError(f"no camera named like {spec!r}; cameras: {listing}")
-
-
-def camera_names() -> dict[int, str]:
-    """Index → name of the video devices Linux knows about (empty elsewhere)."""
+def find_camera(name: str, root: Path = VIDEO4LINUX) -> int:
+    """Index of the first V4L2 camera whose name contains ``name`` (case-insensitive)."""
+    if platform.system() != "Linux":
+        raise DeviceError(f"webcam {name!r}: cameras can be chosen by name only on Linux; "
+                          "give an index instead (webcam:0)")
     names = {}
-    for entry in sorted(Path("/sys/class/video4linux").glob("video*")):
+    for entry in sorted(root.glob("video*")):
         try:
-            names[int(entry.name[len("video"):])] = (entry / "name").read_text().strip()
+            names[int(entry.name[5:])] = (entry / "name").read_text().strip()
         except (OSError, ValueError):
             continue
-    return names
+    for index, device_name in sorted(names.items()):
+        if name.lower() in device_name.lower():
+            return index
+    found = ", ".join(f"{i}: {n}" for i, n in sorted(names.items())) or "no cameras at all"
+    raise DeviceError(f"no webcam named like {name!r} (found {found})")
 
 
-def open_opencv(device: int | str, size: tuple[int, int], fps: float) -> CaptureDevice:
-    capture = cv2.VideoCapture(device, cv2.CAP_V4L2 if os.name == "posix" else cv2.CAP_ANY)
+def open_opencv(index: int, size: tuple[int, int], fps: float) -> Capture:
+    """An OpenCV capture asking for ``size`` and ``fps`` (MJPEG, which USB cameras need for
+    720p at 30 fps)."""
+    import cv2
+
+    api = cv2.CAP_V4L2 if platform.system() == "Linux" else cv2.CAP_ANY
+    capture = cv2.VideoCapture(index, api)
     if capture.isOpened():
+        capture.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))
         capture.set(cv2.CAP_PROP_FRAME_WIDTH, size[0])
         capture.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
         capture.set(cv2.CAP_PROP_FPS, fps)
@@ -78,91 +73,140 @@ def open_opencv(device: int | str, size: tuple[int, int], fps: float) -> Capture
 
 
 class WebcamSource:
-    """Frames from a camera by index or name, at (about) the requested size and rate."""
+    """A webcam by index (``0``) or by part of its name (``"C920"``, Linux only).
 
-    def __init__(self, device: str | int | None = None, size: tuple[int, int] = (1280, 720),
-                 fps: float = 30.0,
-                 opener: Callable[[int | str, tuple[int, int], float], CaptureDevice] = open_opencv
-                 ) -> None:
-        self.spec = device
-        self.size = size
-        self.fps = fps
-        self._opener = opener
-        self._device: int | str | None = None
-        self._capture: CaptureDevice | None = None
+    Frames are converted to RGB once, on the capture thread, and cover-fitted to ``size`` when
+    the camera does not deliver exactly the size asked for.
+    """
+
+    def __init__(
+        self,
+        device: int | str = 0,
+        size: tuple[int, int] = (1280, 720),
+        fps: float = 30.0,
+        *,
+        open_capture: Callable[[int, tuple[int, int], float], Capture] = open_opencv,
+        first_frame_timeout: float = 5.0,
+        retry_delay: float = 0.5,
+        max_retry_delay: float = 5.0,
+    ) -> None:
+        self.device = device
+        self.size = (int(size[0]), int(size[1]))
+        self.fps = float(fps)
+        self.finished = False
+        self.connected = False
+        self.reconnects = 0
+        self._open_capture = open_capture
+        self._first_frame_timeout = first_frame_timeout
+        self._retry_delay = retry_delay
+        self._max_retry_delay = max_retry_delay
+        self._capture: Capture | None = None
         self._latest: Frame | None = None
         self._lock = threading.Lock()
+        self._got_frame = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.lost = False
-        self.reconnects = 0
+        self._index = 0
 
     def start(self) -> None:
-        self._device = find_device(self.spec)
-        capture = self._opener(self._device, self.size, self.fps)
-        if not capture.isOpened():
-            capture.release()
+        if self._thread is not None:
+            return
+        capture = self._open()
+        if capture is None:
             raise DeviceError(
-                f"camera {self._device!r} could not be opened: is it connected, and not in use by "
-                "another program? (`persona devices` lists cameras; use --source to pick one, or "
-                "--source synthetic to run without a camera)")
+                f"webcam {self.device!r} could not be opened: check that it is plugged in and "
+                "not in use by another program (or pick another with --source webcam:N)"
+            )
         self._capture = capture
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="webcam", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"webcam:{self.device}",
+                                        daemon=True)
         self._thread.start()
+        if not self._got_frame.wait(self._first_frame_timeout):
+            self.close()
+            raise DeviceError(f"webcam {self.device!r} opened but sent no picture within "
+                              f"{self._first_frame_timeout:g} s")
+
+    def _open(self) -> Capture | None:
+        index = self.device if isinstance(self.device, int) else find_camera(self.device)
+        capture = self._open_capture(index, self.size, self.fps)
+        if capture.isOpened():
+            return capture
+        capture.release()
+        return None
 
     def latest(self) -> Frame | None:
         with self._lock:
             return self._latest
 
     def _run(self) -> None:
-        index = 0
         failures = 0
         while not self._stop.is_set():
-            ok, image = self._capture.read() if self._capture is not None else (False, None)
-            if ok and image is not None:
-                frame = Frame(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), time.perf_counter(), index)
-                index += 1
+            ok, bgr = self._capture.read()
+            if ok and bgr is not None:
                 failures = 0
-                with self._lock:
-                    self._latest = frame
+                self._publish(bgr)
                 continue
             failures += 1
-            if failures >= FAILED_READS_BEFORE_LOST:
-                self._reconnect()
-                failures = 0
-            else:
-                time.sleep(0.01)
-
-    def _reconnect(self) -> None:
-        """Announce the loss once, then reopen with back-off until the camera is back."""
-        if not self.lost:
-            self.lost = True
-            log.warning("camera %r stopped sending frames; showing the last frame and retrying",
-                        self._device)
-        if self._capture is not None:
+            if failures < LOST_AFTER_FAILURES:
+                continue
             self._capture.release()
             self._capture = None
-        delay = RETRY_FIRST_S
+            self.connected = False
+            log.warning("webcam %r stopped sending pictures (unplugged?); showing the last frame "
+                        "and retrying", self.device)
+            self._capture = self._reconnect()
+            if self._capture is None:
+                return  # stopping
+            failures = 0
+            self.reconnects += 1
+            log.warning("webcam %r is back", self.device)
+
+    def _reconnect(self) -> Capture | None:
+        delay = self._retry_delay
         while not self._stop.wait(delay):
-            capture = self._opener(self._device, self.size, self.fps)
-            if capture.isOpened():
-                self._capture = capture
-                self.lost = False
-                self.reconnects += 1
-                log.warning("camera %r is back", self._device)
-                return
-            capture.release()
-            delay = min(delay * 2, RETRY_MAX_S)
+            try:
+                capture = self._open()
+            except DeviceError:  # the camera's name is not listed (yet)
+                capture = None
+            if capture is not None:
+                return capture
+            delay = min(delay * 2, self._max_retry_delay)
+        return None
+
+    def _publish(self, bgr: np.ndarray) -> None:
+        import cv2
+
+        t_capture = time.perf_counter()
+        height, width = bgr.shape[:2]
+        if (width, height) != self.size:
+            (scaled_w, scaled_h), (x, y) = cover((width, height), self.size)
+            bgr = cv2.resize(bgr, (scaled_w, scaled_h), interpolation=cv2.INTER_AREA)
+            bgr = bgr[y:y + self.size[1], x:x + self.size[0]]
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        frame = Frame(image=rgb, t_capture=t_capture, index=self._index)
+        self._index += 1
+        with self._lock:
+            self._latest = frame
+        self.connected = True
+        self._got_frame.set()
 
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=2.0)
+            self._thread.join(timeout=5)
             self._thread = None
         if self._capture is not None:
             self._capture.release()
             self._capture = None
+        self.connected = False
+
+    def __enter__(self) -> WebcamSource:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
     def __repr__(self) -> str:
-        return f"WebcamSource({self.spec!r})"
+        return f"WebcamSource({self.device!r})"
