@@ -73,7 +73,8 @@ class App:
 
     def __init__(self, *, clock: Clock, source: Source, tracker: Tracker, director: Director,
                  compositor: Compositor, sinks: Iterable[Sink], fps: float,
-                 voice=None, on_frame: Callable[[App, FrameWork], None] | None = None) -> None:
+                 voice=None, on_frame: Callable[[App, FrameWork], None] | None = None,
+                 track_recorder=None) -> None:
         self.clock = clock
         self.source = source
         self.tracker = tracker
@@ -83,6 +84,7 @@ class App:
         self.fps = fps
         self.voice = voice  # engine.voice.live.VoiceEngine or None
         self.on_frame = on_frame
+        self.track_recorder = track_recorder  # engine.tracking.replay.TrackRecorder, when asked
         self.commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self.switches = Switches()
         self.stats = FrameStats()
@@ -152,11 +154,9 @@ class App:
         elif name == "quit":
             self.switches.quit = True
         elif name == "calibrate":
-            if self._last_face is not None and self._last_face.found:
-                self.director.retargeter.calibrate(self._last_face)
-                log.info("neutral face calibrated")
-            else:
-                log.warning("calibration needs a face in view")
+            # The median of the next second of faces: one frame could catch a blink.
+            self.director.retargeter.calibrate_next()
+            log.info("calibrating: relax and look at the screen for a second")
         elif name in ("mute", "voice") and self.voice is not None:
             state = self.voice.state()
             if name == "mute":
@@ -183,6 +183,8 @@ class App:
             raise
         finally:
             self._last_face = work.face
+        if self.track_recorder is not None:
+            self.track_recorder.write(work.face)
 
     def _retarget(self, work: FrameWork) -> None:
         if self.switches.freeze:
@@ -244,6 +246,8 @@ class App:
 
     def close(self) -> None:
         """Close sinks, source, tracker and scenes; each exactly once, errors logged."""
+        if self.track_recorder is not None:
+            self.track_recorder.flush()
         for closable in (*self.sinks, self.source, self.tracker, self.director):
             try:
                 closable.close()

@@ -67,9 +67,9 @@ def make_source(settings: Settings, realtime: bool = True) -> Source:
 
 
 def make_tracker(settings: Settings) -> Tracker:
-    from engine.tracking.face_mesh import MediaPipeTracker
+    from engine.tracking.drivers import open_tracker
 
-    return MediaPipeTracker()
+    return open_tracker(settings.tracker)
 
 
 def avatar_loader(gl: GLContext, shaders: ShaderLibrary, settings: Settings,
