@@ -1,151 +1,204 @@
-"""Sources: contracts, real media files, and a camera that disappears mid-session."""
+"""Source contracts: synthetic, still image, video file, webcam (with a fake device), factory."""
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 
 import numpy as np
 import pytest
 
-from engine.capture import open_source
-from engine.capture.media import ImageSource, VideoFileSource
+from engine.capture import Source, open_source
+from engine.capture.image import ImageSource
 from engine.capture.synthetic import SyntheticSource
-from engine.capture.webcam import WebcamSource, find_device
+from engine.capture.video import VideoFileSource
+from engine.capture.webcam import WebcamSource, find_camera
 from engine.errors import AssetError, ConfigError, DeviceError
 
 
-def check_frame(frame, size=None):
-    assert frame.image.dtype == np.uint8 and frame.image.ndim == 3 and frame.image.shape[2] == 3
-    if size is not None:
-        assert frame.size == size
+def check_frame(frame, size):
+    assert frame.image.dtype == np.uint8
+    assert frame.image.shape == (size[1], size[0], 3)
+    assert frame.image.flags.c_contiguous
+    assert frame.t_capture <= time.perf_counter()
 
 
-def test_synthetic_source_moves_and_is_deterministic():
-    with SyntheticSource((160, 90), 30.0, realtime=False) as source:
-        first, second = source.latest(), source.latest()
-    check_frame(first, (160, 90))
-    assert (first.index, second.index) == (0, 1)
-    assert not np.array_equal(first.image, second.image)
-    assert np.array_equal(SyntheticSource((160, 90)).render(1), second.image)
+def test_synthetic_is_deterministic_and_moves():
+    source = SyntheticSource((160, 96), 30, realtime=False)
+    assert isinstance(source, Source)
+    assert source.latest() is None  # not started
+    with source:
+        frames = [source.latest() for _ in range(3)]
+    for frame in frames:
+        check_frame(frame, (160, 96))
+    assert [f.index for f in frames] == [0, 1, 2]
+    assert not np.array_equal(frames[0].image, frames[1].image)
+    np.testing.assert_array_equal(frames[2].image, SyntheticSource((160, 96)).render(2))
 
 
-def test_video_file_plays_once_offline(shared_asset):
-    source = VideoFileSource(shared_asset("video/pyfeat_single_face.mp4"), loop=False,
-                             realtime=False)
-    source.start()
-    frames = []
-    while not source.finished:
-        frame = source.latest()
-        if not source.finished:
+def test_synthetic_realtime_follows_the_clock():
+    with SyntheticSource((64, 64), fps=50) as source:
+        first = source.latest()
+        time.sleep(0.1)
+        later = source.latest()
+    assert later.index - first.index >= 3
+
+
+def test_image_source_fits_and_counts(shared_asset):
+    path = shared_asset("face/pyfeat_single_face.jpg")
+    with ImageSource(path, size=(320, 240)) as source:
+        a, b = source.latest(), source.latest()
+    check_frame(a, (320, 240))
+    assert (a.index, b.index) == (0, 1)
+    assert not a.image.flags.writeable  # shared between frames: nobody may scribble on it
+    assert source.latest() is None  # closed
+
+
+def test_image_source_rejects_corrupt_and_missing_files(tmp_path):
+    corrupt = tmp_path / "broken.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really" * 20)
+    with pytest.raises(AssetError, match="broken.png"):
+        ImageSource(corrupt).start()
+    with pytest.raises(AssetError, match="nope.jpg"):
+        ImageSource(tmp_path / "nope.jpg").start()
+
+
+def test_video_offline_plays_every_frame_once(shared_asset):
+    path = shared_asset("video/pyfeat_single_face.mp4")
+    with VideoFileSource(path, size=(320, 240), loop=False, realtime=False) as source:
+        frames = []
+        while (frame := source.latest()) is not None:
             frames.append(frame)
-    source.close()
-    check_frame(frames[0], (640, 360))
-    assert 50 <= len(frames) <= 80  # 2.4 s at its own rate
-    assert [f.index for f in frames] == list(range(len(frames)))
+        assert source.finished
+        assert source.latest() is None
+    assert len(frames) == 72  # the sample's frame count
+    assert [f.index for f in frames] == list(range(72))
+    check_frame(frames[0], (320, 240))
 
 
-def test_video_file_loops_in_realtime_at_its_own_pace(shared_asset):
-    source = VideoFileSource(shared_asset("video/pyfeat_single_face.mp4"), loop=True)
-    source.start()
-    seen = set()
-    started = time.perf_counter()
-    while time.perf_counter() - started < 0.5:
-        seen.add(source.latest().index)
-        time.sleep(0.01)
-    source.close()
-    elapsed = time.perf_counter() - started
-    assert max(seen) <= elapsed * source.fps + 2  # never runs ahead of the clock
+def test_video_loops(shared_asset):
+    path = shared_asset("video/pyfeat_single_face.mp4")
+    with VideoFileSource(path, size=(160, 120), loop=True, realtime=False) as source:
+        frames = [source.latest() for _ in range(80)]
+        assert not source.finished
+    np.testing.assert_array_equal(frames[72].image, frames[0].image)
 
 
-def test_image_source_and_errors(tmp_path, shared_asset):
-    source = ImageSource(shared_asset("face/pyfeat_single_face.jpg"))
-    source.start()
-    a, b = source.latest(), source.latest()
-    check_frame(a)
-    assert b.index == a.index + 1 and b.t_capture >= a.t_capture
-    broken = tmp_path / "broken.jpg"
-    broken.write_bytes(b"\xff\xd8\xff not really a jpeg")
-    with pytest.raises(AssetError, match="broken.jpg"):
-        ImageSource(broken).start()
-    with pytest.raises(AssetError, match="missing.png"):
-        ImageSource(tmp_path / "missing.png").start()
+def test_video_realtime_paces_by_file_rate(shared_asset):
+    path = shared_asset("video/pyfeat_single_face.mp4")
+    with VideoFileSource(path, size=(160, 120), realtime=True) as source:
+        first = source.latest()
+        assert source.latest() is first  # not due yet: the same frame again
+        time.sleep(0.3)
+        later = source.latest()
+    # 0.3 s at 30 fps: about 9 frames on, one decode (skipped frames are not returned).
+    assert later.index == first.index + 1
+    assert source._position >= 9
 
 
-def test_open_source_specs(tmp_path):
-    assert isinstance(open_source("synthetic"), SyntheticSource)
-    assert isinstance(open_source("clip.mp4"), VideoFileSource)
-    assert isinstance(open_source("face.PNG"), ImageSource)
-    assert isinstance(open_source("webcam:0"), WebcamSource)
-    with pytest.raises(ConfigError, match="notes.txt"):
-        open_source("notes.txt")
+def test_video_rejects_non_video(tmp_path):
+    junk = tmp_path / "clip.mp4"
+    junk.write_bytes(b"\x00" * 1000)
+    with pytest.raises(AssetError, match="clip.mp4"):
+        VideoFileSource(junk).start()
 
 
-class FlakyCamera:
-    """Stands in for cv2.VideoCapture (no camera exists on these machines): delivers frames,
-    then fails as an unplugged camera does, until the test plugs it back in."""
+class FakeCamera:
+    """Stands in for cv2.VideoCapture (no webcam exists here): delivers ``good`` frames, then
+    fails every read, as an unplugged camera does."""
 
-    plugged = True
-    opened = 0
+    def __init__(self, good: int, shade: int, opened: bool = True):
+        self.good, self.shade, self.opened = good, shade, opened
+        self.reads = 0
+        self.released = False
 
-    def __init__(self, *args) -> None:
-        FlakyCamera.opened += 1
-        self.alive = FlakyCamera.plugged
-        self.count = 0
-
-    def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
-        return self.alive
+    def isOpened(self):  # noqa: N802
+        return self.opened
 
     def read(self):
-        if not (self.alive and FlakyCamera.plugged):
+        self.reads += 1
+        time.sleep(0.002)
+        if self.reads > self.good:
             return False, None
-        self.count += 1
-        time.sleep(0.005)
-        image = np.full((48, 64, 3), (10, 20, 30 + self.count % 200), np.uint8)  # BGR
+        image = np.full((48, 64, 3), self.shade, np.uint8)
+        image[..., 0] = 255  # blue in BGR
         return True, image
 
-    def release(self) -> None:
-        self.alive = False
+    def release(self):
+        self.released = True
 
 
-def wait_for(condition, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False
+def test_webcam_survives_unplug_and_comes_back(caplog):
+    plan = [FakeCamera(good=5, shade=10), FakeCamera(0, 0, opened=False),
+            FakeCamera(0, 0, opened=False), FakeCamera(good=10**6, shade=200)]
+    opened = []
 
+    def open_capture(index, size, fps):
+        camera = plan.pop(0) if len(plan) > 1 else plan[0]
+        opened.append(camera)
+        return camera
 
-def test_webcam_unplugged_mid_run_keeps_last_frame_and_recovers(caplog):
-    FlakyCamera.plugged, FlakyCamera.opened = True, 0
-    source = WebcamSource(0, (64, 48), 30.0, opener=FlakyCamera)
-    source.start()
-    try:
-        assert wait_for(lambda: source.latest() is not None)
-        frame = source.latest()
-        assert tuple(frame.image[0, 0]) == (frame.image[0, 0, 0], 20, 10)  # BGR → RGB
-        FlakyCamera.plugged = False
-        assert wait_for(lambda: source.lost)
-        held = source.latest()
-        time.sleep(0.1)
-        assert source.latest() is held  # the loop keeps getting the last good frame
-        assert "stopped sending frames" in caplog.text
-        FlakyCamera.plugged = True
-        assert wait_for(lambda: not source.lost)
-        assert wait_for(lambda: source.latest().index > held.index)
-        assert source.reconnects == 1 and "is back" in caplog.text
-    finally:
-        source.close()
+    caplog.set_level(logging.WARNING, logger="engine.capture.webcam")
+    source = WebcamSource(0, size=(64, 48), open_capture=open_capture, retry_delay=0.01)
+    with source:
+        first = source.latest()
+        check_frame(first, (64, 48))
+        assert tuple(first.image[0, 0]) == (10, 10, 255)  # converted BGR → RGB
+        deadline = time.monotonic() + 5
+        while source.reconnects == 0 and time.monotonic() < deadline:
+            frame = source.latest()
+            assert frame is not None  # the last good frame stays while the camera is away
+            time.sleep(0.005)
+        assert source.reconnects == 1
+        while source.latest().image[0, 0, 1] != 200 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        back = source.latest()
+    assert tuple(back.image[0, 0]) == (200, 200, 255)
+    assert back.index >= 5
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("stopped sending" in m for m in messages) == 1
+    assert sum("is back" in m for m in messages) == 1
+    assert len(opened) == 4 and all(camera.released for camera in opened)
 
 
 def test_webcam_missing_at_start_is_a_clear_error():
-    FlakyCamera.plugged = False
-    with pytest.raises(DeviceError, match="could not be opened"):
-        WebcamSource(3, opener=FlakyCamera).start()
-    FlakyCamera.plugged = True
+    source = WebcamSource(3, open_capture=lambda *_: FakeCamera(0, 0, opened=False))
+    with pytest.raises(DeviceError, match="webcam 3 could not be opened"):
+        source.start()
 
 
-def test_camera_by_unknown_name_lists_cameras():
-    with pytest.raises(DeviceError, match="no camera named like 'NoSuchCam'"):
-        find_device("NoSuchCam")
-    assert find_device("2") == 2 and find_device(None) == 0
+def test_webcam_silent_at_start_is_a_clear_error():
+    source = WebcamSource(0, open_capture=lambda *_: FakeCamera(0, 0), first_frame_timeout=0.2)
+    with pytest.raises(DeviceError, match="no picture"):
+        source.start()
+
+
+def test_webcam_found_by_name(tmp_path):
+    for index, name in ((0, "Integrated Camera: Integrated C"), (2, "HD Pro Webcam C920")):
+        (tmp_path / f"video{index}").mkdir()
+        (tmp_path / f"video{index}" / "name").write_text(name + "\n")
+    assert find_camera("c920", root=tmp_path) == 2
+    with pytest.raises(DeviceError, match="HD Pro Webcam C920"):
+        find_camera("Logitech Brio", root=tmp_path)
+
+
+def test_open_source_specs(shared_asset, tmp_path):
+    assert isinstance(open_source("synthetic", size=(64, 64)), SyntheticSource)
+    assert open_source("webcam").device == 0
+    assert open_source("webcam:2").device == 2
+    assert open_source("webcam:C920").device == "C920"
+    video = open_source(str(shared_asset("video/pyfeat_single_face.mp4")), loop=False)
+    assert isinstance(video, VideoFileSource) and not video.loop
+    assert isinstance(open_source(str(shared_asset("face/pyfeat_single_face.jpg"))), ImageSource)
+    with pytest.raises(AssetError, match="missing.mp4"):
+        open_source(str(tmp_path / "missing.mp4"))
+    with pytest.raises(ConfigError, match="webcam"):
+        open_source("telepathy")
+
+
+def test_webcam_close_stops_its_capture_thread():
+    before = threading.active_count()
+    with WebcamSource(0, size=(64, 48), open_capture=lambda *_: FakeCamera(10**6, 1)):
+        assert threading.active_count() == before + 1
+    assert threading.active_count() == before
