@@ -56,7 +56,7 @@ class Y4MSink(BaseSink):
     def __init__(self, path: str | os.PathLike) -> None:
         super().__init__()
         self.path = str(path)
-        self.frames_dropped = 0  # frames a slow or absent pipe reader never got
+        self._dropped = 0
         self._stream: BinaryIO | None = None
         self._owns_stream = False
         self._consumer_gone = False
@@ -82,13 +82,17 @@ class Y4MSink(BaseSink):
     def _write(self, frame: Frame) -> None:
         planes = rgb_to_i420(frame.image)
         if self._pipe is not None:
-            if self._pipe.offer(planes):
-                self.frames_dropped += 1
+            self._pipe.offer(planes)
             return
         if not self._consumer_gone:
             self._send_to_stream(_FRAME_MARKER, planes)
         else:
-            self.frames_dropped += 1
+            self._dropped += 1
+
+    @property
+    def frames_dropped(self) -> int:
+        """Frames no reader got: a slow or absent pipe reader, or a consumer that quit."""
+        return self._dropped + (self._pipe.dropped if self._pipe is not None else 0)
 
     def _send_to_stream(self, *chunks: bytes | np.ndarray) -> None:
         assert self._stream is not None
@@ -107,7 +111,6 @@ class Y4MSink(BaseSink):
     def _close(self) -> None:
         if self._pipe is not None:
             self._pipe.stop()
-            self.frames_dropped += self._pipe.never_sent
         if self._stream is not None:
             try:
                 if self._owns_stream:
@@ -134,25 +137,24 @@ class _PipeWriter:
     def __init__(self, path: str, header: bytes) -> None:
         self.path = path
         self.header = header
-        self.never_sent = 0  # frames still waiting when the sink closed
+        self.dropped = 0  # frames replaced before the reader took them, or offered to nobody
         self._pending: np.ndarray | None = None
         self._ready = threading.Condition()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name=f"y4m-pipe:{path}", daemon=True)
         self._thread.start()
 
-    def offer(self, planes: np.ndarray) -> bool:
-        """Queue a frame for the reader; True when it replaced one the reader never took."""
+    def offer(self, planes: np.ndarray) -> None:
+        """Queue a frame for the reader, replacing one it has not taken yet."""
         with self._ready:
-            replaced = self._pending is not None
+            self.dropped += self._pending is not None
             self._pending = planes
             self._ready.notify()
-        return replaced
 
     def stop(self) -> None:
         with self._ready:
             self._stopping = True
-            self.never_sent = int(self._pending is not None)
+            self.dropped += self._pending is not None
             self._ready.notify()
         self._thread.join(timeout=5)
 
@@ -192,6 +194,7 @@ class _PipeWriter:
                     return None
             with self._ready:
                 # Frames offered while nobody listens are not worth keeping.
+                self.dropped += self._pending is not None
                 self._pending = None
                 self._ready.wait(_POLL_SECONDS)
         return None

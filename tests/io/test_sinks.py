@@ -1,186 +1,301 @@
-"""Sinks: y4m read back frame by frame (ours and FFmpeg's reader), MP4 with audio decoded by
-PyAV, the virtual camera through pyvirtualcam up to the device boundary, alternatives tried in
-order with one error listing every reason."""
+"""Sink contracts: checks at the edge, close once, y4m, MP4 recorder, virtual camera, factory."""
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import threading
+import time
 
 import av
 import numpy as np
 import pytest
 import pyvirtualcam
 
+from engine.capture.synthetic import SyntheticSource
 from engine.errors import ConfigError, SinkError
-from engine.output.factory import make_sink, open_sinks
+from engine.output import Sink, first_working, make_sink, open_sinks
 from engine.output.memory import MemorySink
+from engine.output.null import NullSink
 from engine.output.recorder import RecorderSink
-from engine.output.virtualcam import VirtualCameraSink, install_hint
+from engine.output.virtualcam import VirtualCameraSink
 from engine.output.y4m import Y4MSink, read_y4m
 from engine.output.yuv import i420_to_rgb
 from engine.types import AudioBlock, Frame
 
-SIZE = (64, 48)
-FPS = 30.0
+W, H, FPS = 96, 64, 30
 
 
-def frames(count: int) -> list[Frame]:
-    """Distinct flat colours, easy to recognise after 4:2:0 and compression."""
-    out = []
-    for n in range(count):
-        image = np.empty((SIZE[1], SIZE[0], 3), np.uint8)
-        image[:] = ((n * 40) % 256, 255 - (n * 40) % 256, 128)
-        out.append(Frame(image, n / FPS, n))
-    return out
+def frames(count: int, size=(W, H)):
+    source = SyntheticSource(size, FPS, realtime=False)
+    source.start()
+    return [source.latest() for _ in range(count)]
 
 
-def test_y4m_file_reads_back_frame_by_frame(tmp_path):
-    path = tmp_path / "out.y4m"
-    sent = frames(5)
-    with Y4MSink(path) as sink:
-        sink.open(*SIZE, FPS)
-        for frame in sent:
+@pytest.mark.parametrize("make", [NullSink, MemorySink], ids=["null", "memory"])
+def test_sink_contract(make):
+    sink = make()
+    assert isinstance(sink, Sink)
+    with pytest.raises(RuntimeError):
+        sink.write(frames(1)[0])  # before open
+    with sink:
+        sink.open(W, H, FPS)
+        with pytest.raises(TypeError):
+            sink.write(Frame(np.zeros((H, W, 3), np.float32), 0.0, 0))
+        with pytest.raises(ValueError):
+            sink.write(Frame(np.zeros((H, W + 2, 3), np.uint8), 0.0, 0))
+        with pytest.raises(TypeError):
+            sink.write(np.zeros((H, W, 3), np.uint8))
+        for frame in frames(3):
             sink.write(frame)
-    header, planes = read_y4m(path)
-    assert (header.width, header.height, header.fps) == (64, 48, 30)
-    received = [i420_to_rgb(p, *SIZE) for p in planes]
-    assert len(received) == 5
-    for original, back in zip(sent, received):
-        assert np.abs(original.image.astype(int) - back.astype(int)).max() <= 4
-    # FFmpeg's own demuxer agrees.
-    with av.open(str(path), format="yuv4mpegpipe") as container:
-        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-    assert len(decoded) == 5 and decoded[0].shape == (48, 64, 3)
-
-
-def test_y4m_named_pipe_with_a_live_reader(tmp_path):
-    path = tmp_path / "cam.y4m"
-    os.mkfifo(path)
-    received = []
-
-    def reader() -> None:
-        header, planes = read_y4m(path)
-        for plane in planes:
-            received.append(plane)
-            if len(received) == 3:
-                return
-
-    thread = threading.Thread(target=reader)
-    thread.start()
-    sink = Y4MSink(path)
-    sink.open(*SIZE, FPS)
-    for frame in frames(200):  # the sink drops what a slow reader cannot take, never blocks
-        sink.write(frame)
-        if len(received) >= 3:
-            break
-        threading.Event().wait(0.005)
-    thread.join(timeout=10)
-    sink.close()  # the reader has gone away: closing must not hang or raise
-    assert len(received) == 3
-
-
-def test_recorder_mp4_with_audio_decodes_in_sync(tmp_path):
-    path = tmp_path / "rec.mp4"
-    rate = 48000
-    sink = RecorderSink(path, audio_rate=rate)
-    sink.open(*SIZE, FPS)
-    tone = np.sin(2 * np.pi * 440 * np.arange(rate // 30) / rate).astype(np.float32) * 0.3
-    for frame in frames(60):
-        sink.write(frame)
-        sink.write_audio(AudioBlock(tone, rate, frame.t_capture))
+    assert sink.frames_written == 3
     sink.close()
-    with av.open(str(path)) as container:
-        video, audio = container.streams.video[0], container.streams.audio[0]
-        assert (video.codec_context.name, audio.codec_context.name) == ("h264", "aac")
-        video_frames = sum(1 for _ in container.decode(video=0))
-    with av.open(str(path)) as container:
-        samples = sum(f.samples for f in container.decode(audio=0))
-    assert video_frames == 60
-    assert abs(samples / rate - video_frames / FPS) <= 1 / FPS + 1024 / rate
+    with pytest.raises(RuntimeError):
+        sink.write(frames(1)[0])
 
 
-def test_recorder_to_a_stream_writes_fragmented_mp4(tmp_path):
-    path = tmp_path / "stream.mp4"
-    with open(path, "wb") as stream:
-        sink = RecorderSink(stream=stream)
-        sink.open(*SIZE, FPS)
-        for frame in frames(10):
-            sink.write(frame)
-        sink.close()
-    with av.open(str(path)) as container:
-        assert sum(1 for _ in container.decode(video=0)) == 10
-
-
-def test_sink_checks_frames_at_the_edge():
-    sink = MemorySink()
-    sink.open(*SIZE, FPS)
-    with pytest.raises(TypeError):
-        sink.write(Frame(np.zeros((48, 64, 3), np.float32), 0.0, 0))
-    with pytest.raises(ValueError):
-        sink.write(Frame(np.zeros((10, 10, 3), np.uint8), 0.0, 0))
+def test_memory_sink_copies_and_closes_once():
+    sink = MemorySink(max_frames=2)
+    sink.open(W, H, FPS)
+    shown = frames(3)
+    for frame in shown:
+        sink.write(frame)
+    shown[2].image[:] = 0  # the loop reuses its buffers
+    assert sink.images.shape == (2, H, W, 3)
+    assert sink.frames[-1].image.any()
     sink.close()
     sink.close()
     assert sink.closed_count == 1
 
 
-class RecordingCamera:
-    """A pyvirtualcam backend that keeps what it is sent: the real library up to the device,
-    which these machines do not have (no v4l2loopback)."""
+def test_open_rejects_bad_sizes():
+    with pytest.raises(ValueError):
+        NullSink().open(0, H, FPS)
+    with pytest.raises(TypeError):
+        NullSink().open(float(W), H, FPS)
+    with pytest.raises(SinkError, match="even"):
+        Y4MSink(os.devnull).open(W + 1, H, FPS)
 
+
+def test_y4m_file_parses_back_frame_by_frame(tmp_path):
+    path = tmp_path / "out.y4m"
+    shown = frames(5)
+    with Y4MSink(path) as sink:
+        sink.open(W, H, FPS)
+        for frame in shown:
+            sink.write(frame)
+    header, planes = read_y4m(path)
+    assert (header.width, header.height, header.fps, header.chroma) == (W, H, 30, "420")
+    planes = list(planes)
+    assert len(planes) == 5
+    for frame, i420 in zip(shown, planes):
+        back = i420_to_rgb(i420, W, H).astype(int)
+        # 4:2:0 keeps luma per pixel but chroma per 2x2 block: compare on average.
+        assert np.abs(back - frame.image).mean() < 6
+    with av.open(str(path), format="yuv4mpegpipe") as container:
+        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(decoded) == 5 and decoded[0].shape == (H, W, 3)
+    assert np.abs(decoded[4].astype(int) - shown[4].image).mean() < 6
+
+
+def test_y4m_named_pipe_feeds_a_reader_and_survives_it_leaving(tmp_path, caplog):
+    path = tmp_path / "camera.y4m"
+    os.mkfifo(path)
+    received: list[np.ndarray] = []
+
+    def reader(count):
+        with open(path, "rb") as pipe:
+            header, planes = read_y4m(pipe)
+            for i420 in planes:
+                received.append(i420)
+                if len(received) >= count:
+                    return  # leave early: the writer sees EPIPE
+
+    caplog.set_level(logging.WARNING, logger="engine.output.y4m")
+    sink = Y4MSink(path)
+    sink.open(W, H, FPS)
+    for frame in frames(3):
+        sink.write(frame)  # nobody listening yet: dropped, never blocking
+    thread = threading.Thread(target=reader, args=(4,))
+    thread.start()
+    deadline = time.monotonic() + 10
+    shown = frames(40)
+    for frame in shown:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            break
+        sink.write(frame)
+        time.sleep(0.02)
+    thread.join(5)
+    for frame in shown[:10]:
+        sink.write(frame)  # the reader is gone: still no exception
+        time.sleep(0.01)
+    sink.close()
+    assert len(received) == 4
+    assert received[0].shape == (H * 3 // 2, W)
+    assert any("went away" in r.getMessage() for r in caplog.records)
+    assert sink.frames_dropped >= 3
+
+
+def test_y4m_stdout_consumer_leaving_is_a_message_not_a_crash(caplog):
+    class GonePipe(io.RawIOBase):
+        def writable(self):
+            return True
+
+        def write(self, data):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    sink = Y4MSink("-")
+    sink._stream = GonePipe()  # what sys.stdout.buffer becomes when `| ffmpeg` quits
+    sink._send_to_stream(b"FRAME\n")
+    assert sink._consumer_gone
+    assert "closed the pipe" in caplog.text
+
+
+def decode_mp4(source):
+    with av.open(source) as container:
+        video = container.streams.video[0]
+        audio = container.streams.audio[0] if container.streams.audio else None
+        images = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+        video_seconds = float(video.duration * video.time_base)
+        audio_seconds = float(audio.duration * audio.time_base) if audio else None
+        return images, video.codec_context.name, video_seconds, audio_seconds
+
+
+def test_recorder_writes_playable_h264_with_audio_in_sync(tmp_path):
+    path = tmp_path / "out.mp4"
+    rate = 48000
+    shown = frames(45)
+    with RecorderSink(path, audio_rate=rate) as sink:
+        sink.open(W, H, FPS)
+        tone = (0.3 * np.sin(np.arange(rate // FPS) * 0.05)).astype(np.float32)
+        for frame in shown:
+            sink.write(frame)
+            sink.write_audio(AudioBlock(tone, rate))
+        with pytest.raises(ValueError, match="Hz"):
+            sink.write_audio(AudioBlock(tone, 16000))
+    images, codec, video_seconds, audio_seconds = decode_mp4(str(path))
+    assert codec == "h264"
+    assert len(images) == 45 and images[0].shape == (H, W, 3)
+    assert abs(video_seconds - 1.5) < 1e-6
+    assert abs(audio_seconds - video_seconds) <= 1 / FPS
+    assert np.abs(images[10].astype(int) - shown[10].image).mean() < 12
+
+
+def test_recorder_capture_timing_keeps_gaps(tmp_path):
+    path = tmp_path / "live.mp4"
+    with RecorderSink(path, timing="capture") as sink:
+        sink.open(W, H, FPS)
+        for i, frame in enumerate(frames(10)):
+            # Frame 5 was dropped by the loop: its slot stays empty instead of shortening video.
+            slot = i if i < 5 else i + 1
+            sink.write(Frame(frame.image, 100.0 + slot / FPS, i))
+    images, _, video_seconds, _ = decode_mp4(str(path))
+    assert len(images) == 10
+    assert abs(video_seconds - 11 / FPS) < 1e-6
+
+
+def test_recorder_streams_fragmented_mp4():
+    stream = io.BytesIO()
+    with RecorderSink(stream=stream, audio_rate=16000) as sink:
+        sink.open(W, H, FPS)
+        for frame in frames(8):
+            sink.write(frame)
+            sink.write_audio(AudioBlock(np.zeros(16000 // FPS, np.float32), 16000))
+    data = stream.getvalue()
+    assert b"moof" in data and b"mvex" in data  # fragmented, no seeking back
+    stream.seek(0)
+    images, _, _, _ = decode_mp4(stream)
+    assert len(images) == 8
+
+
+class RecordingBackend:
+    """A pyvirtualcam backend standing in for the device driver (no v4l2loopback here): the real
+    library code runs up to the device boundary, where frames are kept."""
+
+    accepts = ("I420",)
     sent: list[np.ndarray] = []
+    closed = 0
 
-    def __init__(self, width, height, fps, fourcc, device, **kwargs) -> None:
+    def __init__(self, *, width, height, fps, fourcc, device, **kw):
+        fmt = pyvirtualcam.camera.decode_fourcc(fourcc)
+        if pyvirtualcam.PixelFormat(fmt).name not in self.accepts:
+            raise RuntimeError(f"format {fmt} not supported")
         self.width, self.height = width, height
 
-    def device(self) -> str:
-        return "recording-camera"
+    def send(self, frame):
+        RecordingBackend.sent.append(frame.copy())
+
+    def close(self):
+        RecordingBackend.closed += 1
+
+    def device(self):
+        return "/dev/fake-loopback"
 
     def native_fourcc(self):
-        return None
-
-    def send(self, frame: np.ndarray) -> None:
-        RecordingCamera.sent.append(frame.copy())
-
-    def close(self) -> None:
-        pass
+        return pyvirtualcam.camera.encode_fourcc("I420")
 
 
 @pytest.fixture
 def recording_backend():
-    pyvirtualcam.register_backend("persona-test", RecordingCamera)
-    RecordingCamera.sent = []
-    yield "persona-test"
-    pyvirtualcam.camera.BACKENDS.pop("persona-test", None)
+    RecordingBackend.sent, RecordingBackend.closed = [], 0
+    pyvirtualcam.register_backend("recording", RecordingBackend)
+    yield RecordingBackend
+    del pyvirtualcam.camera.BACKENDS["recording"]
 
 
-def test_virtual_camera_through_pyvirtualcam(recording_backend):
-    sink = VirtualCameraSink(backend="persona-test")
-    sink.open(*SIZE, FPS)
-    for frame in frames(3):
-        sink.write(frame)
+def test_virtual_camera_negotiates_format_and_sends(recording_backend):
+    shown = frames(3)
+    with VirtualCameraSink(backend="recording") as sink:
+        sink.open(W, H, FPS)
+        assert sink.fmt == "I420"  # RGB and BGR were refused, I420 accepted
+        for frame in shown:
+            sink.write(frame)
     sink.close()
-    assert len(RecordingCamera.sent) == 3
-    assert sink.fmt in ("RGB", "BGR", "I420", "RGBA")
+    assert recording_backend.closed == 1
+    assert len(recording_backend.sent) == 3
+    back = i420_to_rgb(recording_backend.sent[2], W, H).astype(int)
+    assert np.abs(back - shown[2].image).mean() < 6
 
 
-def test_no_virtual_camera_names_what_to_install():
-    sink = VirtualCameraSink(backend="v4l2loopback" if "v4l2loopback" in
-                             pyvirtualcam.camera.BACKENDS else None)
-    with pytest.raises(SinkError) as error:
-        sink.open(*SIZE, FPS)
-    assert "v4l2loopback" in str(error.value)
-    assert "v4l2loopback" in install_hint("Linux") and "OBS" in install_hint("Windows")
+def test_virtual_camera_without_device_says_what_to_install(recording_backend):
+    recording_backend.accepts = ()
+    try:
+        with pytest.raises(SinkError, match="v4l2loopback|OBS") as caught:
+            VirtualCameraSink(backend="recording").open(W, H, FPS)
+        assert "not supported" in str(caught.value)
+    finally:
+        recording_backend.accepts = ("I420",)
+    with pytest.raises(SinkError, match="unknown"):
+        VirtualCameraSink(backend="no-such-backend").open(W, H, FPS)
 
 
-def test_alternatives_fall_back_and_failures_list_every_reason(tmp_path):
-    sinks = open_sinks([f"virtualcam|y4m:{tmp_path / 'fallback.y4m'}"], *SIZE, FPS)
-    assert type(sinks[0]).__name__ == "Y4MSink"
+def test_virtual_camera_on_this_machine_has_no_device():
+    # The real v4l2loopback backend, on a machine with no loopback device.
+    if any(os.path.exists(f"/dev/video{i}") for i in range(10)):
+        pytest.skip("this machine has video devices")
+    with pytest.raises(SinkError, match="modprobe v4l2loopback"):
+        VirtualCameraSink(backend="v4l2loopback").open(W, H, FPS)
+
+
+def test_first_working_lists_every_reason(tmp_path):
+    with pytest.raises(SinkError) as caught:
+        first_working([VirtualCameraSink(backend="nope"), Y4MSink(tmp_path / "no" / "dir.y4m")],
+                      W, H, FPS)
+    message = str(caught.value)
+    assert "nope" in message and "dir.y4m" in message
+    fallback = first_working([VirtualCameraSink(backend="nope"), NullSink()], W, H, FPS)
+    assert isinstance(fallback, NullSink) and fallback.is_open
+
+
+def test_open_sinks_from_specs(tmp_path):
+    sinks = open_sinks(["null", f"virtualcam:nope|y4m:{tmp_path / 'a.y4m'}",
+                        str(tmp_path / "b.mp4")], W, H, FPS)
+    assert [type(s).__name__ for s in sinks] == ["NullSink", "Y4MSink", "RecorderSink"]
     for sink in sinks:
+        sink.write(frames(1)[0])
         sink.close()
-    with pytest.raises(SinkError) as error:
-        open_sinks([f"virtualcam|y4m:{tmp_path / 'no' / 'such' / 'dir.y4m'}"], *SIZE, FPS)
-    message = str(error.value)
-    assert "VirtualCamera" in message and "dir.y4m" in message
-    with pytest.raises(ConfigError, match="unknown sink 'carrier-pigeon'"):
-        make_sink("carrier-pigeon")
+    with pytest.raises(ConfigError, match="expected one of"):
+        make_sink("hologram")
+    with pytest.raises(SinkError):
+        open_sinks(["memory", "virtualcam:nope"], W, H, FPS)
