@@ -93,7 +93,7 @@ def check(pack_path: Path, archive: zipfile.ZipFile, limits: Limits) -> tuple[st
         mode = info.external_attr >> 16
         if stat.S_ISLNK(mode):
             raise AssetError(f"{where}: is a symlink")
-        if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):  # 0: no Unix type given
             raise AssetError(f"{where}: is not a regular file")
         if info.flag_bits & 0x1:
             raise AssetError(f"{where}: is encrypted")

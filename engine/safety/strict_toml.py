@@ -25,6 +25,10 @@ def loads(text: str, origin: str | os.PathLike) -> dict[str, Any]:
             what = message[:match.start()].strip()
             raise ConfigError(f"{origin}:{match.group(1)}: {what} "
                               f"(column {match.group(2)})") from None
+        if "(at end of document)" in message:
+            last_line = text.rstrip().count("\n") + 1
+            what = message.replace("(at end of document)", "").strip()
+            raise ConfigError(f"{origin}:{last_line}: {what} (reached the end of the file)") from None
         raise ConfigError(f"{origin}: {message}") from None
     except RecursionError:
         raise ConfigError(f"{origin}: values are nested too deeply") from None
