@@ -13,8 +13,12 @@ An avatar is a folder ``avatars/<name>/`` holding ``avatar.toml`` and its model:
     [consent]                     # optional: the likeness manifest the safety checks read
     likeness = "synthetic"
 
-``load_avatar`` also takes a path to such a folder or straight to a model file; a bare model file
-gets per-material shading, the automatic expression mapping and an empty consent table.
+``load_avatar`` also takes a path to such a folder or straight to a model file. It is what the
+live session calls, so it checks the ``[consent]`` table for the intended use first
+(``engine.safety.consent``): a bare model file has no manifest and is refused there.
+``open_avatar`` loads without that check, for the artist's own tools (inspect, preview, bench,
+tests) whose pictures stay on the machine; a bare model file gets per-material shading, the
+automatic expression mapping and an empty consent table.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any
 from engine.avatar.gltf import load_model
 from engine.avatar.mapping import ExpressionMap
 from engine.avatar.renderer import ModelRenderer
-from engine.errors import ConfigError
+from engine.errors import ConfigError, ConsentError
 from engine.gl.context import GLContext
 from engine.gl.programs import ShaderLibrary
 from engine.resources import SearchPath
@@ -76,17 +80,29 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         if not isinstance(data.get(table, {}), dict):
             raise ConfigError(f"{manifest}: [{table}] must be a table")
     return {"model": model_path, "shading": shading, "expressions": data.get("expressions", {}),
-            "consent": data.get("consent", {}), "name": data.get("name", folder.name)}
+            "consent": data.get("consent", {}), "name": data.get("name", folder.name),
+            "toml": data}
 
 
 def load_avatar(name_or_path: str, gl: GLContext, shaders: ShaderLibrary,
                 use: str = "privacy") -> ModelRenderer:
-    """The avatar ``name_or_path`` loaded onto the GPU, ready to ``render``.
+    """The avatar ``name_or_path`` on the GPU, after its consent manifest allowed ``use``
+    (therapy, privacy, demo); raises ConsentError when it does not."""
+    from engine.safety.consent import check_avatar_consent
 
-    ``use`` (therapy, privacy, demo) is recorded on the avatar beside its ``consent`` table for
-    the safety checks, which decide whether that use is covered.
-    """
     found = find_avatar(name_or_path, shaders.search)
+    if not found.is_dir():
+        raise ConsentError(f"{found}: a bare model file carries no consent manifest; put it in an "
+                           f"avatar folder with an {MANIFEST} whose [consent] table covers {use!r}")
+    check_avatar_consent(found, read_manifest(found)["toml"], use)
+    avatar = open_avatar(found, gl, shaders)
+    avatar.use = use
+    return avatar
+
+
+def open_avatar(name_or_path: str | Path, gl: GLContext, shaders: ShaderLibrary) -> ModelRenderer:
+    """The avatar or model file ``name_or_path`` on the GPU, without a consent check."""
+    found = find_avatar(str(name_or_path), shaders.search)
     if found.is_dir():
         manifest = read_manifest(found)
     else:
@@ -104,5 +120,4 @@ def load_avatar(name_or_path: str, gl: GLContext, shaders: ShaderLibrary,
                            toon=None if shading is None else shading == "toon")
     avatar.name = str(manifest["name"])
     avatar.consent = dict(manifest["consent"])
-    avatar.use = use
     return avatar
