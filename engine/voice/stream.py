@@ -2,7 +2,7 @@
 
 Block scheme (numbers for 48 kHz device audio; see docs/voice.md for the latency budget)::
 
-    48 kHz block ─► polyphase ÷2 ─► 24 kHz hops of 10 ms (240 samples, 2 WORLD frames)
+    48 kHz block ─► polyphase ÷2 ─► 24 kHz hops of 15 ms (360 samples, 3 WORLD frames)
         ─► StreamAnalyzer: history window 100 ms; DIO over the window, StoneMask / CheapTrick /
            D4C only at the frames that became final (20 ms look-ahead behind the newest sample)
         ─► FrameShaper: preset applied per 5 ms frame (pitch, range, formants, breath, tilt/EQ,
@@ -30,7 +30,7 @@ from engine.voice.shaping import FrameShaper
 from engine.voice.synthesis import PulseSynthesizer
 from engine.voice.world import FRAME_PERIOD_MS
 
-HOP_MS = 10.0
+HOP_MS = 15.0  # 3 frames: 10 ms costs ~35 % more CPU per second of audio (DIO and D4C run per hop)
 LOOKAHEAD_FRAMES = 4  # 20 ms: CheapTrick's window reaches 1.5 periods ahead (21 ms at 71 Hz)
 WINDOW_MS = 100.0  # DIO's history: a few periods of the lowest F0 plus its contour smoothing
 SMOOTHING_S = 0.02  # time constant of output gain, bypass and mute changes

@@ -11,8 +11,6 @@ from engine.voice.offline import convert, read_wav, write_wav
 from engine.voice.presets import list_presets, load_preset, preset_from_dict, preset_to_toml
 from engine.voice.profile import measure, preset_for
 
-from .conftest import median_f0
-
 
 def test_shipped_presets_load_and_round_trip():
     import tomllib
@@ -49,8 +47,10 @@ def test_profile_maps_a_speaker_onto_a_target_voice(speech, vowels):
     assert preset.pitch_target_hz == pytest.approx(target.f0_mean_hz, rel=0.01)
     assert preset.formant_ratio > 1.0  # a shorter vocal tract than the speaker's
     morphed = convert(speaker_samples, rate, preset)
-    # The speaker now sits within 10 % of the target's typical pitch (was ~2x lower).
-    assert median_f0(morphed, rate) == pytest.approx(target.f0_mean_hz, rel=0.10)
+    # The speaker's mean pitch (geometric, as the profile measures it) now sits within 5 % of
+    # the target's; it was about half of it.
+    assert measure(speaker_samples, rate).f0_mean_hz < 0.6 * target.f0_mean_hz
+    assert measure(morphed, rate).f0_mean_hz == pytest.approx(target.f0_mean_hz, rel=0.05)
 
 
 def test_profile_of_silence_is_a_clear_error():
