@@ -22,6 +22,8 @@ BENCHMARKS: dict[str, str] = {
     "tracking": "engine.tracking.bench:bench_tracking",
     "voice": "engine.voice.bench:bench_voice",
     "voice-soak": "engine.voice.bench:bench_voice_soak",
+    "io": "engine.output.bench:bench_io",
+    "watermark": "engine.safety.watermark_bench:bench_watermark",
 }
 
 
