@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from pathlib import Path
@@ -11,8 +10,6 @@ import numpy as np
 
 from engine.errors import AssetError
 from engine.types import Frame
-
-log = logging.getLogger(__name__)
 
 # Bounds for untrusted files: a photo is far below either, a decompression bomb is not.
 MAX_FILE_BYTES = 64 * 1024 * 1024
