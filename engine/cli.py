@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "engine.tracking.commands",
     "engine.voice.commands",
     "engine.safety.commands",
+    "engine.avatar.commands",
 )
 
 
