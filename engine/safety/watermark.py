@@ -15,13 +15,13 @@ survives rescaling):
   input is 8-bit, ``embed`` (numpy) and the shader agree exactly.
 * Detection converts to luma, averages each chip (area resampling, so any frame size works),
   removes the mean of its four neighbours (natural images are smooth at that scale, the
-  watermark is not)
-  and correlates the residual with the sync signs. The score
-  ``z = sum(r * pn) / sqrt(sum(r**2))`` over sync chips has mean 0 and variance 1 for any frame
-  that does not carry the pattern, because the signs are random and independent of the picture;
-  so the false-positive rate is set by the threshold, not by what the footage shows. For video
-  the residuals of many frames are summed first, which adds the watermark coherently and the
-  picture incoherently.
+  watermark is not), weights each chip by the inverse of the residual power around it (edges
+  and hair are loud, cheeks and walls are quiet) and correlates with the sync signs. The score
+  ``z = sum(w r pn) / sqrt(sum((w r)**2))`` over sync chips is a sum of random signs with
+  weights that do not depend on them, so for a frame without the pattern it has mean 0,
+  variance 1 and ``P(z >= t) <= exp(-t**2 / 2)`` (Hoeffding) whatever the footage shows: the
+  false-positive rate is set by the threshold. For video the residuals of many frames are summed
+  first, which adds the watermark coherently and a moving picture incoherently.
 * The session is decoded bit by bit from the sign of each bit's correlation and accepted only if
   its CRC-8 matches.
 
@@ -47,7 +47,9 @@ SEED = 0x50455253          # "PERS": public, fixed; changing it breaks every exi
 SESSION_BITS = 32
 CRC_BITS = 8
 PAYLOAD_BITS = SESSION_BITS + CRC_BITS
-THRESHOLD = 5.0            # z-score; P(z >= 5) under no watermark ≈ 3e-7 per frame (Gaussian)
+THRESHOLD = 5.0            # z-score; P(z >= 5) without a watermark <= exp(-25/2) ≈ 4e-6 (Hoeffding)
+WEIGHT_WINDOW = 3          # chips over which the picture's local residual power is estimated
+WEIGHT_FLOOR = 0.05        # x median power: keeps perfectly flat chips from taking all the weight
 MAX_VIDEO_FRAMES = 240     # frames read by detect_file; more add little once the score is high
 
 
@@ -146,15 +148,28 @@ def chip_residual(rgb: np.ndarray) -> np.ndarray:
     return chips - convolve(chips, _NEIGHBOURS, mode="reflect")
 
 
+def _weights(residual: np.ndarray) -> np.ndarray:
+    """Inverse local residual power: trust flat regions, discount hair, edges and texture.
+
+    The weights depend only on the residual, never on the signs, so under "no watermark" the
+    weighted score is still a sum of independent random signs and keeps its bound.
+    """
+    from scipy.ndimage import uniform_filter
+
+    local = uniform_filter(residual**2, WEIGHT_WINDOW, mode="reflect")
+    return 1.0 / (local + WEIGHT_FLOOR * float(np.median(local)) + 1e-9)
+
+
 def decide(residual_sum: np.ndarray, frames: int = 1) -> Detection:
     """Detection from a chip residual, or the sum of several frames' residuals."""
-    weighted = residual_sum * _PN
-    energy = float(np.sum(residual_sum[_SYNC] ** 2))
-    score = float(np.sum(weighted[_SYNC]) / np.sqrt(energy)) if energy > 0 else 0.0
+    weighted = residual_sum * _weights(residual_sum)
+    signed = weighted * _PN
+    energy = float(np.sum(weighted[_SYNC] ** 2))
+    score = float(np.sum(signed[_SYNC]) / np.sqrt(energy)) if energy > 0 else 0.0
     detected = score >= THRESHOLD
     session = None
     if detected:
-        bit_sums = np.bincount(_BIT[~_SYNC], weights=weighted[~_SYNC], minlength=PAYLOAD_BITS)
+        bit_sums = np.bincount(_BIT[~_SYNC], weights=signed[~_SYNC], minlength=PAYLOAD_BITS)
         word = 0
         for value in bit_sums:
             word = (word << 1) | int(value > 0)

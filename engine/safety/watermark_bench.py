@@ -108,6 +108,8 @@ def bench_watermark(seconds: float | None = None) -> dict:
         "reencode_single_frame_detected_pct": round(100 * np.mean([d.detected for d in one]), 1),
         "reencode_single_frame_confidence_median": round(float(np.median(
             [d.confidence for d in one])), 3),
+        "reencode_single_frame_session_ok_pct": round(100 * np.mean(
+            [d.session == SESSION for d in one]), 1),
         "reencode_10_frames_confidence": round(first_10.confidence, 3),
         "reencode_10_frames_session_ok": first_10.session == SESSION,
         "reencode_60_frames_score": round(whole.score, 2),
