@@ -164,7 +164,8 @@ def _mel_bank(rate: int, fft_size: int, bands: int) -> np.ndarray:
     bank = np.zeros((bands, len(bins)))
     for i in range(bands):
         low, centre, high = edges[i:i + 3]
-        bank[i] = np.clip(np.minimum((bins - low) / (centre - low), (high - bins) / (high - centre)),
+        rising, falling = (bins - low) / (centre - low), (high - bins) / (high - centre)
+        bank[i] = np.clip(np.minimum(rising, falling),
                           0.0, None)
     return bank
 

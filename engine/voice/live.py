@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -70,7 +70,6 @@ class VoiceCounters:
     drift_trims: int = 0  # samples trimmed because input and output clocks differ (or full)
     reconnects: int = 0
     worker_max_ms: float = 0.0
-    extra: dict = field(default_factory=dict)
 
     def caused_by_us(self) -> int:
         return self.output_underruns + self.input_dropped + self.callback_errors
@@ -88,7 +87,7 @@ class VoiceEngine:
         self.hop = live_block_size(self.morph)
         self.device_block = max(32, int(rate * self.settings.device_block_ms / 1000.0))
         # Output waits one hop plus one device block (a hop in progress can finish) plus a
-        # safety margin for hops that a busy machine delays (p99.9 ≈ 12 ms on a loaded 2-core box).
+        # safety margin for hops a busy machine delays (p99.9 ≈ 12 ms on a loaded 2-core box).
         self.output_target = (self.hop + self.device_block
                               + int(rate * self.settings.safety_ms / 1000.0))
         # Half a second of room: a worker stalled by a busy machine catches up afterwards (it
@@ -182,7 +181,7 @@ class VoiceEngine:
         self.counters.input_dropped += dropped
         return dropped
 
-    # -- read-outs ----------------------------------------------------------------------------------
+    # -- read-outs --------------------------------------------------------------------------------
     def level(self) -> tuple[float, float]:
         """Recent (input, output) RMS in dBFS, for the HUD meter."""
         return self._input_db, self._output_db
@@ -346,7 +345,7 @@ class VoiceEngine:
         for role in list(self._streams):
             self._close(role)
 
-    # -- PortAudio callbacks: copy samples, count, never raise --------------------------------------
+    # -- PortAudio callbacks: copy samples, count, never raise ------------------------------------
     def _input_callback(self, indata, frames, time_info, status) -> None:
         try:
             if status.input_overflow:

@@ -53,8 +53,8 @@ class VoicePreset:
         return all(getattr(self, f) == getattr(neutral, f) for f in _SHAPING_FIELDS)
 
 
-_SHAPING_FIELDS = ("pitch_semitones", "pitch_range", "pitch_target_hz", "formant_ratio", "breathiness",
-                   "tilt_db_per_octave", "eq", "denoise", "whisper")
+_SHAPING_FIELDS = ("pitch_semitones", "pitch_range", "pitch_target_hz", "formant_ratio",
+                   "breathiness", "tilt_db_per_octave", "eq", "denoise", "whisper")
 
 # field → (low, high) inclusive bounds for numbers.
 _BOUNDS: dict[str, tuple[float, float]] = {

@@ -53,7 +53,7 @@ class StreamResampler:
         first_index = self._consumed - len(self._history)  # absolute input index of buffer[0]
         self._consumed += len(block)
         # Output m needs input up to floor(m·down/up); make every m whose input has arrived.
-        last = (self._consumed * self.up - 1) // self.down  # largest m with m·down ≤ (consumed-1)·up
+        last = (self._consumed * self.up - 1) // self.down  # largest m: m·down < consumed·up
         count = max(0, last - self._produced + 1)
         m = np.arange(self._produced, self._produced + count)
         position = m * self.down

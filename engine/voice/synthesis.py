@@ -116,7 +116,8 @@ class PulseSynthesizer:
             periodic = fft.irfft(spectra[:count], n)
             periodic[:, n // 2:] = 0.0  # the anti-causal half is wrap-around
             periodic[:, :n // 2] -= periodic[:, :n // 2].mean(axis=1, keepdims=True)  # no DC
-            responses[periodic_on] += periodic * np.sqrt(noise_size[periodic_on].astype(np.float32))[:, None]
+            scale = np.sqrt(noise_size[periodic_on].astype(np.float32))
+            responses[periodic_on] += periodic * scale[:, None]
         return responses
 
     def _forget_old_frames(self) -> None:
