@@ -19,7 +19,9 @@ writer or a socket.
 
 from __future__ import annotations
 
+import logging
 import os
+import queue
 import threading
 from fractions import Fraction
 from typing import BinaryIO, Literal
@@ -32,18 +34,24 @@ from engine.output.base import BaseSink
 from engine.output.yuv import rgb_to_i420
 from engine.types import AudioBlock, Frame
 
+log = logging.getLogger(__name__)
+
 _AAC_FRAME = 1024  # samples per AAC frame
 # Audio timestamps closer than this to where the track already is are taken as jitter, not gaps.
 _AUDIO_SLACK_SECONDS = 0.04
 _AUDIO_BIT_RATE = 128_000
+# Frames waiting for the encoder thread; beyond this ``write`` waits (a recording drops nothing).
+_QUEUE_FRAMES = 8
 
 
 class RecorderSink(BaseSink):
     """Writes an H.264 MP4 to ``path`` or, fragmented, to ``stream``.
 
     ``audio_rate`` (Hz) adds a mono AAC track fed by ``write_audio``; without it the file has
-    video only. ``write`` and ``write_audio`` may be called from different threads; both encode
-    in the caller's thread, so feed ``write_audio`` from a worker, never the audio callback.
+    video only. ``write`` and ``write_audio`` may be called from different threads. Encoding
+    runs on a thread of its own, so ``write`` costs the caller a colour conversion and a queue
+    hand-over; it waits only when the encoder falls more than a few frames behind, and
+    ``write_audio`` may wait likewise, so feed it from a worker, never the audio callback.
     ``preset`` is libx264's speed/size trade: the default, ultrafast, is the one that keeps up
     with a live 720p loop on two cores (about 4x faster than veryfast, larger files); offline
     renders can afford "veryfast" or "medium".
@@ -81,6 +89,10 @@ class RecorderSink(BaseSink):
         self._last_pts = -1
         self._audio_pending = np.zeros(0, np.float32)
         self._audio_pts = 0  # samples handed to the encoder so far
+        self._work: queue.Queue = queue.Queue(_QUEUE_FRAMES)
+        self._encoder: threading.Thread | None = None
+        self._failure: Exception | None = None  # what stopped the encoder thread, if anything
+        self._failure_reported = False
 
     @property
     def target(self) -> str:
@@ -119,9 +131,14 @@ class RecorderSink(BaseSink):
             container.close()
             raise
         self._container, self._video = container, video
+        self._encoder = threading.Thread(target=self._encode_loop, name="recorder", daemon=True)
+        self._encoder.start()
 
     def _write(self, frame: Frame) -> None:
-        video_frame = av.VideoFrame.from_ndarray(rgb_to_i420(frame.image), format="yuv420p")
+        self._check_encoder()
+        if self._failure is not None:
+            return
+        planes = rgb_to_i420(frame.image)  # a new array: the caller may reuse frame.image
         with self._lock:
             if self._t0 is None:
                 self._t0 = frame.t_capture
@@ -130,8 +147,8 @@ class RecorderSink(BaseSink):
                 pts = max(pts, self._last_pts + 1)  # a stalled clock must not repeat a pts
             else:
                 pts = self._last_pts + 1
-            self._last_pts = video_frame.pts = pts
-            self._container.mux(self._video.encode(video_frame))
+            self._last_pts = pts
+            self._work.put(("video", planes, pts))
 
     def write_audio(self, block: AudioBlock) -> None:
         """Append a block of mono float32 samples at ``audio_rate``."""
@@ -147,6 +164,7 @@ class RecorderSink(BaseSink):
                 f"audio block is {block.sample_rate} Hz; the recorder was opened at "
                 f"{self.audio_rate} Hz"
             )
+        self._check_encoder()
         with self._lock:
             if not self.is_open or self._t0 is None:
                 return  # time zero is the first video frame: earlier audio has no place
@@ -154,8 +172,12 @@ class RecorderSink(BaseSink):
             self._audio_pending = np.concatenate([self._audio_pending, samples])
             whole = len(self._audio_pending) // _AAC_FRAME * _AAC_FRAME
             for start in range(0, whole, _AAC_FRAME):
-                self._encode_audio(self._audio_pending[start:start + _AAC_FRAME])
+                self._queue_audio(self._audio_pending[start:start + _AAC_FRAME])
             self._audio_pending = self._audio_pending[whole:]
+
+    def _queue_audio(self, samples: np.ndarray) -> None:
+        self._work.put(("audio", samples, self._audio_pts))
+        self._audio_pts += len(samples)
 
     def _place(self, samples: np.ndarray, t: float) -> np.ndarray:
         """In capture timing, pad or trim ``samples`` so that they start at time ``t``."""
@@ -169,26 +191,51 @@ class RecorderSink(BaseSink):
             return np.concatenate([np.zeros(offset, np.float32), samples])
         return samples[-offset:]
 
-    def _encode_audio(self, samples: np.ndarray) -> None:
-        audio_frame = av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(samples).reshape(1, -1), format="fltp", layout="mono"
+    def _check_encoder(self) -> None:
+        if self._failure is not None and not self._failure_reported:
+            self._failure_reported = True  # said once; later writes are dropped quietly
+            raise SinkError(f"recorder {self.target} failed: {self._failure}")
+
+    def _encode_loop(self) -> None:
+        """The encoder thread: the only user of the container until ``close`` joins it."""
+        while (item := self._work.get()) is not None:
+            if self._failure is not None:
+                continue  # keep draining so that writers never block on a dead encoder
+            try:
+                self._encode(*item)
+            except Exception as error:  # an encoder or disk error ends the recording
+                log.error("recorder %s stopped: %s", self.target, error)
+                self._failure = error
+
+    def _encode(self, kind: str, data: np.ndarray, pts: int) -> None:
+        if kind == "video":
+            frame = av.VideoFrame.from_ndarray(data, format="yuv420p")
+            frame.pts = pts
+            self._container.mux(self._video.encode(frame))
+            return
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(data).reshape(1, -1), format="fltp", layout="mono"
         )
-        audio_frame.sample_rate = self.audio_rate
-        audio_frame.pts = self._audio_pts
-        audio_frame.time_base = Fraction(1, self.audio_rate)
-        self._audio_pts += len(samples)
-        self._container.mux(self._audio.encode(audio_frame))
+        frame.sample_rate = self.audio_rate
+        frame.pts = pts
+        frame.time_base = Fraction(1, self.audio_rate)
+        self._container.mux(self._audio.encode(frame))
 
     def _close(self) -> None:
         with self._lock:
-            try:
+            if self._audio is not None and len(self._audio_pending):
+                self._queue_audio(self._audio_pending)  # AAC allows a short last frame
+                self._audio_pending = self._audio_pending[:0]
+            self._work.put(None)
+        self._encoder.join()
+        try:
+            if self._failure is None:
                 if self._audio is not None:
-                    if len(self._audio_pending):
-                        self._encode_audio(self._audio_pending)  # AAC allows a short last frame
                     self._container.mux(self._audio.encode(None))
                 self._container.mux(self._video.encode(None))
-            finally:
-                self._container.close()
+        finally:
+            self._container.close()
+        self._check_encoder()
 
     def __repr__(self) -> str:
         return f"RecorderSink({self.target!r})"

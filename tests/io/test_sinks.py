@@ -299,3 +299,24 @@ def test_open_sinks_from_specs(tmp_path):
         make_sink("hologram")
     with pytest.raises(SinkError):
         open_sinks(["memory", "virtualcam:nope"], W, H, FPS)
+
+
+def test_recorder_disk_failure_is_a_sink_error_not_a_hang():
+    class FullDisk(io.RawIOBase):
+        def writable(self):
+            return True
+
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+    sink = RecorderSink(stream=FullDisk())
+    shown = frames(60)
+    with pytest.raises(SinkError, match="No space left"):
+        sink.open(W, H, FPS)
+        for frame in shown:
+            sink.write(frame)
+        sink.close()
+    for frame in shown[:20]:
+        sink.write(frame)  # reported once; the loop goes on without the recording
+    sink.close()
+    sink.close()
