@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
     "loop": "engine.app_bench:bench_loop",
     "soak": "engine.soak:bench_soak",
     "hud": "engine.hud:bench_hud",
+    "render": "engine.avatar.bench:bench_render",
     "tracking": "engine.tracking.bench:bench_tracking",
     "voice": "engine.voice.bench:bench_voice",
     "voice-soak": "engine.voice.bench:bench_voice_soak",

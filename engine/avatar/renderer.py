@@ -44,6 +44,11 @@ _ALPHA_MODES = {"OPAQUE": 0, "MASK": 1, "BLEND": 2}
 _TURN_AROUND = np.diag([-1.0, 1.0, -1.0, 1.0]).astype(np.float32)  # VRM 0.x faces -Z: half turn on y
 
 
+def _program_name(material: Material) -> str:
+    """Opaque materials get the program without alpha tests (see avatar_surface.glsl)."""
+    return "avatar_opaque.glsl" if material.alpha_mode == "OPAQUE" else "avatar.glsl"
+
+
 def perspective(fov_y: float, aspect: float, near: float, far: float) -> np.ndarray:
     f = 1.0 / math.tan(fov_y / 2)
     return np.array([
@@ -167,7 +172,9 @@ class ModelRenderer:
                     joint_nodes = np.asarray(inst.skin.joints)[strongest]
                     chosen.append(pos[np.isin(joint_nodes, list(head_nodes))])
                 elif inst.node in head_nodes:
-                    chosen.append(pos)
+                    # A head node pivots at the neck: what lies below the pivot is neck, not face.
+                    pivot = (self._root @ self._rest_world[self._head][:, 3])[1]
+                    chosen.append(pos[pos[:, 1] > pivot])
         chosen = [c for c in chosen if len(c)]
         return np.concatenate(chosen) if chosen else None
 
@@ -193,12 +200,10 @@ class ModelRenderer:
             texture = self.ctx.texture((image.shape[1], image.shape[0]), 4, image.tobytes())
             texture.build_mipmaps()
             texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
-            texture.anisotropy = 4.0
             self._textures[index] = texture
         return self._textures[index]
 
     def _upload(self, rest_positions: list[np.ndarray]) -> list[_GpuPrimitive]:
-        program = self.shaders.get("avatar.glsl")
         default_material = Material("default", np.array([0.8, 0.8, 0.8, 1.0], np.float32))
         result, k = [], 0
         for i, inst in enumerate(self.model.instances):
@@ -209,6 +214,9 @@ class ModelRenderer:
                 vertices = np.hstack([prim.positions, prim.normals, prim.uvs, joints, weights]).astype(np.float32)
                 vbo = self.ctx.buffer(vertices.tobytes())
                 ibo = self.ctx.buffer(prim.indices.astype(np.uint32).tobytes())
+                material = (self.model.materials[prim.material] if prim.material is not None
+                            else default_material)
+                program = self.shaders.get(_program_name(material))
                 vao = self.ctx.vertex_array(
                     program, [(vbo, "3f 3f 2f 4f 4f", "in_position", "in_normal", "in_uv",
                                "in_joints", "in_weights")],
@@ -222,8 +230,6 @@ class ModelRenderer:
                     height = len(texels) // MORPH_TEXTURE_WIDTH
                     morphs = self.ctx.texture((MORPH_TEXTURE_WIDTH, height), 4, texels.tobytes(), dtype="f4")
                     morphs.filter = (moderngl.NEAREST, moderngl.NEAREST)
-                material = (self.model.materials[prim.material] if prim.material is not None
-                            else default_material)
                 texture = self._texture(prim.material, material) if prim.material is not None else None
                 centre = rest_positions[k].mean(axis=0) if n else np.zeros(3)
                 k += 1
@@ -320,28 +326,31 @@ class ModelRenderer:
             joints = np.concatenate(rows).transpose(0, 2, 1)  # columns as rows: 4 texels per joint
             self._joints.write(np.ascontiguousarray(joints, np.float32).tobytes(),
                                viewport=(0, 0, 4, len(joints)))
-        program = self.shaders.get("avatar.glsl")
-        program["u_view"].write(view.T.copy().tobytes())
-        program["u_proj"].write(proj.T.copy().tobytes())
-        self._set(program, "u_joints", 1)
-        self._set(program, "u_morphs", 2)
-        self._set(program, "u_texture", 0)
+        for name in ("avatar_opaque.glsl", "avatar.glsl"):
+            program = self.shaders.get(name)
+            program["u_view"].write(view.T.copy().tobytes())
+            program["u_proj"].write(proj.T.copy().tobytes())
+            self._set(program, "u_joints", 1)
+            self._set(program, "u_morphs", 2)
+            self._set(program, "u_texture", 0)
         self._joints.use(1)
 
         ctx = self.ctx
         ctx.enable(moderngl.DEPTH_TEST)
         opaque = [p for p in self._primitives if p.material.alpha_mode != "BLEND"]
         blended = [p for p in self._primitives if p.material.alpha_mode == "BLEND"]
-        blended.sort(key=lambda p: (view @ np.append(p.centre, 1.0))[2])  # far (more negative) first
+        depth = {id(p): (view @ np.append(p.centre, 1.0))[2] for p in self._primitives}
+        opaque.sort(key=lambda p: -depth[id(p)])  # near first: hidden fragments fail early
+        blended.sort(key=lambda p: depth[id(p)])  # far (more negative) first
         ctx.disable(moderngl.BLEND)
         for prim in opaque:
-            self._draw(program, prim, world, weights)
+            self._draw(self.shaders.get(_program_name(prim.material)), prim, world, weights)
         if blended:
             ctx.enable(moderngl.BLEND)
             ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
             ctx.depth_mask = False
             for prim in blended:
-                self._draw(program, prim, world, weights)
+                self._draw(self.shaders.get("avatar.glsl"), prim, world, weights)
             ctx.depth_mask = True
             ctx.disable(moderngl.BLEND)
         ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
