@@ -28,6 +28,9 @@ MAX_RATIO = 200           # deflate reaches ~10 on models and textures; bombs re
 RATIO_FLOOR_BYTES = 1 << 20  # small files may compress well (TOML, blank textures) harmlessly
 MAX_NAME_LENGTH = 255
 MANIFEST = "avatar.toml"
+# What zipfile and zlib raise on a damaged or unsupported archive.
+DAMAGED = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError,
+           NotImplementedError, RuntimeError)
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,8 @@ def _check_name(pack_path: Path, name: str) -> PurePosixPath:
     if name.startswith("/"):
         raise AssetError(f"{where}: absolute path")
     parts = PurePosixPath(name).parts
-    if any(part in ("..", ".") for part in parts) or any(len(p) > MAX_NAME_LENGTH for p in parts):
+    if (not parts or any(part in ("..", ".") for part in name.split("/"))
+            or any(len(part) > MAX_NAME_LENGTH for part in parts)):
         raise AssetError(f"{where}: path climbs out of the pack or has an invalid part")
     return PurePosixPath(*parts)
 
@@ -147,7 +151,7 @@ def import_pack(pack_path: str | os.PathLike, into: str | os.PathLike,
         raise AssetError(f"{pack_path}: no such file")
     try:
         archive = zipfile.ZipFile(pack_path)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+    except (*DAMAGED, OSError) as error:
         raise AssetError(f"{pack_path}: not a zip archive ({error})") from None
     with archive:
         top, files = check(pack_path, archive, limits)
@@ -165,8 +169,7 @@ def import_pack(pack_path: str | os.PathLike, into: str | os.PathLike,
                                                               limits.total_bytes - total))
             strict_toml.load(staging / top / MANIFEST)
             os.rename(staging / top, destination)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError,
-                NotImplementedError, RuntimeError) as error:  # what a damaged zip raises
+        except DAMAGED as error:
             raise AssetError(f"{pack_path}: damaged archive ({error})") from None
         except OSError as error:
             raise AssetError(f"{pack_path}: cannot unpack ({error})") from None
