@@ -115,7 +115,7 @@ class StreamAnalyzer:
         """D4C at the newest frame only; the hop's earlier frames interpolate from the last one.
 
         D4C is the costliest analysis step (4096-point FFTs per band at 24 kHz) while
-        aperiodicity changes slowly, so one estimate per hop (10 ms) is enough. Its own
+        aperiodicity changes slowly, so one estimate per hop (15 ms) is enough. Its own
         voiced/unvoiced test is off because voicing is decided above.
         """
         newest = self.world.d4c(x, f0[-1:], times[-1:], self.sample_rate, threshold=0.0,

@@ -1,10 +1,11 @@
 """``persona bench voice`` and ``persona bench voice-soak``.
 
 ``voice`` runs the identity preset through the streaming chain at 16 and 48 kHz device rates
-and reports, per rate: real-time factor on one core (CPU time of the chain pinned to one CPU,
-best of the repeats, so other processes on a shared machine inflate it least), algorithmic
-latency and its parts, and identity quality — PESQ-WB (at 16 kHz) and mel-cepstral distortion —
-against the input and against offline whole-file WORLD with the same analysis settings.
+and reports, per rate: real-time factor on one core (CPU time of the chain pinned to one CPU;
+best and median of ``--seconds`` / 6 repeats, since other processes on a shared machine
+inflate single runs), algorithmic latency and its parts, and identity quality — PESQ-WB (at
+16 kHz) and mel-cepstral distortion — against the input and against offline whole-file WORLD
+with the same analysis settings.
 
 ``voice-soak`` runs the live engine on real PortAudio streams against PulseAudio null sinks for
 ``--seconds`` (default 20; the release check is 600), switching presets every few seconds, and
@@ -34,19 +35,20 @@ def bench_voice(seconds: float | None) -> dict[str, float]:
 
     figures: dict[str, float] = {}
     clips = _clips()
-    repeats = max(1, int((seconds or 6.0) // 6.0))
+    repeats = max(1, int((seconds or 12.0) // 6.0))  # 6 s of speech per repeat
     for rate in (16000, 48000):
         for label, (speech16, _) in clips.items():
             x = resample_poly(speech16, rate, 16000).astype(np.float32) if rate != 16000 \
                 else speech16
             morph, out, cpu = None, None, []
-            for _ in range(repeats):
+            for _ in range(repeats if label == "speech" else 1):
                 morph = VoiceMorph(rate, VoicePreset())
                 out, used = _run_pinned(morph, x)
-                cpu.append(used)
+                cpu.append(used / (len(x) / rate))
             key = f"{rate // 1000}k"
             if label == "speech":
-                figures[f"rtf_one_core_{key}"] = round(min(cpu) / (len(x) / rate), 3)
+                figures[f"rtf_one_core_{key}"] = round(min(cpu), 3)
+                figures[f"rtf_one_core_median_{key}"] = round(float(np.median(cpu)), 3)
                 figures[f"latency_ms_{key}"] = round(morph.latency_ms, 2)
                 figures[f"latency_lookahead_ms_{key}"] = round(morph.lookahead_ms, 2)
                 figures[f"latency_hop_ms_{key}"] = round(morph.hop_ms, 2)

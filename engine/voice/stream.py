@@ -30,7 +30,7 @@ from engine.voice.shaping import FrameShaper
 from engine.voice.synthesis import PulseSynthesizer
 from engine.voice.world import FRAME_PERIOD_MS
 
-HOP_MS = 15.0  # 3 frames: 10 ms costs ~35 % more CPU per second of audio (DIO and D4C run per hop)
+HOP_MS = 15.0  # 3 frames; 10 ms hops cost ~35 % more CPU (DIO and D4C run once per hop)
 LOOKAHEAD_FRAMES = 4  # 20 ms: CheapTrick's window reaches 1.5 periods ahead (21 ms at 71 Hz)
 WINDOW_MS = 100.0  # DIO's history: a few periods of the lowest F0 plus its contour smoothing
 SMOOTHING_S = 0.02  # time constant of output gain, bypass and mute changes

@@ -72,6 +72,9 @@ def speech_like(seconds: float, sample_rate: int = 48000, seed: int = 0,
             poles = [1.0, -2 * r * np.cos(2 * np.pi * frequency / sample_rate), r * r]
             segment, states[k] = lfilter([sum(poles)], poles, segment, zi=states[k])
         out[a:a + block] = segment
+    # Three resonators roll off faster than a real vocal tract (whose higher formants and wall
+    # losses are missing here): a first-order lift restores the usual speech tilt.
+    out = lfilter([1.0, -0.9], [1.0], out)
     # Fade phrase edges over 20 ms so onsets sound like voice, not switches.
     envelope = lfilter([1.0 - 0.998], [1.0, -0.998], voiced.astype(np.float64))
     out *= np.minimum(1.0, envelope * 3.0)
