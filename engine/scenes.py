@@ -320,7 +320,9 @@ def parse_scene(path: Path, text: str) -> Scene:
         try:
             return check(*args)
         except SceneError as error:
-            problems.append(error)
+            # Kept without its traceback: a stored traceback would hold the caller's frames
+            # (up to the loop's, with its camera frame) in a cycle until a full GC.
+            problems.append(error.with_traceback(None))
             return None
 
     checked(_unknown_keys, source, data, TOP_FIELDS, ())
@@ -339,7 +341,12 @@ def parse_scene(path: Path, text: str) -> Scene:
         framing=checked(_framing, source, data.get("framing", {})),
     )
     if problems:
-        raise min(problems, key=lambda error: error.line or 0)
+        first = min(problems, key=lambda error: error.line or 0)
+        problems.clear()
+        try:
+            raise first
+        finally:
+            del first  # no frame → exception → traceback → frame cycle
     return Scene(path=path, hotkey=hotkey, **fields)
 
 

@@ -11,9 +11,9 @@ refused, resident memory growth after warm-up (target < 20 MB over 10 minutes), 
 on-time rate, fps and frame-time percentiles. The default run is 60 s; ``--seconds 600`` is the
 full ten-minute soak.
 
-The session comes from ``engine.session.build_app``. If the avatar loader is not importable
-(a checkout without the avatar package), the soak assembles the same parts itself with avatars
-that draw nothing and says so in ``avatars_rendered`` = 0.
+The session comes from ``engine.session.build_app``. If the avatar loader is not importable or a
+scene's avatar is not installed, the soak assembles the same parts itself with avatars that draw
+nothing, says why in the log and reports ``avatars_rendered`` = 0.
 """
 
 from __future__ import annotations
@@ -121,23 +121,38 @@ def _copy_scenes(folder: Path) -> list:
     return load_scenes(SearchPath([folder]))
 
 
+def _missing_avatars(scenes: list) -> list[str]:
+    """Why avatars cannot be rendered: no loader in this checkout, or scenes naming avatars
+    that are not there (each would be refused, which is not what the soak measures)."""
+    from engine.scenes import SceneError, resolve_avatar
+
+    try:
+        import engine.avatar.loader  # noqa: F401  (only asking whether it is there)
+    except ImportError as error:
+        return [f"the avatar loader is not importable ({error})"]
+    missing = []
+    for scene in scenes:
+        try:
+            resolve_avatar(scene)
+        except SceneError as error:
+            missing.append(str(error))
+    return missing
+
+
 def _session(settings: Settings, scenes: list, tracker):
     """(app, closer, avatars_rendered) from build_app, or from parts if avatars are missing."""
     from engine.capture.synthetic import SyntheticSource
     from engine.output.null import NullSink
 
     source = SyntheticSource(settings.size, settings.fps)
-    try:
-        import engine.avatar.loader  # noqa: F401  (only asking whether it is there)
-    except ImportError:
-        pass
-    else:
+    missing = _missing_avatars(scenes)
+    if not missing:
         from engine.session import build_app
 
         session = build_app(settings, source=source, tracker=tracker, sinks=[NullSink()],
                             scenes=scenes)
         return session.app, session.close, 1.0
-    log.warning("engine.avatar.loader is missing: soaking without avatar rendering")
+    log.warning("soaking without avatar rendering: %s", "; ".join(missing))
     from engine.app import App
     from engine.clock import Clock
     from engine.director import Director
