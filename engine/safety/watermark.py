@@ -51,6 +51,7 @@ THRESHOLD = 5.0            # z-score; P(z >= 5) without a watermark <= exp(-25/2
 WEIGHT_WINDOW = 3          # chips over which the picture's local residual power is estimated
 WEIGHT_FLOOR = 0.05        # x median power: keeps perfectly flat chips from taking all the weight
 MAX_VIDEO_FRAMES = 240     # frames read by detect_file; more add little once the score is high
+MAX_IMAGE_PIXELS = 64_000_000
 
 
 @dataclass(frozen=True)
@@ -202,28 +203,35 @@ def detect_file(path: Path, max_frames: int = MAX_VIDEO_FRAMES) -> Detection:
     path = Path(path)
     if not path.is_file():
         raise AssetError(f"{path}: no such file")
-    if path.suffix.lower() in VIDEO_SUFFIXES:
-        return _detect_video(path, max_frames)
+    try:
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            return _detect_video(path, max_frames)
+        return detect(_read_image(path))
+    except ValueError as error:  # too small to carry the watermark
+        raise AssetError(f"{path}: {error}") from None
+
+
+def _read_image(path: Path) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
-            if image.width * image.height > 64_000_000:
+            if image.width * image.height > MAX_IMAGE_PIXELS:
                 raise AssetError(f"{path}: image {image.width}x{image.height} is too large")
-            rgb = np.asarray(image.convert("RGB"))
-    except (UnidentifiedImageError, OSError) as error:
+            return np.asarray(image.convert("RGB"))
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as error:
         raise AssetError(f"{path}: not a readable image or video ({error})") from None
-    return detect(rgb)
 
 
 def _detect_video(path: Path, max_frames: int) -> Detection:
+    """Sum the residuals of up to ``max_frames`` frames; a damaged tail ends the reading."""
     import av
 
+    total, count = None, 0
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise AssetError(f"{path}: has no video stream")
-            total, count = None, 0
             for frame in container.decode(video=0):
                 residual = chip_residual(frame.to_ndarray(format="rgb24"))
                 total = residual if total is None else total + residual
@@ -231,7 +239,9 @@ def _detect_video(path: Path, max_frames: int) -> Detection:
                 if count >= max_frames:
                     break
     except av.FFmpegError as error:
-        raise AssetError(f"{path}: cannot decode video ({error})") from None
+        if total is None:
+            raise AssetError(f"{path}: cannot decode video ({error})") from None
+        log.warning("%s: decoding stopped after %d frames (%s)", path, count, error)
     if total is None:
         raise AssetError(f"{path}: no decodable video frames")
     return decide(total, count)

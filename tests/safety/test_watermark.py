@@ -135,3 +135,10 @@ def test_cli_verify_image_and_video(clip, mark, tmp_path, capsys):
     junk.write_bytes(b"not a video")
     assert main(["watermark", "verify", str(junk)]) == 1
     assert "junk.mp4" in capsys.readouterr().err
+
+
+def test_cli_small_image_is_a_clear_error(tmp_path, capsys):
+    small = tmp_path / "small.png"
+    cv2.imwrite(str(small), np.zeros((50, 50, 3), np.uint8))
+    assert main(["watermark", "verify", str(small)]) == 1
+    assert "small.png" in capsys.readouterr().err
