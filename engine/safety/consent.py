@@ -29,9 +29,13 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.errors import ConfigError, ConsentError
 from engine.safety import keys
+
+if TYPE_CHECKING:
+    from engine.safety.audit import AuditLog
 
 SIGNATURE_FILE = "consent.sig"
 USES = ("therapy", "privacy", "demo")
@@ -129,13 +133,31 @@ def _as_date(value: dt.date | dt.datetime) -> dt.date:
 
 
 def check_avatar_consent(avatar_dir: str | os.PathLike, toml_dict: dict, use: str,
-                         now: dt.date | dt.datetime | None = None) -> ConsentResult:
+                         now: dt.date | dt.datetime | None = None,
+                         audit: AuditLog | None = None) -> ConsentResult:
     """Allow a synthetic avatar, or a real person's with a valid manifest covering ``use``.
 
     Raises ``ConsentError`` saying exactly what is missing; ``now`` is for tests (default today).
+    With ``audit``, the outcome is recorded (folder name, use, outcome, signer fingerprint; never
+    the person's name).
     """
-    _check_use(use)
     avatar_dir = Path(avatar_dir)
+    try:
+        result = _check(avatar_dir, toml_dict, use, now)
+    except ConsentError:
+        if audit is not None:
+            audit.record("consent_check", avatar=avatar_dir.name, use=use, outcome="refused")
+        raise
+    if audit is not None:
+        audit.record("consent_check", avatar=avatar_dir.name, use=use,
+                     outcome="synthetic" if result.synthetic else "signed",
+                     signer=result.signer or "-")
+    return result
+
+
+def _check(avatar_dir: Path, toml_dict: dict, use: str,
+           now: dt.date | dt.datetime | None) -> ConsentResult:
+    _check_use(use)
     where = f"{avatar_dir / 'avatar.toml'} [consent]"
     table = _consent_table(toml_dict, str(avatar_dir / "avatar.toml"))
     likeness = table.get("likeness")

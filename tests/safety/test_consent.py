@@ -157,3 +157,33 @@ def test_cli_keygen_sign_verify(tmp_path, capsys):
     (folder / "face.glb").write_bytes(b"changed")
     assert main(["avatar", "verify", str(folder)]) == 1
     assert "signature does not match" in capsys.readouterr().err
+
+
+def test_consent_checks_are_audited_without_names(signed, tmp_path):
+    import json
+
+    from engine.safety.audit import AuditLog
+
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    toml_dict = strict_toml.load(signed / "avatar.toml")
+    check_avatar_consent(signed, toml_dict, "therapy", now=TODAY, audit=audit)
+    with pytest.raises(ConsentError):
+        check_avatar_consent(signed, toml_dict, "privacy", now=TODAY, audit=audit)
+    text = (tmp_path / "audit.jsonl").read_text()
+    entries = [json.loads(line) for line in text.splitlines()]
+    assert [e["names"]["outcome"] for e in entries] == ["signed", "refused"]
+    assert entries[0]["names"]["avatar"] == "jane"
+    assert "Jane Example" not in text
+
+
+def test_bundled_avatars_are_synthetic_or_signed():
+    """Every avatar shipped in avatars/ loads for every use (synthetic, or a valid manifest)."""
+    from engine.resources import PROJECT_ROOT
+
+    manifests = sorted((PROJECT_ROOT / "avatars").glob("*/avatar.toml"))
+    if not manifests:
+        pytest.skip("no bundled avatars yet")
+    for manifest in manifests:
+        toml_dict = strict_toml.load(manifest)
+        for use in ("therapy", "privacy", "demo"):
+            check_avatar_consent(manifest.parent, toml_dict, use)
