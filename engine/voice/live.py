@@ -363,7 +363,10 @@ class VoiceEngine:
             lowest = self._lowest_fill.get("output")
             if lowest is None or fill < lowest:
                 self._lowest_fill["output"] = fill
-            got = self._output_ring.read(frames, out=self._scratch)
+            # The preallocated buffer fits the block size asked for; a host API that ignores
+            # it gets a fresh array rather than a false underrun.
+            scratch = self._scratch if frames <= len(self._scratch) else None
+            got = self._output_ring.read(frames, out=scratch)
             outdata[:len(got), 0] = got
             if len(got) < frames:
                 outdata[len(got):, 0] = 0.0
@@ -385,7 +388,8 @@ class VoiceEngine:
             lowest = self._lowest_fill.get("monitor")
             if lowest is None or fill < lowest:
                 self._lowest_fill["monitor"] = fill
-            got = self._monitor_ring.read(frames, out=self._monitor_scratch)
+            scratch = self._monitor_scratch if frames <= len(self._monitor_scratch) else None
+            got = self._monitor_ring.read(frames, out=scratch)
             outdata[:len(got), 0] = got
             if len(got) < frames:
                 outdata[len(got):, 0] = 0.0
