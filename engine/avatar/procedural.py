@@ -296,6 +296,13 @@ class PersonaBuilder:
         shade = 0.85 + 0.15 * strands + 0.12 * _smooth(0.2, 1.4, v)
         colour = np.array(p.hair)[None, None] * shade[..., None]
         alpha = _smooth(0.3, 0.6, coverage + 0.3 * strands * (coverage < 0.999))
+        # Where the hair mesh has no triangles the alpha is never seen, but mip levels average it
+        # in: at the grazing angles of the silhouette a transparent face region would thin the
+        # hair into a see-through band. Opaque there keeps every mip level as dense as the hair.
+        from scipy.ndimage import binary_dilation
+
+        reach = binary_dilation(coverage > 0.001, np.ones((31, 15), bool))
+        alpha = np.where(reach, alpha, 1.0)
         rgba = np.concatenate([np.clip(colour, 0, 1), alpha[..., None]], axis=-1)
         return (rgba * 255 + 0.5).astype(np.uint8)
 
@@ -312,7 +319,7 @@ class PersonaBuilder:
         side_drop = {"bob": -1.05, "swept": -0.35, "crop": -0.15}[style]
         back_drop = {"bob": -1.25, "swept": -0.65, "crop": -0.55}[style]
         # Blend from the front hairline (|u| < 0.9) to the sides (ears) and the back.
-        sides = _smooth(0.9, 1.45, au)
+        sides = _smooth(0.5, 1.0, au)  # the temples are covered down to the ears
         back = _smooth(1.9, 2.6, au)
         line = front_line * (1 - sides) + side_drop * sides * (1 - back) + back_drop * back
         ear = {"bob": 0.0, "swept": 1.0, "crop": 1.0}[style] * _gauss(au, math.pi / 2, 0.28) * _smooth(0.15, -0.2, v)
@@ -724,18 +731,22 @@ def build_glb(params: PersonaParams) -> bytes:
     return b"".join(gltf.save_to_bytes())
 
 
-def write_persona(folder: Path, name: str, params: PersonaParams, description: str = "") -> Path:
-    """Write ``folder/name/name.glb`` and its ``avatar.toml``; returns the model path."""
+def write_persona(folder: Path, name: str, params: PersonaParams, description: str = "",
+                  shading: str = "lit") -> Path:
+    """Write ``folder/name/name.glb`` and its ``avatar.toml``; returns the model path.
+
+    The manifest declares the likeness synthetic: the face was drawn from a seed and depicts no
+    one, so the consent checks need no signature for it.
+    """
     target = Path(folder) / name
     target.mkdir(parents=True, exist_ok=True)
     model = target / f"{name}.glb"
     model.write_bytes(build_glb(params))
     described = description or f"Generated persona (seed {params.seed}); belongs to no real person."
     (target / "avatar.toml").write_text(
-        f'kind = "gltf"\nmodel = "{model.name}"\nshading = "lit"\n'
+        f'kind = "gltf"\nmodel = "{model.name}"\nshading = "{shading}"\n'
         f'description = "{described}"\n\n'
         "[consent]\n"
-        'likeness = "synthetic"\n'
-        f'generator = "persona procedural.py, seed {params.seed}"\n',
+        'likeness = "synthetic"\n',
         encoding="utf-8")
     return model
