@@ -32,6 +32,7 @@ MAGIC = b"PERSONA\x1a"
 VERSION = 1
 KDF_SCRYPT, KDF_RAW = 1, 0
 CHUNK_BYTES = 64 * 1024
+MAX_CHUNK_BYTES = 4 << 20  # readers refuse larger chunks, so a damaged length cannot ask for GiBs
 TAG_BYTES = 16
 SALT_BYTES = FILE_ID_BYTES = CHECK_BYTES = 16
 HEADER = struct.Struct(">8sBBBBB16s16s16s")
@@ -98,6 +99,8 @@ class EncryptedWriter(io.RawIOBase):
                  chunk_bytes: int = CHUNK_BYTES) -> None:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+        if not 1 <= chunk_bytes <= MAX_CHUNK_BYTES:
+            raise ValueError(f"chunk size must be 1..{MAX_CHUNK_BYTES} bytes")
         super().__init__()
         self.path = Path(path)
         self._chunk_bytes = chunk_bytes
@@ -202,7 +205,7 @@ def decrypt_chunks(path: str | os.PathLike, passphrase: str | None = None,
 
     path = Path(path)
     status = status if status is not None else DecryptResult(0, 0, False)
-    max_sealed = CHUNK_BYTES * 64 + TAG_BYTES  # any chunk size a writer may choose, bounded
+    max_sealed = MAX_CHUNK_BYTES + TAG_BYTES
     with open(path, "rb") as file:
         header, chunk_key = read_header(file, path, passphrase, key)
         aead = AESGCM(chunk_key)
