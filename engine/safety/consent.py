@@ -42,7 +42,6 @@ USES = ("therapy", "privacy", "demo")
 SYNTHETIC = "synthetic"
 DOMAIN = b"persona-consent-v1\n"
 REQUIRED = ("likeness", "consented_by", "date", "uses", "expires", "public_key")
-MAX_MODEL_BYTES = 2 << 30
 
 
 @dataclass(frozen=True)
