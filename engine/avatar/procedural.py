@@ -595,11 +595,12 @@ class PersonaBuilder:
 
 
 def vertex_normals(positions: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """Area-weighted vertex normals (bincount: one pass per axis, no Python loop)."""
     tris = positions[triangles]
     face = np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0])
-    normals = np.zeros_like(positions)
-    for corner in range(3):
-        np.add.at(normals, triangles[:, corner], face)
+    corners = triangles.reshape(-1)
+    normals = np.stack([np.bincount(corners, np.repeat(face[:, k], 3), len(positions))
+                        for k in range(3)], axis=1)
     return normals / (np.linalg.norm(normals, axis=1, keepdims=True) + 1e-12)
 
 
