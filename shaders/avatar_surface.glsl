@@ -22,6 +22,9 @@ uniform int u_vertex_count;
 uniform int u_morph_count;
 uniform int u_morph_index[MAX_ACTIVE_MORPHS];
 uniform float u_morph_weight[MAX_ACTIVE_MORPHS];
+// First and last vertex each active target moves. llvmpipe shades vertices on one thread, eight
+// at a time, so skipping the fetches outside a target's span is most of the cost of a morph.
+uniform ivec2 u_morph_span[MAX_ACTIVE_MORPHS];
 
 in vec3 in_position;
 in vec3 in_normal;
@@ -31,7 +34,6 @@ in vec4 in_weights;
 
 out vec3 v_normal;
 out vec2 v_uv;
-out vec3 v_view_pos;
 
 vec3 morph_delta(int texel) {
     int width = textureSize(u_morphs, 0).x;
@@ -48,6 +50,7 @@ void main() {
     vec3 position = in_position;
     vec3 normal = in_normal;
     for (int k = 0; k < u_morph_count; ++k) {
+        if (gl_VertexID < u_morph_span[k].x || gl_VertexID > u_morph_span[k].y) continue;
         int base = u_morph_index[k] * 2 * u_vertex_count + gl_VertexID;
         position += u_morph_weight[k] * morph_delta(base);
         normal += u_morph_weight[k] * morph_delta(base + u_vertex_count);
@@ -58,7 +61,6 @@ void main() {
               + in_weights.z * joint_matrix(in_joints.z) + in_weights.w * joint_matrix(in_joints.w);
     }
     vec4 view_pos = u_view * (model * vec4(position, 1.0));
-    v_view_pos = view_pos.xyz;
     v_normal = mat3(u_view) * (mat3(model) * normal);
     v_uv = in_uv;
     gl_Position = u_proj * view_pos;
@@ -79,7 +81,6 @@ uniform bool u_toon;
 
 in vec3 v_normal;
 in vec2 v_uv;
-in vec3 v_view_pos;
 
 out vec4 f_color;
 
@@ -102,8 +103,7 @@ void main() {
 #endif
     vec3 normal = normalize(v_normal);
     if (!gl_FrontFacing) normal = -normal;
-    vec3 to_eye = normalize(-v_view_pos);
-    vec3 color = u_toon ? shade_toon(base.rgb, normal, to_eye) : shade_lit(base.rgb, normal, to_eye);
+    vec3 color = u_toon ? shade_toon(base.rgb, normal) : shade_lit(base.rgb, normal);
     f_color = vec4(color * base.a, base.a);  // premultiplied for the compositor
 }
 

@@ -44,6 +44,15 @@ _ALPHA_MODES = {"OPAQUE": 0, "MASK": 1, "BLEND": 2}
 _TURN_AROUND = np.diag([-1.0, 1.0, -1.0, 1.0]).astype(np.float32)  # VRM 0.x faces -Z: half turn on y
 
 
+def _morph_spans(positions: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """(T, 2) int32: the first and last vertex each target moves; (0, -1) when it moves none."""
+    moves = (np.abs(positions).max(axis=2) > 0) | (np.abs(normals).max(axis=2) > 0)
+    any_moves = moves.any(axis=1)
+    first = np.where(any_moves, moves.argmax(axis=1), 0)
+    last = np.where(any_moves, moves.shape[1] - 1 - moves[:, ::-1].argmax(axis=1), -1)
+    return np.stack([first, last], axis=1).astype(np.int32)
+
+
 def _program_name(material: Material) -> str:
     """Opaque materials get the program without alpha tests (see avatar_surface.glsl)."""
     return "avatar_opaque.glsl" if material.alpha_mode == "OPAQUE" else "avatar.glsl"
@@ -80,6 +89,7 @@ class _GpuPrimitive:
     vao: moderngl.VertexArray
     buffers: list
     morphs: moderngl.Texture | None
+    morph_spans: np.ndarray | None  # (T, 2) int32 first/last vertex each target moves; (1, 0) none
     vertex_count: int
     instance: int
     material: Material
@@ -199,7 +209,9 @@ class ModelRenderer:
             image = np.ascontiguousarray(material.texture)
             texture = self.ctx.texture((image.shape[1], image.shape[0]), 4, image.tobytes())
             texture.build_mipmaps()
-            texture.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+            # One mip level per fragment, not two: trilinear filtering doubles the texture cost,
+            # the largest part of the avatar's fragment work on llvmpipe.
+            texture.filter = (moderngl.LINEAR_MIPMAP_NEAREST, moderngl.LINEAR)
             self._textures[index] = texture
         return self._textures[index]
 
@@ -221,8 +233,9 @@ class ModelRenderer:
                     program, [(vbo, "3f 3f 2f 4f 4f", "in_position", "in_normal", "in_uv",
                                "in_joints", "in_weights")],
                     index_buffer=ibo, index_element_size=4, skip_errors=True)
-                morphs = None
+                morphs = spans = None
                 if prim.morph_positions is not None and len(prim.morph_positions):
+                    spans = _morph_spans(prim.morph_positions, prim.morph_normals)
                     deltas = np.stack([prim.morph_positions, prim.morph_normals], axis=1).reshape(-1, 3)
                     texels = np.zeros((-(-len(deltas) // MORPH_TEXTURE_WIDTH) * MORPH_TEXTURE_WIDTH, 4),
                                       np.float32)
@@ -234,7 +247,7 @@ class ModelRenderer:
                 centre = rest_positions[k].mean(axis=0) if n else np.zeros(3)
                 k += 1
                 skinned = inst.skin is not None and prim.joints is not None
-                result.append(_GpuPrimitive(vao, [vbo, ibo], morphs, n, i, material, texture, centre,
+                result.append(_GpuPrimitive(vao, [vbo, ibo], morphs, spans, n, i, material, texture, centre,
                                             skinned))
         return result
 
@@ -367,16 +380,20 @@ class ModelRenderer:
         count = 0
         if prim.morphs is not None:
             local = weights[offset: offset + len(inst.target_names)]
-            active = np.flatnonzero(local > 1e-4)
+            # Targets that move nothing in this primitive (hair, teeth...) are left out.
+            active = np.flatnonzero((local > 1e-4) & (prim.morph_spans[:, 1] >= 0))
             if len(active) > MAX_ACTIVE_MORPHS:
                 active = active[np.argsort(local[active])[::-1][:MAX_ACTIVE_MORPHS]]
             count = len(active)
             if count:
                 index = np.zeros(MAX_ACTIVE_MORPHS, np.int32)
                 value = np.zeros(MAX_ACTIVE_MORPHS, np.float32)
+                span = np.zeros((MAX_ACTIVE_MORPHS, 2), np.int32)
                 index[:count], value[:count] = active, local[active]
+                span[:count] = prim.morph_spans[active]
                 program["u_morph_index"].write(index.tobytes())
                 program["u_morph_weight"].write(value.tobytes())
+                program["u_morph_span"].write(span.tobytes())
                 prim.morphs.use(2)
                 self._set(program, "u_vertex_count", prim.vertex_count)
         self._set(program, "u_morph_count", count)
