@@ -681,7 +681,8 @@ def build_glb(params: PersonaParams) -> bytes:
         gltf.samplers.append(pygltflib.Sampler(magFilter=9729, minFilter=9987, wrapS=33071, wrapT=33071))
         gltf.textures.append(pygltflib.Texture(source=len(gltf.images) - 1, sampler=len(gltf.samplers) - 1))
         gltf.materials.append(pygltflib.Material(
-            name=name, alphaMode="BLEND" if name == "hair" else "OPAQUE",
+            # Hair is a shell with a gap under it: its inside shows when the head turns.
+            name=name, alphaMode="BLEND" if name == "hair" else "OPAQUE", doubleSided=name == "hair",
             pbrMetallicRoughness=pygltflib.PbrMetallicRoughness(
                 baseColorTexture=pygltflib.TextureInfo(index=len(gltf.textures) - 1),
                 metallicFactor=0.0, roughnessFactor=0.8)))
