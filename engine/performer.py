@@ -89,15 +89,23 @@ def _smoothstep(x: float) -> float:
     return x * x * (3 - 2 * x)
 
 
+# Template axes (x the person's left, y up, z towards the camera) in camera axes (x right, y down,
+# z forward) for a face looking straight into the camera.
+_FACING_CAMERA = np.diag([1.0, -1.0, -1.0])
+_HEAD_DISTANCE_CM = 55.0  # a person at a laptop
+
+
 def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
-    """4x4 head rotation, radians, in the FaceState convention (face → camera)."""
+    """4x4 head pose, radians, in the FaceState convention (face template → camera): the head
+    turned by yaw/pitch/roll from facing the camera, at arm's length on the optical axis."""
     cy, sy, cp, sp, cr, sr = (math.cos(yaw), math.sin(yaw), math.cos(pitch), math.sin(pitch),
                               math.cos(roll), math.sin(roll))
     ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
     rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
     rz = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
     matrix = np.eye(4, dtype=np.float32)
-    matrix[:3, :3] = rz @ ry @ rx
+    matrix[:3, :3] = _FACING_CAMERA @ (rz @ ry @ rx)
+    matrix[2, 3] = _HEAD_DISTANCE_CM
     return matrix
 
 
