@@ -2,14 +2,16 @@
 // Blendshape avatar: morph targets blended on the GPU, optional linear-blend skinning, lit or
 // toon shading, premultiplied-alpha output for the compositor.
 //
-// Morph deltas live in one RGBA32F texture per primitive, read with texelFetch by gl_VertexID:
-// texel (target * 2 + 0) * vertex_count + vertex is the POSITION delta, (target * 2 + 1) * ... the
-// NORMAL delta, laid out row by row across the texture's width. Only the targets active this frame
-// are passed (index + weight arrays), so cost grows with active targets, not with the model's.
+// Morph deltas are stored per vertex, only for the targets that move it (a compressed sparse
+// row layout): ``in_morph`` holds the vertex's first entry and entry count in one RGBA32F texture,
+// two texels per entry: (POSITION delta, target index) then (NORMAL delta, unused). The weights
+// of all the mesh's targets are one uniform array. A face vertex is moved by a handful of the 52
+// targets, so this costs a few fetches per vertex however many channels are active — which in
+// live tracking is nearly all of them. (llvmpipe shades vertices on one thread: this matters.)
 
 #if defined VERTEX_SHADER
 
-#define MAX_ACTIVE_MORPHS 64
+#define MAX_TARGETS 256
 
 uniform mat4 u_view;
 uniform mat4 u_proj;
@@ -18,14 +20,10 @@ uniform bool u_skinned;
 uniform sampler2D u_joints;  // 4 texels per row = the 4 columns of one joint matrix
 uniform int u_joint_base;
 uniform sampler2D u_morphs;
-uniform int u_vertex_count;
-uniform int u_morph_count;
-uniform int u_morph_index[MAX_ACTIVE_MORPHS];
-uniform float u_morph_weight[MAX_ACTIVE_MORPHS];
-// First and last vertex each active target moves. llvmpipe shades vertices on one thread, eight
-// at a time, so skipping the fetches outside a target's span is most of the cost of a morph.
-uniform ivec2 u_morph_span[MAX_ACTIVE_MORPHS];
+uniform bool u_morphed;  // false when every weight is 0: skip the loop altogether
+uniform float u_weights[MAX_TARGETS];
 
+in ivec2 in_morph;  // first entry, entry count
 in vec3 in_position;
 in vec3 in_normal;
 in vec2 in_uv;
@@ -35,9 +33,9 @@ in vec4 in_weights;
 out vec3 v_normal;
 out vec2 v_uv;
 
-vec3 morph_delta(int texel) {
+vec4 morph_texel(int texel) {
     int width = textureSize(u_morphs, 0).x;
-    return texelFetch(u_morphs, ivec2(texel % width, texel / width), 0).xyz;
+    return texelFetch(u_morphs, ivec2(texel % width, texel / width), 0);
 }
 
 mat4 joint_matrix(float joint) {
@@ -49,11 +47,14 @@ mat4 joint_matrix(float joint) {
 void main() {
     vec3 position = in_position;
     vec3 normal = in_normal;
-    for (int k = 0; k < u_morph_count; ++k) {
-        if (gl_VertexID < u_morph_span[k].x || gl_VertexID > u_morph_span[k].y) continue;
-        int base = u_morph_index[k] * 2 * u_vertex_count + gl_VertexID;
-        position += u_morph_weight[k] * morph_delta(base);
-        normal += u_morph_weight[k] * morph_delta(base + u_vertex_count);
+    if (u_morphed) {
+        for (int i = 0; i < in_morph.y; ++i) {
+            int texel = (in_morph.x + i) * 2;
+            vec4 moved = morph_texel(texel);
+            float weight = u_weights[int(moved.w)];
+            position += weight * moved.xyz;
+            normal += weight * morph_texel(texel + 1).xyz;
+        }
     }
     mat4 model = u_model;
     if (u_skinned) {

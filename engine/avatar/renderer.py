@@ -37,20 +37,25 @@ from engine.types import BLENDSHAPE_INDEX, Expression
 
 log = logging.getLogger(__name__)
 
-MAX_ACTIVE_MORPHS = 64  # must match shaders/avatar.glsl
+MAX_TARGETS = 256  # morph targets per mesh the shader can weigh; must match avatar_surface.glsl
 MORPH_TEXTURE_WIDTH = 4096
 GAZE_FULL_SCALE = math.radians(30.0)  # gaze angle that drives an eyeLook channel to 1
 _ALPHA_MODES = {"OPAQUE": 0, "MASK": 1, "BLEND": 2}
 _TURN_AROUND = np.diag([-1.0, 1.0, -1.0, 1.0]).astype(np.float32)  # VRM 0.x faces -Z: half turn on y
 
 
-def _morph_spans(positions: np.ndarray, normals: np.ndarray) -> np.ndarray:
-    """(T, 2) int32: the first and last vertex each target moves; (0, -1) when it moves none."""
-    moves = (np.abs(positions).max(axis=2) > 0) | (np.abs(normals).max(axis=2) > 0)
-    any_moves = moves.any(axis=1)
-    first = np.where(any_moves, moves.argmax(axis=1), 0)
-    last = np.where(any_moves, moves.shape[1] - 1 - moves[:, ::-1].argmax(axis=1), -1)
-    return np.stack([first, last], axis=1).astype(np.int32)
+def morph_entries(positions: np.ndarray, normals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sparse layout avatar_surface.glsl reads: ((N, 2) int32 first entry and entry count per
+    vertex, (2E, 4) float32 texels: position delta + target index, then normal delta)."""
+    moves = (np.abs(positions).max(axis=2) > 0) | (np.abs(normals).max(axis=2) > 0)  # (T, N)
+    vertex, target = np.nonzero(moves.T)  # vertex-major, so each vertex's entries are contiguous
+    counts = np.bincount(vertex, minlength=positions.shape[1])
+    first = np.cumsum(counts) - counts
+    texels = np.zeros((len(vertex), 2, 4), np.float32)
+    texels[:, 0, :3] = positions[target, vertex]
+    texels[:, 0, 3] = target
+    texels[:, 1, :3] = normals[target, vertex]
+    return np.stack([first, counts], axis=1).astype(np.int32), texels.reshape(-1, 4)
 
 
 def _program_name(material: Material) -> str:
@@ -89,7 +94,6 @@ class _GpuPrimitive:
     vao: moderngl.VertexArray
     buffers: list
     morphs: moderngl.Texture | None
-    morph_spans: np.ndarray | None  # (T, 2) int32 first/last vertex each target moves; (1, 0) none
     vertex_count: int
     instance: int
     material: Material
@@ -112,6 +116,7 @@ class ModelRenderer:
         self.consent: dict = {}  # the avatar.toml [consent] table; the loader fills it
         self.use: str | None = None
         self.zoom = 1.0
+        self._uniforms: dict[int, tuple[moderngl.Program, dict[str, moderngl.Uniform]]] = {}
         self.offset = (0.0, 0.0)
         self._root = _TURN_AROUND if model.faces_minus_z else np.eye(4, dtype=np.float32)
         self._rest_world = model.world_matrices()
@@ -229,25 +234,31 @@ class ModelRenderer:
                 material = (self.model.materials[prim.material] if prim.material is not None
                             else default_material)
                 program = self.shaders.get(_program_name(material))
+                morphs = None
+                per_vertex = np.zeros((n, 2), np.int32)
+                if prim.morph_positions is not None and len(prim.morph_positions):
+                    if len(prim.morph_positions) > MAX_TARGETS:
+                        log.warning("%s: mesh %r has %d morph targets; only the first %d are "
+                                    "used", self.model.path, inst.name, len(prim.morph_positions),
+                                    MAX_TARGETS)
+                    per_vertex, entries = morph_entries(prim.morph_positions[:MAX_TARGETS],
+                                                        prim.morph_normals[:MAX_TARGETS])
+                    rows = max(-(-len(entries) // MORPH_TEXTURE_WIDTH), 1)
+                    texels = np.zeros((rows * MORPH_TEXTURE_WIDTH, 4), np.float32)
+                    texels[: len(entries)] = entries
+                    morphs = self.ctx.texture((MORPH_TEXTURE_WIDTH, rows), 4, texels.tobytes(),
+                                              dtype="f4")
+                    morphs.filter = (moderngl.NEAREST, moderngl.NEAREST)
+                morph_vbo = self.ctx.buffer(per_vertex.tobytes())
                 vao = self.ctx.vertex_array(
                     program, [(vbo, "3f 3f 2f 4f 4f", "in_position", "in_normal", "in_uv",
-                               "in_joints", "in_weights")],
+                               "in_joints", "in_weights"), (morph_vbo, "2i", "in_morph")],
                     index_buffer=ibo, index_element_size=4, skip_errors=True)
-                morphs = spans = None
-                if prim.morph_positions is not None and len(prim.morph_positions):
-                    spans = _morph_spans(prim.morph_positions, prim.morph_normals)
-                    deltas = np.stack([prim.morph_positions, prim.morph_normals], axis=1).reshape(-1, 3)
-                    texels = np.zeros((-(-len(deltas) // MORPH_TEXTURE_WIDTH) * MORPH_TEXTURE_WIDTH, 4),
-                                      np.float32)
-                    texels[: len(deltas), :3] = deltas
-                    height = len(texels) // MORPH_TEXTURE_WIDTH
-                    morphs = self.ctx.texture((MORPH_TEXTURE_WIDTH, height), 4, texels.tobytes(), dtype="f4")
-                    morphs.filter = (moderngl.NEAREST, moderngl.NEAREST)
                 texture = self._texture(prim.material, material) if prim.material is not None else None
                 centre = rest_positions[k].mean(axis=0) if n else np.zeros(3)
                 k += 1
                 skinned = inst.skin is not None and prim.joints is not None
-                result.append(_GpuPrimitive(vao, [vbo, ibo], morphs, spans, n, i, material, texture, centre,
+                result.append(_GpuPrimitive(vao, [vbo, ibo, morph_vbo], morphs, n, i, material, texture, centre,
                                             skinned))
         return result
 
@@ -368,35 +379,32 @@ class ModelRenderer:
             ctx.disable(moderngl.BLEND)
         ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
 
-    @staticmethod
-    def _set(program: moderngl.Program, name: str, value) -> None:
-        if name in program:  # the GLSL compiler drops uniforms a variant does not use
-            program[name].value = value
+    def _set(self, program: moderngl.Program, name: str, value) -> None:
+        # The GLSL compiler drops uniforms a variant does not use. ``name in program`` walks every
+        # member each time, so the uniforms are looked up once per compiled program.
+        uniforms = self._uniforms.get(id(program))
+        if uniforms is None or uniforms[0] is not program:
+            uniforms = (program, {n: program[n] for n in program
+                                  if isinstance(program[n], moderngl.Uniform)})
+            self._uniforms[id(program)] = uniforms
+        uniform = uniforms[1].get(name)
+        if uniform is not None:
+            uniform.value = value
 
     def _draw(self, program: moderngl.Program, prim: _GpuPrimitive, world: np.ndarray,
               weights: np.ndarray) -> None:
         inst = self.model.instances[prim.instance]
         offset = self.mapping.offsets[prim.instance]
-        count = 0
+        morphed = False
         if prim.morphs is not None:
-            local = weights[offset: offset + len(inst.target_names)]
-            # Targets that move nothing in this primitive (hair, teeth...) are left out.
-            active = np.flatnonzero((local > 1e-4) & (prim.morph_spans[:, 1] >= 0))
-            if len(active) > MAX_ACTIVE_MORPHS:
-                active = active[np.argsort(local[active])[::-1][:MAX_ACTIVE_MORPHS]]
-            count = len(active)
-            if count:
-                index = np.zeros(MAX_ACTIVE_MORPHS, np.int32)
-                value = np.zeros(MAX_ACTIVE_MORPHS, np.float32)
-                span = np.zeros((MAX_ACTIVE_MORPHS, 2), np.int32)
-                index[:count], value[:count] = active, local[active]
-                span[:count] = prim.morph_spans[active]
-                program["u_morph_index"].write(index.tobytes())
-                program["u_morph_weight"].write(value.tobytes())
-                program["u_morph_span"].write(span.tobytes())
+            local = weights[offset: offset + min(len(inst.target_names), MAX_TARGETS)]
+            morphed = bool(local.any())
+            if morphed:
+                padded = np.zeros(MAX_TARGETS, np.float32)
+                padded[: len(local)] = local
+                program["u_weights"].write(padded.tobytes())
                 prim.morphs.use(2)
-                self._set(program, "u_vertex_count", prim.vertex_count)
-        self._set(program, "u_morph_count", count)
+        self._set(program, "u_morphed", morphed)
         self._set(program, "u_skinned", prim.skinned)
         if prim.skinned:
             self._set(program, "u_joint_base", self._joint_base[prim.instance])
