@@ -170,10 +170,13 @@ class PersonaBuilder:
 
     def _build_grid(self) -> None:
         e, h = self.eye_u, self.eye_half
-        us = _axis(np.concatenate([np.linspace(-math.pi, -1.3, 14, endpoint=False),
-                                   np.linspace(-1.3, 1.3, 67), np.linspace(1.3, math.pi, 14)[1:]]),
+        # Dense across the face, sparse behind it: llvmpipe pays per triangle, so triangles go
+        # where the expressions are.
+        us = _axis(np.concatenate([np.linspace(-math.pi, -1.3, 8, endpoint=False),
+                                   np.linspace(-1.3, 1.3, 49), np.linspace(1.3, math.pi, 8)[1:]]),
                    [-e - h, -e + h, e - h, e + h, -MOUTH_HALF_WIDTH, MOUTH_HALF_WIDTH, 0.0], 0.012)
-        vs = _axis(np.linspace(-1.45, math.pi / 2, 64), [EYE_V, MOUTH_V], 0.012)
+        vs = _axis(np.concatenate([np.linspace(-1.45, 0.6, 36, endpoint=False),
+                                   np.linspace(0.6, math.pi / 2, 8)]), [EYE_V, MOUTH_V], 0.012)
         self.us, self.vs = us, vs
         eye_row, mouth_row = int(np.searchsorted(vs, EYE_V)), int(np.searchsorted(vs, MOUTH_V))
         grid_u, grid_v = np.meshgrid(us, vs)  # (rows, cols)
@@ -352,7 +355,7 @@ class PersonaBuilder:
     def skin_positions(self, du=0.0, dv=0.0, dn=0.0) -> np.ndarray:
         return self.surface(self.u + du, self.v + dv, dn)
 
-    def eyeball(self, side: float, segments: int = 20) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def eyeball(self, side: float, segments: int = 14) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(positions, uvs, triangles, centre) of one eye; texture pole faces +z."""
         radius = 0.0165 * self.p.eye_size
         rim_point = self.surface(np.array(side * self.eye_u), np.array(EYE_V))
@@ -389,8 +392,8 @@ class PersonaBuilder:
         return np.asarray(centre) + local * np.asarray(radii), np.array(triangles, np.uint32)
 
     def hair(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        us = np.linspace(-math.pi, math.pi, 97)
-        vs = np.linspace(-1.35, math.pi / 2, 48)
+        us = np.linspace(-math.pi, math.pi, 65)
+        vs = np.linspace(-1.35, math.pi / 2, 34)
         u, v = np.meshgrid(us, vs)
         cover = self.hair_coverage(u, v)
         thickness = 0.005 + 0.014 * _smooth(-0.4, 1.2, v) + 0.004 * (self.p.hair_style != "crop") \
@@ -536,10 +539,10 @@ class PersonaBuilder:
         extras, extra_tris = [], []
         for side in (1.0, -1.0):
             anchor = self.surface(np.array(side * math.pi / 2), np.array(-0.02))
-            pos, tris = self.ellipsoid(anchor + np.array([side * 0.004, 0, -0.004]), (0.009, 0.027, 0.017), 10)
+            pos, tris = self.ellipsoid(anchor + np.array([side * 0.004, 0, -0.004]), (0.009, 0.027, 0.017), 7)
             extra_tris.append(tris + sum(len(p) for p in extras))
             extras.append(pos)
-        neck, neck_tris = self.ellipsoid((0, -0.13, -0.02), (0.045, 0.075, 0.045), 12)
+        neck, neck_tris = self.ellipsoid((0, -0.13, -0.02), (0.045, 0.075, 0.045), 9)
         extra_tris.append(neck_tris + sum(len(p) for p in extras))
         extras.append(neck)
         extras = np.concatenate(extras)
@@ -556,7 +559,7 @@ class PersonaBuilder:
                 ("teeth", inner(0.0085, 0.0045), (0.019, 0.0045, 0.008), "teeth", "none", False),
                 ("teeth_lower", inner(0.0105, -0.007), (0.017, 0.0038, 0.007), "teeth", "all", False),
                 ("tongue", inner(0.02, -0.011), (0.015, 0.006, 0.017), "tongue", "all", True)):
-            pos, tris = self.ellipsoid(centre, radii, 10)
+            pos, tris = self.ellipsoid(centre, radii, 8)
             weight = {"none": 0.0, "all": 1.0}.get(jaw)
             if weight is None:
                 weight = _smooth(centre[1] + 0.004, centre[1] - 0.006, pos[:, 1])
@@ -589,7 +592,7 @@ class PersonaBuilder:
         for part in head:
             for k in names:
                 part.deltas.setdefault(k, np.zeros((len(part.positions), 3)))
-        shoulders, shoulder_tris = self.ellipsoid((0, -0.275, -0.03), (0.19, 0.1, 0.10), 24)
+        shoulders, shoulder_tris = self.ellipsoid((0, -0.275, -0.03), (0.19, 0.1, 0.10), 16)
         body = _Part("body", shoulders, np.zeros((len(shoulders), 2)), shoulder_tris, "shirt")
         return head, body
 
