@@ -137,7 +137,9 @@ class Hud:
         scenes = self._cached("scenes", (self._discrete(status)[-1], status.get("scene")),
                               self._scene_list, status)
         if scenes is not None:
-            self._paste(scenes, margin, self.size[1] - scenes.height - margin)
+            # Bottom right: the bottom left is where the "AI avatar" badge sits in the frame.
+            self._paste(scenes, self.size[0] - scenes.width - margin,
+                        self.size[1] - scenes.height - margin)
 
     def _cached(self, name: str, key: tuple, make, status: dict):
         """A panel redrawn only when ``key`` changes (the scene list rarely does)."""
