@@ -27,9 +27,10 @@ HUD_TEXT = (slice(12, 40), slice(14, 120))  # the scene name in the HUD's status
 
 @pytest.fixture
 def display(monkeypatch):
+    # -terminate: the server ends with its last client, so it cannot outlive a crashed test run.
     number = next(n for n in range(90, 140) if not Path(f"/tmp/.X11-unix/X{n}").exists())
     server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "800x600x24",
-                               "-nolisten", "tcp"], stdout=subprocess.DEVNULL,
+                               "-nolisten", "tcp", "-terminate"], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while not Path(f"/tmp/.X11-unix/X{number}").exists():
