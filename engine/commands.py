@@ -54,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
         settings = settings.updated({"voice": True}, "command line")
     if args.record_track:
         settings = settings.updated({"record_track": args.record_track}, "command line")
+    devices = {f"audio_{role}": getattr(args, role) for role in ("input", "output", "monitor")
+               if getattr(args, role) is not None}
+    if devices:
+        settings = settings.updated(devices, "command line")
     voice = _start_voice(settings) if settings.voice else None
     session = build_app(settings, voice=voice)
     log.info("running; stages:\n%s", explain())
@@ -70,11 +74,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _start_voice(settings: Settings):
+    """The live voice morph, or None when the audio devices cannot be opened: the picture must
+    go on without it (and the user is told why)."""
+    from engine.errors import DeviceError
     from engine.voice.live import VoiceEngine
 
     voice = VoiceEngine()
-    voice.start(input=settings.audio_input, output=settings.audio_output,
-                monitor=settings.audio_monitor)
+    try:
+        voice.start(input=settings.audio_input, output=settings.audio_output,
+                    monitor=settings.audio_monitor or False)
+    except DeviceError as error:
+        log.error("voice morph off: %s (video continues; `persona devices` lists devices)", error)
+        return None
     return voice
 
 
@@ -136,6 +147,9 @@ def register(commands) -> None:
                              "null; 'a|b' tries a, then b")
     parser.add_argument("--preview", action="store_true", help="open the preview window with HUD")
     parser.add_argument("--voice", action="store_true", help="morph the microphone live")
+    parser.add_argument("--input", help="microphone: name substring or index (persona devices)")
+    parser.add_argument("--output", help="where the morphed voice goes, e.g. a virtual cable")
+    parser.add_argument("--monitor", help="a second output to hear yourself on")
     parser.add_argument("--record-track", metavar="PATH",
                         help="write the tracked face to a track file (only when asked)")
     parser.add_argument("--seconds", type=float, help="stop after this long")
