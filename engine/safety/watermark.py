@@ -8,11 +8,13 @@ survives rescaling):
   permutation) are *sync* chips carrying ``pn`` itself; the other half are shared out among the
   40 payload bits (32-bit session id + CRC-8), carrying ``pn`` times +1 or -1 for the bit.
 * The chip grid is upsampled smoothly (bicubic) to the frame size, scaled to an RMS of
-  ``AMPLITUDE`` grey levels and rounded to whole levels. That is ``Watermark.pattern``, a luma
+  ``AMPLITUDE`` grey levels and dithered to whole levels. That is ``Watermark.pattern``, a luma
   delta: adding it to R, G and B alike moves luma by the same amount and leaves chroma alone.
-  It depends only on the session and the frame size, so the compositor uploads it once and adds
-  it in a shader: ``out = in + pattern / 255``. Because the pattern holds whole levels and the
-  input is 8-bit, ``embed`` (numpy) and the shader agree exactly.
+  It depends only on the session and the frame size, so the compositor makes it once and adds
+  it after readback with saturating adds; ``embed`` does the same in numpy, bit for bit.
+* One grey level is the amplitude because flat, dark avatar backgrounds are the hardest place
+  to hide anything: at two levels the chip pattern showed there as a faint mottle; at one it
+  does not, and call-quality video still scores far above the threshold (docs/safety.md).
 * Detection converts to luma, averages each chip (area resampling, so any frame size works),
   removes the mean of its four neighbours (natural images are smooth at that scale, the
   watermark is not), weights each chip by the inverse of the residual power around it (edges
@@ -42,8 +44,9 @@ from engine.errors import AssetError
 log = logging.getLogger(__name__)
 
 GRID_W, GRID_H = 128, 72   # 10 px chips at 1280x720, 5 px at 640x360
-AMPLITUDE = 2.0            # RMS of the luma delta in grey levels → PSNR ≈ 42 dB before clipping
+AMPLITUDE = 1.0            # RMS of the luma delta in grey levels → PSNR ≈ 47 dB
 SEED = 0x50455253          # "PERS": public, fixed; changing it breaks every existing mark
+DITHER_SEED = 0x44495448   # "DITH": fixes the rounding noise so a session's pattern is reproducible
 SESSION_BITS = 32
 CRC_BITS = 8
 PAYLOAD_BITS = SESSION_BITS + CRC_BITS
@@ -124,7 +127,11 @@ class Watermark:
         chips = _PN * np.where(_SYNC, 1.0, signs[np.maximum(_BIT, 0)]).astype(np.float32)
         smooth = _resize(chips, width, height, smooth=True)
         smooth *= AMPLITUDE / float(np.sqrt(np.mean(smooth**2)))
-        self.pattern: np.ndarray = np.rint(smooth).astype(np.float32)  # (H, W) whole grey levels
+        # Whole levels by random dithering, not rounding: rounding would flatten most of a
+        # pattern this faint to 0, while floor(x + u) with u uniform keeps every local mean equal
+        # to the smooth pattern's, which is what survives scaling and compression.
+        dither = np.random.default_rng(DITHER_SEED).random(smooth.shape, dtype=np.float32)
+        self.pattern: np.ndarray = np.floor(smooth + dither)  # (H, W) whole grey levels
 
     def embed(self, rgb: np.ndarray) -> np.ndarray:
         """``rgb`` (H, W, 3) uint8 with the pattern added to every channel, clipped to 0..255."""
