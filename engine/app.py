@@ -92,7 +92,7 @@ class App:
         self._last_expression = Expression.neutral()
         self._last_face: FaceState | None = None
         self._failed_sinks: set[int] = set()
-        self._stage_errors: dict[str, int] = {}
+        self.stage_errors: dict[str, int] = {}
 
     # -- the frame ---------------------------------------------------------------------------
 
@@ -122,8 +122,8 @@ class App:
         return self.stats
 
     def _report_stage_error(self, name: str) -> None:
-        count = self._stage_errors.get(name, 0) + 1
-        self._stage_errors[name] = count
+        count = self.stage_errors.get(name, 0) + 1
+        self.stage_errors[name] = count
         # Full traceback the first time, then a reminder every 10 s of frames: a broken stage
         # must be visible without flooding the log at 30 lines a second.
         if count == 1:
@@ -224,19 +224,19 @@ class App:
                               type(sink).__name__, error)
 
     def status(self) -> dict:
-        """A snapshot for the HUD and the control page (plain data, safe to serialise)."""
+        """A snapshot for the HUD and the control page: the loop's figures, the switches, the
+        voice and the director's scene details. Plain data, safe to hand to another thread."""
         figures = self.stats.summary()
         face = self._last_face
         status = {
-            "scene": self.director.current.scene.name,
-            "scenes": [{"name": s.name, "hotkey": s.hotkey} for s in self.director.scenes],
             "fps": figures["fps"],
             "latency_ms": figures["latency_ms_p50"],
-            "face": bool(face is not None and face.found),
-            "confidence": float(face.confidence) if face is not None else 0.0,
+            "confidence": float(face.confidence) if face is not None and face.found else 0.0,
             "blank": self.switches.blank,
             "freeze": self.switches.freeze,
             "hud": self.switches.hud,
+            "stage_errors": sum(self.stage_errors.values()),
+            **self.director.status(),
         }
         if self.voice is not None:
             status["voice"] = self.voice.state()

@@ -58,9 +58,16 @@ def run(args: argparse.Namespace) -> int:
                if getattr(args, role) is not None}
     if devices:
         settings = settings.updated(devices, "command line")
+    if args.control is not None:
+        settings = settings.updated({"control": True, "control_port": args.control},
+                                    "command line")
+    if args.unencrypted:
+        settings = settings.updated({"unencrypted": True}, "command line")
     voice = _start_voice(settings) if settings.voice else None
     session = build_app(settings, voice=voice)
     log.info("running; stages:\n%s", explain())
+    if session.control_url:
+        print(f"control page: {session.control_url}", flush=True)
     try:
         session.app.run(max_frames=int(args.seconds * settings.fps) if args.seconds else None)
     except KeyboardInterrupt:
@@ -152,6 +159,11 @@ def register(commands) -> None:
     parser.add_argument("--monitor", help="a second output to hear yourself on")
     parser.add_argument("--record-track", metavar="PATH",
                         help="write the tracked face to a track file (only when asked)")
+    parser.add_argument("--control", type=int, nargs="?", const=0, metavar="PORT",
+                        help="serve the control page on 127.0.0.1 (any free port by default)")
+    parser.add_argument("--unencrypted", action="store_true",
+                        help="store recordings and track files unencrypted (default: encrypted "
+                             "with the passphrase in PERSONA_PASSPHRASE)")
     parser.add_argument("--seconds", type=float, help="stop after this long")
     parser.add_argument("--explain", action="store_true", help="print the frame's stages and exit")
 

@@ -45,6 +45,9 @@ class Settings:
     badge: bool = True
     record_track: str | None = None  # path for a track file, written only when asked
     audit_log: str | None = None  # append-only log of scene switches and consent checks
+    unencrypted: bool = False  # store recordings and track files in the clear (logged)
+    control: bool = False  # serve the control API and page on 127.0.0.1
+    control_port: int = 0  # 0: any free port (printed at start)
     dev: bool = False  # hot-reload shaders and models
     keys: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_KEYS))
 
@@ -77,8 +80,11 @@ class Settings:
             except tomllib.TOMLDecodeError as error:
                 raise ConfigError(f"{path}: {error}") from error
         environ = os.environ if environ is None else environ
+        # Only variables named after a setting: PERSONA_PATH, PERSONA_PASSPHRASE and friends
+        # belong to other parts of the engine.
+        names = {f.name for f in dataclasses.fields(cls)}
         from_env = {key[len("PERSONA_"):].lower(): value for key, value in environ.items()
-                    if key.startswith("PERSONA_") and key != "PERSONA_PATH"}
+                    if key.startswith("PERSONA_") and key[len("PERSONA_"):].lower() in names}
         return settings.updated(from_env, "environment") if from_env else settings
 
 

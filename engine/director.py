@@ -98,6 +98,7 @@ class Director:
         self.compositor = compositor
         self.load_avatar = load_avatar
         self.retargeter = retargeter
+        self._closed = False
         self.crossfade_s = crossfade_s
         self.audit = audit
         self.on_switch = on_switch
@@ -310,6 +311,10 @@ class Director:
         }
 
     def close(self) -> None:
+        """Release avatars and GL resources; safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
         for live in (self.current, self.outgoing):
             if live is not None:
                 live.release()

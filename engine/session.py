@@ -3,13 +3,17 @@
 This is the only place that knows which concrete source, tracker, avatar loader, sinks and safety
 features a session uses; everything else talks to protocols. ``persona run``, ``demo``,
 ``render`` and the benchmarks all come through ``build_app`` and differ only in what they pass.
+
+What a session writes to disk is decided here too: nothing, unless a recording or a track file is
+asked for, and then encrypted (AES-256-GCM, key from the passphrase in ``PERSONA_PASSPHRASE``)
+unless the user explicitly opts out.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
-import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -18,15 +22,19 @@ from engine.app import App, Command
 from engine.capture.base import Source
 from engine.clock import Clock
 from engine.config import Settings
+from engine.control.board import StatusBoard
 from engine.director import Director
+from engine.errors import ConfigError
 from engine.gl.compositor import Compositor, Overlay
 from engine.gl.context import GLContext
 from engine.gl.programs import ShaderLibrary
 from engine.output.base import Sink
-from engine.scenes import Scene, load_scenes
+from engine.scenes import Scene, load_scenes, resolve_avatar
 from engine.tracking.base import Tracker
 
 log = logging.getLogger(__name__)
+
+PASSPHRASE_ENV = "PERSONA_PASSPHRASE"
 
 
 @dataclass
@@ -37,7 +45,9 @@ class Session:
     gl: GLContext
     shaders: ShaderLibrary
     session_id: int
+    board: StatusBoard
     resources: ExitStack
+    control_url: str | None = None
 
     def close(self) -> None:
         self.app.close()
@@ -74,11 +84,13 @@ def make_tracker(settings: Settings) -> Tracker:
 
 def avatar_loader(gl: GLContext, shaders: ShaderLibrary, settings: Settings,
                   audit=None) -> Callable[[Scene], object]:
-    """Loads a scene's avatar, refusing a real person's likeness without valid consent."""
+    """Loads a scene's avatar (a name, or a path relative to the scene file), refusing a real
+    person's likeness without valid consent for the session's use."""
     from engine.avatar.loader import load_avatar
 
     def load(scene: Scene):
-        avatar = load_avatar(scene.avatar, gl, shaders, use=settings.use)
+        avatar = load_avatar(str(resolve_avatar(scene, shaders.search)), gl, shaders,
+                             use=settings.use)
         if audit is not None:
             audit.record("avatar_load", avatar=scene.avatar, scene=scene.name)
         return avatar
@@ -98,11 +110,30 @@ def badge_overlay(text: str, size: tuple[int, int]) -> Overlay:
                           badge_w / width, badge_h / height))
 
 
+def storage_stream(path: str, settings: Settings, what: str):
+    """A binary file for a recording or track file the user asked for: encrypted with the
+    passphrase from the environment, or plain only when they opted out (and it is logged)."""
+    if settings.unencrypted:
+        log.warning("%s %s is written UNENCRYPTED (--unencrypted)", what, path)
+        return open(path, "wb")  # noqa: SIM115 - closed with the session
+    passphrase = os.environ.get(PASSPHRASE_ENV)
+    if not passphrase:
+        raise ConfigError(f"{what} {path}: recordings are encrypted; set {PASSPHRASE_ENV} to a "
+                          "passphrase (or pass --unencrypted to store it in the clear)")
+    from engine.safety.crypto import EncryptedWriter, key_from_passphrase
+
+    return EncryptedWriter(path, key_from_passphrase(passphrase))
+
+
 def build_app(settings: Settings, *, source: Source | None = None,
               tracker: Tracker | None = None, sinks: list[Sink] | None = None,
               clock: Clock | None = None, scenes: list[Scene] | None = None,
               voice=None, realtime: bool = True) -> Session:
-    """Everything for one session, opened and ready to ``run``; close with ``Session.close``."""
+    """Everything for one session, opened and ready to ``run``; close with ``Session.close``.
+
+    ``sinks`` given here are opened by the session; otherwise ``settings.sinks`` are made from
+    their specs. ``voice`` is a live ``VoiceEngine`` (or the offline stand-in) or None.
+    """
     resources = ExitStack()
     try:
         return _build(settings, resources, source, tracker, sinks, clock, scenes, voice, realtime)
@@ -111,10 +142,8 @@ def build_app(settings: Settings, *, source: Source | None = None,
         raise
 
 
-def _build(settings, resources, source, tracker, sinks, clock, scenes, voice, realtime):
-    from engine.output.factory import open_sinks
-
-    specs = [spec for spec in settings.sinks if spec != "window"] if sinks is None else []
+def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clock, scenes,
+           voice, realtime) -> Session:
     preview = settings.preview or (sinks is None and "window" in settings.sinks)
     gl = GLContext.create(settings.size if preview else None)
     resources.callback(gl.close)
@@ -129,23 +158,27 @@ def _build(settings, resources, source, tracker, sinks, clock, scenes, voice, re
         from engine.safety.audit import AuditLog
 
         audit = AuditLog(settings.audit_log)
-    compositor.set_watermark(_watermark(session_id, settings.size))
+    from engine.safety.watermark import Watermark
 
+    compositor.set_watermark(Watermark(session_id, *settings.size).pattern)
+    log.info("session %08x: output watermarked", session_id)
+
+    from engine.idle import IdleLife
     from engine.retarget import Retargeter
 
     scene_list = scenes if scenes is not None else load_scenes(settings.scenes_dir)
     director = Director(scene_list, compositor, avatar_loader(gl, shaders, settings, audit),
                         Retargeter(), crossfade_s=settings.crossfade_s, initial=settings.scene,
-                        audit=audit)
+                        audit=audit, shaders=shaders, idle=IdleLife(), voice=voice)
+    resources.callback(director.close)
+    director.preload()  # every scene's avatar now, not on the first switch mid-session
 
-    def on_switch(scene: Scene) -> None:
-        if settings.badge:
-            compositor.set_badge(badge_overlay(scene.badge, settings.size))
-        if voice is not None and scene.voice:
-            voice.set_preset(scene.voice)
+    def show_badge(scene: Scene) -> None:
+        compositor.set_badge(badge_overlay(scene.badge, settings.size) if settings.badge
+                             else None)
 
-    director.on_switch = on_switch
-    on_switch(director.current.scene)
+    director.on_switch = show_badge
+    show_badge(director.current.scene)
     if not settings.badge:
         log.warning("the 'AI avatar' badge is off: viewers are not told this is synthetic")
         if audit is not None:
@@ -153,37 +186,86 @@ def _build(settings, resources, source, tracker, sinks, clock, scenes, voice, re
 
     source = source or make_source(settings, realtime)
     source.start()
+    resources.callback(source.close)
     tracker = tracker or make_tracker(settings)
-    audio_rate = voice.state()["sample_rate"] if voice is not None else None
-    opened = list(sinks) if sinks is not None else open_sinks(specs, *settings.size, settings.fps,
-                                                              audio_rate)
-    for sink in opened if sinks is not None else []:
-        sink.open(*settings.size, settings.fps)
+    opened = _open_sinks(settings, sinks, voice, resources)
+    track_recorder = None
+    if settings.record_track:
+        from engine.tracking.replay import record_track
+
+        stream = storage_stream(settings.record_track, settings, "track file")
+        resources.callback(stream.close)
+        track_recorder = record_track(stream)
 
     app = App(clock=clock or Clock(settings.fps), source=source, tracker=tracker,
               director=director, compositor=compositor, sinks=opened, fps=settings.fps,
-              voice=voice)
+              voice=voice, track_recorder=track_recorder)
+    board = StatusBoard()
+    app.on_frame = board.on_frame
+    board.publish(app.status())
+    session = Session(app, gl, shaders, session_id, board, resources)
     if preview:
-        from engine.hud import Hud
-        from engine.output.window import WindowSink
+        _open_window(session, settings, opened)
+    if settings.control:
+        from engine.control.server import ControlServer
 
-        hud = Hud(settings.size)
-        window = WindowSink(
-            gl, shaders, settings.keys,
-            on_command=lambda name: app.commands.put(Command(*name.split(":", 1))),
-            overlay=lambda: hud.render(app.status()) if app.switches.hud else None,
-            confirm_quit=lambda: any(type(s).__name__ == "VirtualCameraSink" for s in opened),
-        )
-        window.open(*settings.size, settings.fps)
-        app.sinks.append(window)
-    return Session(app, gl, shaders, session_id, resources)
+        server = ControlServer(app.commands, board, port=settings.control_port)
+        server.start()
+        resources.callback(server.stop)
+        session.control_url = server.url
+    return session
 
 
-def _watermark(session_id: int, size: tuple[int, int]):
-    from engine.safety.watermark import Watermark
+def _open_sinks(settings: Settings, sinks: list[Sink] | None, voice,
+                resources: ExitStack) -> list[Sink]:
+    """The given sinks, opened; or the settings' sinks, with recordings through storage_stream."""
+    from engine.output.factory import open_sinks
+    from engine.output.recorder import RecorderSink
 
-    started = time.perf_counter()
-    pattern = Watermark(session_id, *size).pattern
-    log.debug("watermark pattern for session %08x in %.0f ms", session_id,
-              (time.perf_counter() - started) * 1e3)
-    return pattern
+    size, fps = settings.size, settings.fps
+    if sinks is not None:
+        for sink in sinks:
+            sink.open(*size, fps)
+            resources.callback(sink.close)
+        return list(sinks)
+    audio_rate = voice.state()["sample_rate"] if voice is not None else None
+    specs, recordings = [], []
+    for spec in settings.sinks:
+        kind, _, path = spec.partition(":")
+        if spec == "window":
+            continue
+        if kind == "record" and path:
+            stream = storage_stream(path, settings, "recording")
+            resources.callback(stream.close)
+            recordings.append(RecorderSink(stream=stream, audio_rate=audio_rate,
+                                           timing="capture"))
+        else:
+            specs.append(spec)
+    opened = open_sinks(specs, *size, fps, audio_rate)
+    for recorder in recordings:
+        recorder.open(*size, fps)
+        opened.append(recorder)
+    for sink in opened:
+        resources.callback(sink.close)
+    return opened
+
+
+def _open_window(session: Session, settings: Settings, opened: list[Sink]) -> None:
+    from engine.hud import Hud
+    from engine.output.window import WindowSink
+
+    app = session.app
+    hud = Hud(settings.size)
+    live_camera = any(type(sink).__name__ == "VirtualCameraSink" for sink in opened)
+
+    def overlay():
+        if not app.switches.hud:
+            return None
+        return hud.render_if_changed({**session.board.latest(), "notice": window.notice})
+
+    window = WindowSink(session.gl, session.shaders, settings.keys,
+                        on_command=lambda name: app.commands.put(Command(*name.split(":", 1))),
+                        overlay=overlay, confirm_quit=lambda: live_camera)
+    window.open(*settings.size, settings.fps)
+    session.resources.callback(window.close)
+    app.sinks.append(window)

@@ -248,7 +248,7 @@ def bench_soak(seconds: float | None) -> dict[str, float]:
             poller.stop()
             control.stop()
             figures = app.stats.summary(app.clock)
-            stage_errors = float(sum(getattr(app, "_stage_errors", {}).values()))
+            stage_errors = float(sum(app.stage_errors.values()))
             close()
     return {
         "seconds": seconds,

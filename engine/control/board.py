@@ -14,10 +14,8 @@ from collections.abc import Callable
 
 
 def session_status(app) -> dict:
-    """The loop's figures (``App.status()``) with the director's scene details over them."""
-    status = dict(app.status())
-    status.update(app.director.status())
-    return status
+    """The app's status snapshot (``App.status()`` includes the director's scene details)."""
+    return app.status()
 
 
 class StatusBoard:
