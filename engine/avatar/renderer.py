@@ -374,7 +374,7 @@ class ModelRenderer:
             ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
             ctx.depth_mask = False
             for prim in blended:
-                self._draw(self.shaders.get("avatar.glsl"), prim, world, weights)
+                self._draw(self.shaders.get(_program_name(prim.material)), prim, world, weights)
             ctx.depth_mask = True
             ctx.disable(moderngl.BLEND)
         ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
