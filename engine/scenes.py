@@ -313,6 +313,8 @@ def parse_scene(path: Path, text: str) -> Scene:
             line = max(1, len(text.splitlines()))
         message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(error))
         raise SceneError(path, line, None, f"not valid TOML: {message}") from None
+    except RecursionError:  # tomllib recurses per nesting level: "a = [[[[[..." exhausts it
+        raise SceneError(path, None, None, "values nested too deeply") from None
     problems: list[SceneError] = []
 
     def checked(check, *args):
