@@ -13,6 +13,9 @@ from engine.errors import ConfigError
 log = logging.getLogger(__name__)
 
 DEMO_SECONDS = 10.0
+# Live sessions keep an audit log (names and times only, hash-chained) unless settings set
+# audit_log = "" ; see docs/safety.md.
+DEFAULT_AUDIT_LOG = Path.home() / ".local" / "share" / "persona" / "audit.jsonl"
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -63,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
                                     "command line")
     if args.unencrypted:
         settings = settings.updated({"unencrypted": True}, "command line")
+    if settings.audit_log is None:
+        settings = settings.updated({"audit_log": str(DEFAULT_AUDIT_LOG)}, "default")
+    if not settings.audit_log:
+        settings = settings.updated({"audit_log": None}, "settings")
     voice = _start_voice(settings) if settings.voice else None
     session = build_app(settings, voice=voice)
     log.info("running; stages:\n%s", explain())

@@ -110,11 +110,13 @@ def badge_overlay(text: str, size: tuple[int, int]) -> Overlay:
                           badge_w / width, badge_h / height))
 
 
-def storage_stream(path: str, settings: Settings, what: str):
+def storage_stream(path: str, settings: Settings, what: str, audit=None):
     """A binary file for a recording or track file the user asked for: encrypted with the
     passphrase from the environment, or plain only when they opted out (and it is logged)."""
     if settings.unencrypted:
         log.warning("%s %s is written UNENCRYPTED (--unencrypted)", what, path)
+        if audit is not None:
+            audit.record("unencrypted_storage", what=what)
         return open(path, "wb")  # noqa: SIM115 - closed with the session
     passphrase = os.environ.get(PASSPHRASE_ENV)
     if not passphrase:
@@ -188,12 +190,12 @@ def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clo
     source.start()
     resources.callback(source.close)
     tracker = tracker or make_tracker(settings)
-    opened = _open_sinks(settings, sinks, voice, resources)
+    opened = _open_sinks(settings, sinks, voice, resources, audit)
     track_recorder = None
     if settings.record_track:
         from engine.tracking.replay import record_track
 
-        stream = storage_stream(settings.record_track, settings, "track file")
+        stream = storage_stream(settings.record_track, settings, "track file", audit)
         resources.callback(stream.close)
         track_recorder = record_track(stream)
 
@@ -216,8 +218,8 @@ def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clo
     return session
 
 
-def _open_sinks(settings: Settings, sinks: list[Sink] | None, voice,
-                resources: ExitStack) -> list[Sink]:
+def _open_sinks(settings: Settings, sinks: list[Sink] | None, voice, resources: ExitStack,
+                audit=None) -> list[Sink]:
     """The given sinks, opened; or the settings' sinks, with recordings through storage_stream."""
     from engine.output.factory import open_sinks
     from engine.output.recorder import RecorderSink
@@ -235,7 +237,7 @@ def _open_sinks(settings: Settings, sinks: list[Sink] | None, voice,
         if spec == "window":
             continue
         if kind == "record" and path:
-            stream = storage_stream(path, settings, "recording")
+            stream = storage_stream(path, settings, "recording", audit)
             resources.callback(stream.close)
             recordings.append(RecorderSink(stream=stream, audio_rate=audio_rate,
                                            timing="capture"))
