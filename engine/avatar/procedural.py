@@ -428,7 +428,10 @@ class PersonaBuilder:
 
     def _skin_keys(self) -> dict[str, np.ndarray]:
         u, v0, au = self.u0, self.v0, np.abs(self.u0)
-        left, right = (u > 0).astype(float), (u < 0).astype(float)
+        # Soft halves: a one-sided key fades out across the midline instead of tearing it, and
+        # the Left and Right keys together add up to the whole face.
+        left = _smooth(-0.12, 0.12, u)
+        right = 1.0 - left
         s, _ = self._eye_s(u)
         inside = np.clip(1 - s * s, 0, 1)
         p6, p8 = inside ** 0.6, inside ** 0.8
@@ -469,11 +472,12 @@ class PersonaBuilder:
             keys[f"mouthFrown{name}"] = self._skin_key(dv=-0.06 * corner[side], du=side * 0.01 * corner[side])
             keys[f"mouthDimple{name}"] = self._skin_key(du=side * 0.04 * corner[side], dn=-0.002 * corner[side])
             keys[f"mouthStretch{name}"] = self._skin_key(du=side * 0.07 * corner[side], dv=-0.025 * corner[side])
-            keys[f"mouthPress{name}"] = self._skin_key(dn=-0.002 * mouth * mask, dv=0.01 * lower_lip * mask - 0.01 * upper_lip * mask)
+            keys[f"mouthPress{name}"] = self._skin_key(dn=-0.002 * mouth * mask,
+                                                       dv=0.004 * lower_lip * mask - 0.004 * upper_lip * mask)
             keys[f"mouthLowerDown{name}"] = self._skin_key(dv=-0.06 * lower_lip * mask * _smooth(MOUTH_V - 0.25, MOUTH_V - 0.02, v0))
             keys[f"mouthUpperUp{name}"] = self._skin_key(dv=0.05 * upper_lip * mask * _smooth(MOUTH_V + 0.25, MOUTH_V + 0.02, v0))
-            keys[f"browDown{name}"] = self._skin_key(dv=-0.045 * brow_band * mask * _gauss(au, self.eye_u, 0.2),
-                                                     du=-side * 0.02 * inner_brow * mask)
+            keys[f"browDown{name}"] = self._skin_key(dv=-0.045 * brow_band * mask * _gauss(au, self.eye_u, 0.25),
+                                                     du=-side * 0.02 * inner_brow * mask * _smooth(0.0, 0.15, au))
             keys[f"browOuterUp{name}"] = self._skin_key(dv=0.05 * outer_brow * mask)
             keys[f"cheekSquint{name}"] = self._skin_key(dv=0.04 * cheek[side] + mask * lids(0, -0.3),
                                                         dn=0.002 * cheek[side])
@@ -705,6 +709,8 @@ def build_glb(params: PersonaParams) -> bytes:
             delta = part.deltas[name].astype(np.float32)
             moved_normals = vertex_normals(positions + delta, part.indices) - normals if np.any(delta) \
                 else np.zeros_like(delta)
+            # Renormalising leaves float noise on every vertex; keep only real changes (sparse).
+            moved_normals[np.abs(moved_normals).max(axis=1) < 2e-3] = 0.0
             targets.append({"POSITION": writer.sparse_delta(delta, bounds=True),
                             "NORMAL": writer.sparse_delta(moved_normals.astype(np.float32))})
         primitives.append(pygltflib.Primitive(
