@@ -482,7 +482,8 @@ class PersonaBuilder:
             keys[f"cheekSquint{name}"] = self._skin_key(dv=0.04 * cheek[side] + mask * lids(0, -0.3),
                                                         dn=0.002 * cheek[side])
             keys[f"noseSneer{name}"] = self._skin_key(
-                dv=0.035 * _gauss(u, side * 0.1, 0.07) * _gauss(v0, -0.22, 0.1), dn=0.001 * _gauss(u, side * 0.1, 0.07))
+                dv=0.035 * _gauss(u, side * 0.1, 0.07) * _gauss(v0, -0.22, 0.1),
+                dn=0.001 * _gauss(u, side * 0.1, 0.07) * _gauss(v0, -0.22, 0.1))
         keys["browInnerUp"] = self._skin_key(dv=0.05 * inner_brow)
         keys["jawOpen"] = self._jaw(base, 0.32, lower_face)
         keys["jawForward"] = np.stack([0 * u, 0 * u, 0.008 * lower_face], -1)
