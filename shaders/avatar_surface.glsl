@@ -16,6 +16,7 @@
 uniform mat4 u_view;
 uniform mat4 u_proj;
 uniform mat4 u_model;
+uniform vec4 u_uv_transform;  // offset.xy, scale.zw (KHR_texture_transform, VRM texture binds)
 uniform bool u_skinned;
 uniform sampler2D u_joints;  // 4 texels per row = the 4 columns of one joint matrix
 uniform int u_joint_base;
@@ -63,7 +64,7 @@ void main() {
     }
     vec4 view_pos = u_view * (model * vec4(position, 1.0));
     v_normal = mat3(u_view) * (mat3(model) * normal);
-    v_uv = in_uv;
+    v_uv = in_uv * u_uv_transform.zw + u_uv_transform.xy;
     gl_Position = u_proj * view_pos;
 }
 

@@ -51,9 +51,18 @@ def inspect_lines(target: str) -> list[str]:
                      + (", textured" if material.texture is not None else "")
                      + (", toon" if material.toon else ""))
     if model.expressions:
-        lines.append("VRM expressions: " + ", ".join(
-            f"{name} ({len(e.binds)} bind{'s' * (len(e.binds) != 1)})"
-            for name, e in model.expressions.items()))
+        lines.append(f"VRM expressions ({len(model.expressions)}):")
+        for name, expression in model.expressions.items():
+            flags = ["binary"] if expression.is_binary else []
+            flags += [f"override {group}={mode}" for group, mode in (
+                ("blink", expression.override_blink), ("lookAt", expression.override_look_at),
+                ("mouth", expression.override_mouth)) if mode != "none"]
+            if expression.texture_binds:
+                flags.append(f"{len(expression.texture_binds)} texture-transform bind(s)")
+            if expression.other_binds:
+                flags.append(f"{expression.other_binds} material colour bind(s), not drawn")
+            lines.append(f"  {name}: {len(expression.binds)} morph bind(s)"
+                         + (f" ({'; '.join(flags)})" if flags else ""))
     head = model.bones.get("head")
     lines.append(f"head bone: {model.nodes[head].name if head is not None else 'none'}")
     if model.extensions_ignored:

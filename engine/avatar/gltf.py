@@ -18,6 +18,7 @@ import base64
 import io
 import json
 import logging
+import math
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,9 @@ class Material:
     alpha_cutoff: float = 0.5
     double_sided: bool = False
     toon: bool = False  # MToon (VRM) or unlit: flat, cel-shaded look
+    # KHR_texture_transform of the base-colour texture: uv' = uv * scale + offset (no rotation).
+    uv_offset: tuple[float, float] = (0.0, 0.0)
+    uv_scale: tuple[float, float] = (1.0, 1.0)
 
 
 @dataclass
@@ -110,6 +114,15 @@ class ExpressionBind:
 
 
 @dataclass
+class TextureBind:
+    """VRM 1.0 textureTransformBind: at full weight the material's texture transform becomes this."""
+
+    material: int
+    offset: tuple[float, float]
+    scale: tuple[float, float]
+
+
+@dataclass
 class VrmExpression:
     """A VRM preset or custom expression: morph binds plus VRM 1.0's binary/override rules."""
 
@@ -119,7 +132,8 @@ class VrmExpression:
     override_blink: str = "none"  # none, block or blend
     override_look_at: str = "none"
     override_mouth: str = "none"
-    other_binds: int = 0  # material colour / texture transform binds (not rendered)
+    texture_binds: list[TextureBind] = field(default_factory=list)
+    other_binds: int = 0  # material colour binds (not rendered)
 
 
 @dataclass
@@ -463,6 +477,13 @@ def _read_materials(reader: _Reader, vrm0_shaders: dict[int, str]) -> list[Mater
                 if tex.source not in images:
                     images[tex.source] = reader.image(tex.source)
                 texture = images[tex.source]
+        offset, scale = (0.0, 0.0), (1.0, 1.0)
+        if pbr and pbr.baseColorTexture is not None:
+            transform = (pbr.baseColorTexture.extensions or {}).get("KHR_texture_transform")
+            if isinstance(transform, dict):
+                where = f"materials[{m}].baseColorTexture.extensions.KHR_texture_transform"
+                offset = _pair(reader, transform.get("offset", (0.0, 0.0)), f"{where}.offset")
+                scale = _pair(reader, transform.get("scale", (1.0, 1.0)), f"{where}.scale")
         extensions = mat.extensions or {}
         toon = ("KHR_materials_unlit" in extensions or "VRMC_materials_mtoon" in extensions
                 or "MToon" in vrm0_shaders.get(m, "") or "Unlit" in vrm0_shaders.get(m, ""))
@@ -470,9 +491,16 @@ def _read_materials(reader: _Reader, vrm0_shaders: dict[int, str]) -> list[Mater
             name=mat.name or f"material{m}", base_color=color, texture=texture,
             alpha_mode=mat.alphaMode or "OPAQUE",
             alpha_cutoff=mat.alphaCutoff if mat.alphaCutoff is not None else 0.5,
-            double_sided=bool(mat.doubleSided), toon=toon,
+            double_sided=bool(mat.doubleSided), toon=toon, uv_offset=offset, uv_scale=scale,
         ))
     return materials
+
+
+def _pair(reader: _Reader, value, where: str) -> tuple[float, float]:
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in value)):
+        raise reader.fail(where, f"expected two finite numbers, got {value!r}")
+    return float(value[0]), float(value[1])
 
 
 def _read_vrm0(model: Model, reader: _Reader, vrm: dict, mesh_instances: dict[int, list[int]]) -> None:
@@ -522,9 +550,17 @@ def _read_vrm1(model: Model, reader: _Reader, vrm: dict, node_instances: dict[in
                 override_blink=str(spec.get("overrideBlink", "none")),
                 override_look_at=str(spec.get("overrideLookAt", "none")),
                 override_mouth=str(spec.get("overrideMouth", "none")),
-                other_binds=len(spec.get("materialColorBinds") or [])
-                + len(spec.get("textureTransformBinds") or []),
+                other_binds=len(spec.get("materialColorBinds") or []),
             )
+            for b, bind in enumerate(spec.get("textureTransformBinds") or []):
+                bind_where = f"{where}.textureTransformBinds[{b}]"
+                if not isinstance(bind, dict):
+                    raise reader.fail(bind_where, "not an object")
+                material = bind.get("material")
+                reader.item(reader.gltf.materials, material, f"{bind_where}.material")
+                expression.texture_binds.append(TextureBind(
+                    material, _pair(reader, bind.get("offset", (0.0, 0.0)), f"{bind_where}.offset"),
+                    _pair(reader, bind.get("scale", (1.0, 1.0)), f"{bind_where}.scale")))
             for b, bind in enumerate(spec.get("morphTargetBinds") or []):
                 node, index = bind.get("node"), bind.get("index")
                 if node not in node_instances:

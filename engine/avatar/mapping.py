@@ -79,6 +79,8 @@ class ExpressionMap:
         self.direct = np.zeros((g, NUM_BLENDSHAPES), np.float32)  # morph ← channel
         self.binds = np.zeros((g, p), np.float32)  # morph ← expression
         self.sources = np.zeros((p, NUM_BLENDSHAPES), np.float32)  # expression ← channel
+        self._textured = np.array([bool(model.expressions[n].texture_binds)
+                                   for n in self.expression_names], np.float32)
         self._binary = np.array([model.expressions[n].is_binary for n in self.expression_names], bool)
         self._overrides = self._override_rules(model)
         for e, name in enumerate(self.expression_names):
@@ -172,7 +174,11 @@ class ExpressionMap:
         effective = self.direct + self.binds @ self.sources
         result = {}
         for k, channel in enumerate(BLENDSHAPE_NAMES):
-            result[channel] = [self.targets[g][2] for g in np.flatnonzero(effective[:, k])]
+            moved = [self.targets[g][2] for g in np.flatnonzero(effective[:, k])]
+            # Expressions that move textures (VRM texture-transform binds) count as driven too.
+            moved += [f"{self.expression_names[e]} (texture)"
+                      for e in np.flatnonzero(self.sources[:, k] * self._textured)]
+            result[channel] = moved
         return result
 
     def undriven_channels(self) -> list[str]:

@@ -100,6 +100,7 @@ class _GpuPrimitive:
     texture: moderngl.Texture | None
     centre: np.ndarray  # (3,) rest-pose model-space centre, for sorting blended primitives
     skinned: bool
+    material_index: int  # row of the per-frame uv transform table; -1 for the default material
 
 
 class ModelRenderer:
@@ -117,6 +118,7 @@ class ModelRenderer:
         self.use: str | None = None
         self.zoom = 1.0
         self._uniforms: dict[int, tuple[moderngl.Program, dict[str, moderngl.Uniform]]] = {}
+        self._uv_rest, self._uv_binds = self._texture_transforms()
         self.offset = (0.0, 0.0)
         self._root = _TURN_AROUND if model.faces_minus_z else np.eye(4, dtype=np.float32)
         self._rest_world = model.world_matrices()
@@ -137,6 +139,18 @@ class ModelRenderer:
             "eyeLookUpLeft", "eyeLookUpRight", "eyeLookDownLeft", "eyeLookDownRight")}
 
     # -- set-up, once ---------------------------------------------------------------------------
+
+    def _texture_transforms(self) -> tuple[np.ndarray, list[tuple[int, int, np.ndarray]]]:
+        """Rest uv transforms per material, and each VRM texture bind as (expression, material,
+        change at full weight): binds blend linearly from the material's own transform."""
+        rest = np.array([[*m.uv_offset, *m.uv_scale] for m in self.model.materials]
+                        + [[0.0, 0.0, 1.0, 1.0]], np.float32)
+        binds = []
+        for e, name in enumerate(self.mapping.expression_names):
+            for bind in self.model.expressions[name].texture_binds:
+                target = np.array([*bind.offset, *bind.scale], np.float32)
+                binds.append((e, bind.material, target - rest[bind.material]))
+        return rest, binds
 
     def _subtree(self, node: int) -> list[int]:
         nodes, stack = [], [node]
@@ -258,8 +272,9 @@ class ModelRenderer:
                 centre = rest_positions[k].mean(axis=0) if n else np.zeros(3)
                 k += 1
                 skinned = inst.skin is not None and prim.joints is not None
-                result.append(_GpuPrimitive(vao, [vbo, ibo, morph_vbo], morphs, n, i, material, texture, centre,
-                                            skinned))
+                result.append(_GpuPrimitive(
+                    vao, [vbo, ibo, morph_vbo], morphs, n, i, material, texture, centre, skinned,
+                    -1 if prim.material is None else prim.material))
         return result
 
     def _joint_layout(self) -> tuple[dict[int, int], int]:
@@ -338,7 +353,9 @@ class ModelRenderer:
     def render(self, expression: Expression, target: moderngl.Framebuffer) -> None:
         size = tuple(target.viewport[2:]) if target.viewport else tuple(target.size)
         target.use()
-        weights = self.mapping.weights(self._blendshapes(expression))
+        shapes = self._blendshapes(expression)
+        weights = self.mapping.weights(shapes)
+        uv_transforms = self._uv_transforms(shapes)
         world = self._posed_world(expression)
         view, proj = self.camera(size)
         view = view @ self._root
@@ -368,13 +385,15 @@ class ModelRenderer:
         blended.sort(key=lambda p: depth[id(p)])  # far (more negative) first
         ctx.disable(moderngl.BLEND)
         for prim in opaque:
-            self._draw(self.shaders.get(_program_name(prim.material)), prim, world, weights)
+            self._draw(self.shaders.get(_program_name(prim.material)), prim, world, weights,
+                           uv_transforms)
         if blended:
             ctx.enable(moderngl.BLEND)
             ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
             ctx.depth_mask = False
             for prim in blended:
-                self._draw(self.shaders.get(_program_name(prim.material)), prim, world, weights)
+                self._draw(self.shaders.get(_program_name(prim.material)), prim, world, weights,
+                           uv_transforms)
             ctx.depth_mask = True
             ctx.disable(moderngl.BLEND)
         ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
@@ -391,8 +410,19 @@ class ModelRenderer:
         if uniform is not None:
             uniform.value = value
 
+    def _uv_transforms(self, shapes: np.ndarray) -> np.ndarray:
+        """(materials + 1, 4) offset.xy, scale.xy per material after VRM texture-transform binds;
+        the last row is for primitives without a material."""
+        table = self._uv_rest
+        if self._uv_binds:
+            table = table.copy()
+            values = self.mapping.expression_weights(shapes)
+            for expression, material, delta in self._uv_binds:
+                table[material] += values[expression] * delta
+        return table
+
     def _draw(self, program: moderngl.Program, prim: _GpuPrimitive, world: np.ndarray,
-              weights: np.ndarray) -> None:
+              weights: np.ndarray, uv_transforms: np.ndarray) -> None:
         inst = self.model.instances[prim.instance]
         offset = self.mapping.offsets[prim.instance]
         morphed = False
@@ -411,6 +441,7 @@ class ModelRenderer:
         else:
             program["u_model"].write(world[inst.node].T.copy().tobytes())
         material = prim.material
+        self._set(program, "u_uv_transform", tuple(uv_transforms[prim.material_index]))
         self._set(program, "u_base_color", tuple(float(c) for c in material.base_color))
         self._set(program, "u_has_texture", prim.texture is not None)
         if prim.texture is not None:

@@ -130,3 +130,34 @@ def test_framing_zoom_makes_the_head_larger(gl, shaders, draw, shared_asset):
     finally:
         avatar.release()
     assert zoomed > normal * 1.3
+
+
+def _red(frame: np.ndarray) -> int:
+    r, g, b = (frame[..., c].astype(np.int16) for c in range(3))
+    return int(((r > 150) & (g < 90) & (b < 90)).sum())
+
+
+def _green(frame: np.ndarray) -> int:
+    r, g, b = (frame[..., c].astype(np.int16) for c in range(3))
+    return int(((g > 90) & (r < 80) & (b < 60)).sum())
+
+
+@pytest.mark.parametrize("sample", ["vrm/VRMC_vrm_expressions_isBinary_Overrides.vrm",
+                                    "vrm/VRMC_vrm_expressions_isBinary_Overridden.vrm"])
+def test_vrm_validation_models_show_green(gl, shaders, draw, shared_asset, sample):
+    """These models turn red (or show crosses) when isBinary/override rules are wrong; their
+    expressions move texture transforms, so this checks the binds are drawn too."""
+    avatar = open_avatar(shared_asset(sample), gl, shaders)
+    try:
+        for happy, blink in ((0.0, 0.0), (0.3, 1.0), (0.6, 1.0), (1.0, 0.0), (0.0, 1.0)):
+            frame = draw(avatar, mouthSmileLeft=happy, mouthSmileRight=happy,
+                         eyeBlinkLeft=blink, eyeBlinkRight=blink)
+            assert _green(frame) > 2000, f"happy {happy}, blink {blink}: no green check panel"
+            assert _red(frame) < 20, f"happy {happy}, blink {blink}: red means a wrong rule"
+        # The check can fail: without the override rules, happy no longer hides the blink.
+        avatar.mapping._overrides = []
+        frame = draw(avatar, mouthSmileLeft=0.6, mouthSmileRight=0.6,
+                     eyeBlinkLeft=1.0, eyeBlinkRight=1.0)
+        assert _red(frame) > 200
+    finally:
+        avatar.release()
