@@ -201,6 +201,8 @@ class _Reader:
     def item(self, items: list, index, where: str):
         if not isinstance(index, int) or not 0 <= index < len(items or []):
             raise self.fail(where, f"index {index!r} out of range (file has {len(items or [])})")
+        if items[index] is None:
+            raise self.fail(where, f"entry {index} is null")
         return items[index]
 
     def buffer(self, index: int) -> bytes:
@@ -576,7 +578,17 @@ def _read_vrm1(model: Model, reader: _Reader, vrm: dict, node_instances: dict[in
 
 def load_model(path: str | Path) -> Model:
     """Read a ``.gltf``, ``.glb`` or ``.vrm`` file; raises AssetError naming what is wrong."""
-    path = Path(path)
+    try:
+        return _load_model(Path(path))
+    except AssetError:
+        raise
+    except (AttributeError, TypeError, ValueError, KeyError, IndexError) as error:
+        # The checks below name the broken field for every case we know of; a file that is
+        # malformed in a way they miss must still be refused cleanly, never crash the caller.
+        raise AssetError(f"{path}: malformed glTF ({type(error).__name__}: {error})") from error
+
+
+def _load_model(path: Path) -> Model:
     if not path.is_file():
         raise AssetError(f"{path}: no such model file")
     size = path.stat().st_size

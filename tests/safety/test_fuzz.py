@@ -227,10 +227,18 @@ def test_fuzz_gltf_loader(tmp_path):
         copy = json.loads(text)
         for where, value in choices:
             node = copy
-            for key in where[:-1]:
-                node = node[key] if isinstance(node, (dict, list)) else None
-            if isinstance(node, dict) or (isinstance(node, list) and where[-1] < len(node)):
-                node[where[-1]] = value
+            for key in where[:-1]:  # an earlier change may have removed part of this path
+                if isinstance(node, dict) and key in node:
+                    node = node[key]
+                elif isinstance(node, list) and isinstance(key, int) and key < len(node):
+                    node = node[key]
+                else:
+                    node = None
+                    break
+            last = where[-1]
+            if isinstance(node, dict) or (isinstance(node, list) and isinstance(last, int)
+                                          and last < len(node)):
+                node[last] = value
         return glb(copy, binary)
 
     # Structural changes are drawn as readable (json path, value) pairs, so a failure reports
