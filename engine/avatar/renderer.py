@@ -94,7 +94,6 @@ class _GpuPrimitive:
     vao: moderngl.VertexArray
     buffers: list
     morphs: moderngl.Texture | None
-    vertex_count: int
     instance: int
     material: Material
     texture: moderngl.Texture | None
@@ -273,7 +272,7 @@ class ModelRenderer:
                 k += 1
                 skinned = inst.skin is not None and prim.joints is not None
                 result.append(_GpuPrimitive(
-                    vao, [vbo, ibo, morph_vbo], morphs, n, i, material, texture, centre, skinned,
+                    vao, [vbo, ibo, morph_vbo], morphs, i, material, texture, centre, skinned,
                     -1 if prim.material is None else prim.material))
         return result
 
