@@ -42,10 +42,8 @@ _FIELDS = ("kind", "model", "shading", "expressions", "consent", "name", "descri
 
 
 def find_avatar(name_or_path: str, search: SearchPath | None = None) -> Path:
-    """The avatar folder or model file meant by a name (``default``) or a path."""
-    path = Path(name_or_path)
-    if path.suffix.lower() in MODEL_SUFFIXES or path.exists() or path.is_absolute():
-        return (search or SearchPath()).find("avatars", path)
+    """The avatar folder or model file meant by a name (``default``, looked up in ``avatars/`` on
+    the search path) or by a path to either (taken as given when it exists)."""
     return (search or SearchPath()).find("avatars", name_or_path)
 
 
