@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from engine.config import Settings, settings_path
@@ -13,6 +14,7 @@ from engine.errors import ConfigError
 log = logging.getLogger(__name__)
 
 DEMO_SECONDS = 10.0
+RENDER_SCENE = "expressive"
 # Live sessions keep an audit log (names and times only, hash-chained) unless settings set
 # audit_log = "" ; see docs/safety.md.
 DEFAULT_AUDIT_LOG = Path.home() / ".local" / "share" / "persona" / "audit.jsonl"
@@ -124,9 +126,12 @@ def render(args: argparse.Namespace) -> int:
     from engine.offline import render_stills, render_video
     from engine.performer import ScriptedPerformer, parse_script
 
-    settings = _settings(args).updated({"source": "synthetic", "use": args.use or "demo"},
-                                       "render")
-    script = parse_script(args.script)
+    overrides = {"source": "synthetic", "use": args.use or "demo"}
+    if args.scene is None:
+        overrides["scene"] = RENDER_SCENE  # offline renders want expressions that read clearly
+    settings = _settings(args).updated(overrides, "render")
+    script = tuple(replace(pose, intensity=pose.intensity * args.intensity)
+                   for pose in parse_script(args.script))
     performer = ScriptedPerformer(script, loop=False, frame_rate=settings.fps)
     output = Path(args.output)
     if output.suffix.lower() == ".mp4":
@@ -183,5 +188,7 @@ def register(commands) -> None:
     _add_common(parser)
     parser.add_argument("--script", default="neutral@1,smile@1.5,surprise@1.5",
                         help="NAME[:INTENSITY][@SECONDS],... e.g. 'smile:0.8@1.5,surprise@2'")
+    parser.add_argument("--intensity", type=float, default=1.0,
+                        help="scale every expression (the scene's style applies on top)")
     parser.add_argument("--silent", action="store_true", help="no audio track")
     parser.add_argument("-o", "--output", required=True, help=".mp4 video or .png contact sheet")
