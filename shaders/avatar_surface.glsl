@@ -9,6 +9,8 @@
 // targets, so this costs a few fetches per vertex however many channels are active — which in
 // live tracking is nearly all of them. (llvmpipe shades vertices on one thread: this matters.)
 
+#include "avatar_lighting.glsl"
+
 #if defined VERTEX_SHADER
 
 #define MAX_TARGETS 256
@@ -24,6 +26,9 @@ uniform sampler2D u_morphs;
 uniform bool u_morphed;  // false when every weight is 0: skip the loop altogether
 uniform float u_weights[MAX_TARGETS];
 
+uniform bool u_toon;
+uniform bool u_two_sided;  // back faces are seen too: light the side facing the viewer
+
 in ivec2 in_morph;  // first entry, entry count
 in vec3 in_position;
 in vec3 in_normal;
@@ -31,7 +36,7 @@ in vec2 in_uv;
 in vec4 in_joints;
 in vec4 in_weights;
 
-out vec3 v_normal;
+out vec4 v_light;  // rgb multiplies the albedo, a is the highlight added to it
 out vec2 v_uv;
 
 vec4 morph_texel(int texel) {
@@ -63,7 +68,9 @@ void main() {
               + in_weights.z * joint_matrix(in_joints.z) + in_weights.w * joint_matrix(in_joints.w);
     }
     vec4 view_pos = u_view * (model * vec4(position, 1.0));
-    v_normal = mat3(u_view) * (mat3(model) * normal);
+    vec3 n = normalize(mat3(u_view) * (mat3(model) * normal));
+    if (u_two_sided && n.z < 0.0) n = -n;
+    v_light = u_toon ? light_toon(n) : light_lit(n);
     v_uv = in_uv * u_uv_transform.zw + u_uv_transform.xy;
     gl_Position = u_proj * view_pos;
 }
@@ -72,16 +79,13 @@ void main() {
 // OPAQUE_ONLY (avatar_opaque.glsl) drops the alpha tests: a shader that may discard turns off
 // llvmpipe's early depth test, and then every hidden fragment is shaded too.
 
-#include "avatar_lighting.glsl"
-
 uniform vec4 u_base_color;
 uniform bool u_has_texture;
 uniform sampler2D u_texture;
 uniform int u_alpha_mode;  // 0 opaque, 1 mask, 2 blend
 uniform float u_alpha_cutoff;
-uniform bool u_toon;
 
-in vec3 v_normal;
+in vec4 v_light;
 in vec2 v_uv;
 
 out vec4 f_color;
@@ -103,9 +107,7 @@ void main() {
         discard;  // keeps fully transparent texels out of the depth-sorted blend
     }
 #endif
-    vec3 normal = normalize(v_normal);
-    if (!gl_FrontFacing) normal = -normal;
-    vec3 color = u_toon ? shade_toon(base.rgb, normal) : shade_lit(base.rgb, normal);
+    vec3 color = base.rgb * v_light.rgb + v_light.a;
     f_color = vec4(color * base.a, base.a);  // premultiplied for the compositor
 }
 

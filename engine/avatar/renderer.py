@@ -448,6 +448,7 @@ class ModelRenderer:
         self._set(program, "u_alpha_mode", _ALPHA_MODES.get(material.alpha_mode, 0))
         self._set(program, "u_alpha_cutoff", float(material.alpha_cutoff))
         self._set(program, "u_toon", bool(material.toon if self.toon is None else self.toon))
+        self._set(program, "u_two_sided", material.double_sided)
         if material.double_sided:
             self.ctx.disable(moderngl.CULL_FACE)
         else:
