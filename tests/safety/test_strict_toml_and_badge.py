@@ -70,3 +70,20 @@ def test_badge_is_premultiplied_pill_of_requested_height(height):
 
 def test_badge_text_changes_width():
     assert render_badge("AI avatar (synthetic video)", 24).shape[1] > render_badge("AI", 24).shape[1]
+
+
+def test_badge_settings_place_in_each_corner_and_turning_off_is_audited(tmp_path):
+    from engine.safety.audit import AuditLog, verify
+    from engine.safety.badge import BadgeSettings, record_change
+
+    default = BadgeSettings()
+    assert default.enabled and default.text == "AI avatar"
+    assert default.placement(100, 30, 1280, 720) == (18, 720 - 30 - 18)
+    assert BadgeSettings(position="top-right").placement(100, 30, 1280, 720) == (1280 - 118, 18)
+    with pytest.raises(ValueError):
+        BadgeSettings(position="middle")
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    record_change(default, BadgeSettings(enabled=False), audit)
+    lines = (tmp_path / "audit.jsonl").read_text().splitlines()
+    assert len(lines) == 1 and '"badge_change"' in lines[0] and '"enabled":false' in lines[0]
+    assert verify(tmp_path / "audit.jsonl").ok
