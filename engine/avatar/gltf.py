@@ -329,7 +329,8 @@ class _Reader:
                 if max(opened.size) > MAX_TEXTURE_SIDE:
                     raise self.fail(where, f"{opened.size} exceeds {MAX_TEXTURE_SIDE} pixels a side")
                 return np.asarray(opened.convert("RGBA"))
-        except (UnidentifiedImageError, OSError) as error:
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
+                Image.DecompressionBombError) as error:  # Pillow raises SyntaxError on bad PNGs
             raise self.fail(where, f"not a readable PNG/JPEG ({error})") from error
 
 

@@ -67,6 +67,7 @@ def null_sinks(*names: str, default_sink: str | None = None,
         if default_source:
             subprocess.run(["pactl", "set-default-source", default_source], check=True,
                            timeout=10)
+        _rescan_portaudio()
         try:
             yield
         finally:
@@ -87,3 +88,14 @@ def null_sinks(*names: str, default_sink: str | None = None,
                 os.environ[key] = value
         if temp:
             shutil.rmtree(temp, ignore_errors=True)
+        _rescan_portaudio()
+
+
+def _rescan_portaudio() -> None:
+    """PortAudio lists devices once, when it initialises; a process that touched it before the
+    server (or its sinks) existed would not see them. Re-initialising re-reads the list
+    (sounddevice's documented way; no stream may be open)."""
+    import sounddevice
+
+    sounddevice._terminate()
+    sounddevice._initialize()
