@@ -6,25 +6,25 @@
    head pose to facing forward (``engine.tracking.calibration``);
 2. smoothing — a One-Euro filter per channel; blinks get a fast filter so they stay crisp while
    brows and mouth are smoothed harder;
-3. style — per-channel intensity gains and head/gaze gains (``Style``): the seam where scenes
-   set how strongly the avatar follows;
-4. face lost — the last expression holds for ``hold_s`` (a blink-length dropout shows nothing),
+3. face lost — the last expression holds for ``hold_s`` (a blink-length dropout shows nothing),
    then eases to the rest pose over ``ease_s``; when the face returns the avatar eases back in.
    The rest pose is ``Expression.neutral()`` unless a scene supplies ``rest_pose(t)`` (idle
    motion).
+
+How strongly the avatar follows (intensity, per-channel gains, head gain, mirroring) is the
+scene's business: the director applies ``engine.scenes.stylize`` to what this stage returns.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from engine.tracking.calibration import Calibration
 from engine.tracking.one_euro import OneEuroFilter
-from engine.tracking.rotations import matrix_from_quat, quat_from_matrix, scale_rotation, slerp
+from engine.tracking.rotations import matrix_from_quat, quat_from_matrix, slerp
 from engine.types import BLENDSHAPE_INDEX, NUM_BLENDSHAPES, Expression, FaceState
 
 log = logging.getLogger(__name__)
@@ -43,22 +43,6 @@ CALIBRATION_S = 1.0  # neutral capture length for the calibrate hotkey
 HOLD_S = 0.5
 EASE_S = 0.8
 RETURN_S = 0.25
-
-
-@dataclass(frozen=True)
-class Style:
-    """How strongly the avatar follows: the knobs a scene sets."""
-
-    gains: np.ndarray = field(default_factory=lambda: np.ones(NUM_BLENDSHAPES, np.float32))
-    head_gain: float = 1.0  # scales the head's rotation angle
-    gaze_gain: float = 1.0
-
-    def apply(self, expression: Expression) -> Expression:
-        blend = np.clip(expression.blendshapes * self.gains, 0.0, 1.0).astype(np.float32)
-        head = expression.head
-        if self.head_gain != 1.0:
-            head = _head_matrix(scale_rotation(quat_from_matrix(head), self.head_gain))
-        return Expression(blend, head, (expression.gaze * self.gaze_gain).astype(np.float32))
 
 
 def _head_matrix(quat: np.ndarray) -> np.ndarray:
@@ -83,11 +67,10 @@ def blend(a: Expression, b: Expression, w: float) -> Expression:
 class Retargeter:
     """Stateful per-person mapping from tracked faces to avatar expressions."""
 
-    def __init__(self, calibration: Calibration | None = None, style: Style | None = None,
+    def __init__(self, calibration: Calibration | None = None,
                  rest_pose: Callable[[float], Expression] | None = None,
                  hold_s: float = HOLD_S, ease_s: float = EASE_S) -> None:
         self.calibration = calibration or Calibration.default()
-        self.style = style or Style()
         self.rest_pose = rest_pose or (lambda t: Expression.neutral())
         self.hold_s, self.ease_s = hold_s, ease_s
         min_cutoff = np.full(NUM_BLENDSHAPES, SHAPE_MIN_CUTOFF)
@@ -123,7 +106,7 @@ class Retargeter:
         if self._capture is not None:
             self._collect(face, t)
         if face.found:
-            expression = self.style.apply(self._tracked(face, t))
+            expression = self._tracked(face, t)
             if self._lost_from is not None:  # back after a loss: ease in from what is shown
                 self._return, self._lost_from = (t, self._shown), None
             if self._return is not None:

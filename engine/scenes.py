@@ -53,6 +53,7 @@ import numpy as np
 
 from engine.errors import ConfigError
 from engine.resources import SearchPath
+from engine.tracking.rotations import matrix_from_quat, quat_from_matrix, scale_rotation
 from engine.types import BLENDSHAPE_INDEX, BLENDSHAPE_NAMES, Expression
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class Style:
     channel_gains: dict[str, float] = field(default_factory=dict)
     exaggeration: float = 1.0  # exponent on each channel: <1 livelier, >1 calmer
     mirror: bool = True
+    head_gain: float = 1.0  # scales the head's turn: <1 steadier, >1 more animated
 
 
 @dataclass(frozen=True)
@@ -225,7 +227,7 @@ def parse_color(source: SceneFile, value: Any, keys: tuple[str, ...]) -> tuple[f
 
 TOP_FIELDS = ("name", "hotkey", "avatar", "background", "voice", "style", "framing", "badge")
 BACKGROUND_FIELDS = ("color", "image", "blur", "camera")
-STYLE_FIELDS = ("intensity", "channel_gains", "exaggeration", "mirror")
+STYLE_FIELDS = ("intensity", "channel_gains", "exaggeration", "mirror", "head_gain")
 FRAMING_FIELDS = ("zoom", "offset")
 BACKGROUND_SHORT_FORMS = ("camera-blur", "camera-segmented")
 
@@ -284,6 +286,7 @@ def _style(source: SceneFile, value: Any) -> Style:
         exaggeration=_number(source, table.get("exaggeration", 1.0), keys + ("exaggeration",),
                              0.2, 5.0),
         mirror=mirror,
+        head_gain=_number(source, table.get("head_gain", 1.0), keys + ("head_gain",), 0.0, 2.0),
     )
 
 
@@ -523,6 +526,10 @@ def stylize(expression: Expression, style: Style) -> Expression:
     if style.channel_gains:
         weights = weights * _gain_vector(tuple(sorted(style.channel_gains.items())))
     head, gaze = expression.head, expression.gaze
+    if style.head_gain != 1.0:
+        turned = scale_rotation(quat_from_matrix(head[:3, :3]), style.head_gain)
+        head = np.eye(4, dtype=np.float32)
+        head[:3, :3] = matrix_from_quat(turned)
     if style.mirror:
         weights = weights[_MIRROR_PERMUTATION]
         head = _MIRROR_HEAD @ head @ _MIRROR_HEAD

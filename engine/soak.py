@@ -11,9 +11,7 @@ refused, resident memory growth after warm-up (target < 20 MB over 10 minutes), 
 on-time rate, fps and frame-time percentiles. The default run is 60 s; ``--seconds 600`` is the
 full ten-minute soak.
 
-The session comes from ``engine.session.build_app``. If the avatar loader is not importable or a
-scene's avatar is not installed, the soak assembles the same parts itself with avatars that draw
-nothing, says why in the log and reports ``avatars_rendered`` = 0.
+The session comes from ``engine.session.build_app``, exactly as ``persona run`` builds it.
 """
 
 from __future__ import annotations
@@ -75,16 +73,6 @@ class DroppingTracker:
         self.inner.close()
 
 
-class _NoAvatar:
-    """Used only when the avatar loader is missing from the checkout: draws nothing."""
-
-    def render(self, expression, target) -> None:
-        pass
-
-    def release(self) -> None:
-        pass
-
-
 class _StatusPoller(threading.Thread):
     """A second screen's worth of control traffic: GET /api/status once a second."""
 
@@ -121,64 +109,15 @@ def _copy_scenes(folder: Path) -> list:
     return load_scenes(SearchPath([folder]))
 
 
-def _missing_avatars(scenes: list) -> list[str]:
-    """Why avatars cannot be rendered: no loader in this checkout, or scenes naming avatars
-    that are not there (each would be refused, which is not what the soak measures)."""
-    from engine.scenes import SceneError, resolve_avatar
-
-    try:
-        import engine.avatar.loader  # noqa: F401  (only asking whether it is there)
-    except ImportError as error:
-        return [f"the avatar loader is not importable ({error})"]
-    missing = []
-    for scene in scenes:
-        try:
-            resolve_avatar(scene)
-        except SceneError as error:
-            missing.append(str(error))
-    return missing
-
-
 def _session(settings: Settings, scenes: list, tracker):
-    """(app, closer, avatars_rendered) from build_app, or from parts if avatars are missing."""
+    """The app and its closer, built as a live session is."""
     from engine.capture.synthetic import SyntheticSource
     from engine.output.null import NullSink
+    from engine.session import build_app
 
-    source = SyntheticSource(settings.size, settings.fps)
-    missing = _missing_avatars(scenes)
-    if not missing:
-        from engine.session import build_app
-
-        session = build_app(settings, source=source, tracker=tracker, sinks=[NullSink()],
-                            scenes=scenes)
-        return session.app, session.close, 1.0
-    log.warning("soaking without avatar rendering: %s", "; ".join(missing))
-    from engine.app import App
-    from engine.clock import Clock
-    from engine.director import Director
-    from engine.gl.compositor import Compositor
-    from engine.gl.context import GLContext
-    from engine.gl.programs import ShaderLibrary
-    from engine.retarget import Retargeter
-
-    gl = GLContext.headless()
-    shaders = ShaderLibrary(gl.ctx)
-    compositor = Compositor(gl.ctx, shaders, settings.size)
-    director = Director(scenes, compositor, lambda scene: _NoAvatar(), Retargeter(),
-                        crossfade_s=settings.crossfade_s, shaders=shaders)
-    source.start()
-    sink = NullSink()
-    sink.open(*settings.size, settings.fps)
-    app = App(clock=Clock(settings.fps), source=source, tracker=tracker, director=director,
-              compositor=compositor, sinks=[sink], fps=settings.fps)
-
-    def close() -> None:
-        app.close()
-        compositor.release()
-        shaders.release()
-        gl.close()
-
-    return app, close, 0.0
+    session = build_app(settings, source=SyntheticSource(settings.size, settings.fps),
+                        tracker=tracker, sinks=[NullSink()], scenes=scenes)
+    return session.app, session.close
 
 
 def bench_soak(seconds: float | None) -> dict[str, float]:
@@ -192,7 +131,7 @@ def bench_soak(seconds: float | None) -> dict[str, float]:
         if len(keys) < 2:
             raise EngineError("the soak needs at least two scenes in scenes/")
         tracker = DroppingTracker(ScriptedPerformer())
-        app, close, avatars_rendered = _session(settings, scenes, tracker)
+        app, close = _session(settings, scenes, tracker)
         hud = Hud(settings.size)
         from engine.control import attach
 
@@ -254,7 +193,6 @@ def bench_soak(seconds: float | None) -> dict[str, float]:
         "seconds": seconds,
         "crashed": crashed,
         "stage_errors": stage_errors,
-        "avatars_rendered": avatars_rendered,
         "switches_asked": float(asked),
         "switches_made": float(made),
         "switches_refused": float(refused),

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from engine.errors import ConfigError
-from engine.retarget import Retargeter, Style
+from engine.retarget import Retargeter
+from engine.scenes import Style, stylize
 from engine.tracking.calibration import Calibration
 from engine.tracking.head_pose import FACING_CAMERA, rotation_from_yaw_pitch_roll, yaw_pitch_roll
 from engine.types import BLENDSHAPE_INDEX, Expression, FaceState, blendshape_vector
@@ -107,13 +108,13 @@ def test_lost_face_holds_then_eases_to_rest_and_back():
     assert abs(shape(back, "jawOpen") - 0.8) < 0.02
 
 
-def test_rest_pose_hook_and_style_gains():
+def test_rest_pose_hook_and_scene_style():
     idle = Expression(blendshape_vector({"eyeBlinkLeft": 0.7}))
-    gains = np.ones(52, np.float32)
-    gains[BLENDSHAPE_INDEX["mouthSmileLeft"]] = 0.5
-    retargeter = Retargeter(style=Style(gains=gains, head_gain=0.5), rest_pose=lambda t: idle)
+    retargeter = Retargeter(rest_pose=lambda t: idle)
     assert shape(retargeter.update(FaceState.lost(0.0), 0.0), "eyeBlinkLeft") == pytest.approx(0.7)
     for i in range(30):
         out = retargeter.update(face(i / FPS, {"mouthSmileLeft": 0.8}, yaw=20), i / FPS)
-    assert shape(out, "mouthSmileLeft") == pytest.approx(0.4, abs=0.01)
-    assert yaw_pitch_roll(_as_camera(out.head))[0] == pytest.approx(10.0, abs=0.2)
+    style = Style(channel_gains={"mouthSmileLeft": 0.5}, head_gain=0.5, mirror=False)
+    styled = stylize(out, style)
+    assert shape(styled, "mouthSmileLeft") == pytest.approx(0.4, abs=0.01)
+    assert yaw_pitch_roll(_as_camera(styled.head))[0] == pytest.approx(10.0, abs=0.2)
