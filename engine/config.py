@@ -42,7 +42,9 @@ class Settings:
     audio_output: str | None = None
     audio_monitor: str | None = None
     use: str = "privacy"  # what avatars are used for: therapy, privacy, demo (consent checks)
-    badge: bool = True
+    badge: bool = True  # the visible "AI avatar" disclosure (turning it off is logged)
+    badge_position: str = "bottom-left"  # top-left, top-right, bottom-left, bottom-right
+    badge_height: float = 1 / 24  # of the frame height
     record_track: str | None = None  # path for a track file, written only when asked
     audit_log: str | None = None  # append-only log of scene switches and consent checks
     unencrypted: bool = False  # store recordings and track files in the clear (logged)

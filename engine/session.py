@@ -98,16 +98,15 @@ def avatar_loader(gl: GLContext, shaders: ShaderLibrary, settings: Settings,
     return load
 
 
-def badge_overlay(text: str, size: tuple[int, int]) -> Overlay:
-    """The visible "AI avatar" disclosure, bottom-left, scaled with the frame."""
+def badge_overlay(badge, size: tuple[int, int]) -> Overlay:
+    """The visible disclosure (``engine.safety.badge.BadgeSettings``) as a compositor overlay."""
     from engine.safety.badge import render_badge
 
     width, height = size
-    rgba = render_badge(text, max(18, height // 24))
+    rgba = render_badge(badge.text, badge.height_px(height))
     badge_h, badge_w = rgba.shape[:2]
-    margin = height / 40
-    return Overlay(rgba, (margin / width, 1.0 - (badge_h + margin) / height,
-                          badge_w / width, badge_h / height))
+    x, y = badge.placement(badge_w, badge_h, width, height)
+    return Overlay(rgba, (x / width, y / height, badge_w / width, badge_h / height))
 
 
 def storage_stream(path: str, settings: Settings, what: str, audit=None):
@@ -175,16 +174,25 @@ def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clo
     resources.callback(director.close)
     director.preload()  # every scene's avatar now, not on the first switch mid-session
 
+    from engine.safety.badge import BadgeSettings, record_change
+
+    def badge_for(scene: Scene) -> BadgeSettings:
+        try:
+            return BadgeSettings(enabled=settings.badge, text=scene.badge,
+                                 position=settings.badge_position,
+                                 height_fraction=settings.badge_height)
+        except ValueError as error:
+            raise ConfigError(f"settings: {error}") from None
+
     def show_badge(scene: Scene) -> None:
-        compositor.set_badge(badge_overlay(scene.badge, settings.size) if settings.badge
-                             else None)
+        badge = badge_for(scene)
+        compositor.set_badge(badge_overlay(badge, settings.size) if badge.enabled else None)
 
     director.on_switch = show_badge
     show_badge(director.current.scene)
-    if not settings.badge:
-        log.warning("the 'AI avatar' badge is off: viewers are not told this is synthetic")
-        if audit is not None:
-            audit.record("badge_off")
+    # Against the default (on), so that a session that starts with the badge off is logged.
+    record_change(BadgeSettings(text=director.current.scene.badge),
+                  badge_for(director.current.scene), audit)
 
     source = source or make_source(settings, realtime)
     source.start()
