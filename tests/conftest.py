@@ -10,6 +10,19 @@ import pytest
 SHARED_ASSETS = Path(__file__).resolve().parent.parent.parent / "shared" / "assets"
 
 
+def require_programs(*names: str) -> None:
+    """Skip when a system program is missing on a developer machine; fail under CI, where the
+    Makefile installs it and a missing one means a broken set-up."""
+    import shutil
+
+    missing = [name for name in names if shutil.which(name) is None]
+    if missing:
+        message = f"needs {', '.join(missing)} (the Makefile installs them with apt)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def shared_asset():
     """``shared_asset("face/pyfeat_single_face.jpg")`` → Path in ../shared/assets.

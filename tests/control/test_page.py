@@ -15,10 +15,16 @@ import urllib.request
 import aiohttp
 import pytest
 
+from tests.conftest import require_programs
 from tests.control.conftest import tint_at_centre
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+
+
+@pytest.fixture(autouse=True)
+def _programs():
+    require_programs("chromium")
+
 
 
 class DevTools:

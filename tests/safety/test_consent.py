@@ -182,8 +182,7 @@ def test_bundled_avatars_are_synthetic_or_signed():
     from engine.resources import PROJECT_ROOT
 
     manifests = sorted((PROJECT_ROOT / "avatars").glob("*/avatar.toml"))
-    if not manifests:
-        pytest.skip("no bundled avatars yet")
+    assert manifests, "the project ships avatars"
     for manifest in manifests:
         toml_dict = strict_toml.load(manifest)
         listed = toml_dict.get("consent", {}).get("uses", [])

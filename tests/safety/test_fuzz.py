@@ -25,7 +25,6 @@ import warnings
 import zipfile
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -186,8 +185,7 @@ def test_fuzz_pack_importer():
     fuzz_for(1 / TARGETS, one_round)
 
 
-VRM_SEED = PROJECT_ROOT.parent / "shared" / "assets" / "vrm" / \
-    "VRMC_vrm_expressions_isBinary_Overrides.vrm"
+VRM_SEED = "vrm/VRMC_vrm_expressions_isBinary_Overrides.vrm"  # in ../shared/assets
 HOSTILE_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40),
                            st.floats(allow_nan=True), st.text(max_size=10),
                            st.lists(st.integers(-5, 5), max_size=4), st.just({}),
@@ -213,12 +211,12 @@ def json_paths(node, prefix=()):
             yield from json_paths(value, prefix + (index,))
 
 
-def test_fuzz_gltf_loader(tmp_path):
-    gltf = pytest.importorskip("engine.avatar.gltf")
-    if not VRM_SEED.is_file():
-        pytest.skip(f"shared asset missing: {VRM_SEED}")
-    seed = VRM_SEED.read_bytes()
-    text, binary = gltf.split_glb(VRM_SEED, seed)
+def test_fuzz_gltf_loader(tmp_path, shared_asset):
+    from engine.avatar import gltf
+
+    seed_path = shared_asset(VRM_SEED)
+    seed = seed_path.read_bytes()
+    text, binary = gltf.split_glb(seed_path, seed)
     document = json.loads(text)
     paths = list(json_paths(document))[1:]
     path = tmp_path / "fuzz.vrm"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -17,10 +16,15 @@ import pytest
 from engine.app import Command
 from engine.config import DEFAULT_KEYS
 from engine.hud import Hud
+from tests.conftest import require_programs
 from tests.control.conftest import Rig
 
-pytestmark = pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xdotool")),
-                                reason="needs Xvfb and xdotool")
+
+
+@pytest.fixture(autouse=True)
+def _programs():
+    require_programs("Xvfb", "xdotool")
+
 SIZE = (640, 360)
 HUD_TEXT = (slice(12, 40), slice(14, 120))  # the scene name in the HUD's status panel
 
