@@ -68,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
                                     "command line")
     if args.unencrypted:
         settings = settings.updated({"unencrypted": True}, "command line")
+    if args.dev:
+        settings = settings.updated({"dev": True}, "command line")
     if settings.audit_log is None:
         settings = settings.updated({"audit_log": str(DEFAULT_AUDIT_LOG)}, "default")
     if not settings.audit_log:
@@ -176,6 +178,8 @@ def register(commands) -> None:
     parser.add_argument("--unencrypted", action="store_true",
                         help="store recordings and track files unencrypted (default: encrypted "
                              "with the passphrase in PERSONA_PASSPHRASE)")
+    parser.add_argument("--dev", action="store_true",
+                        help="recompile shaders when their files change (for artists)")
     parser.add_argument("--seconds", type=float, help="stop after this long")
     parser.add_argument("--explain", action="store_true", help="print the frame's stages and exit")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -212,6 +213,8 @@ def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clo
               voice=voice, track_recorder=track_recorder)
     board = StatusBoard()
     app.on_frame = board.on_frame
+    if settings.dev:
+        app.on_frame = _with_shader_reload(board.on_frame, shaders)
     board.publish(app.status())
     session = Session(app, gl, shaders, session_id, board, resources)
     if preview:
@@ -258,6 +261,20 @@ def _open_sinks(settings: Settings, sinks: list[Sink] | None, voice, resources: 
     for sink in opened:
         resources.callback(sink.close)
     return opened
+
+
+def _with_shader_reload(on_frame, shaders: ShaderLibrary, interval_s: float = 0.5):
+    """``on_frame`` plus, twice a second, recompiling shaders whose files changed (dev mode)."""
+    next_check = [0.0]
+
+    def chained(app: App, work) -> None:
+        on_frame(app, work)
+        now = time.monotonic()
+        if now >= next_check[0]:
+            next_check[0] = now + interval_s
+            shaders.reload_changed()
+
+    return chained
 
 
 def _open_window(session: Session, settings: Settings, opened: list[Sink]) -> None:
