@@ -77,10 +77,16 @@ def make_source(settings: Settings, realtime: bool = True) -> Source:
                        realtime=realtime)
 
 
-def make_tracker(settings: Settings) -> Tracker:
+def make_tracker(settings: Settings, realtime: bool = True) -> Tracker:
+    """The configured face input; live, on a worker thread so the loop never waits for it."""
     from engine.tracking.drivers import open_tracker
 
-    return open_tracker(settings.tracker)
+    tracker = open_tracker(settings.tracker)
+    if not realtime:
+        return tracker
+    from engine.tracking.threaded import ThreadedTracker
+
+    return ThreadedTracker(tracker)
 
 
 def avatar_loader(gl: GLContext, shaders: ShaderLibrary, settings: Settings,
@@ -198,7 +204,7 @@ def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clo
     source = source or make_source(settings, realtime)
     source.start()
     resources.callback(source.close)
-    tracker = tracker or make_tracker(settings)
+    tracker = tracker or make_tracker(settings, realtime)
     opened = _open_sinks(settings, sinks, voice, resources, audit)
     track_recorder = None
     if settings.record_track:
