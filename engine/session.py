@@ -253,6 +253,8 @@ def _open_sinks(settings: Settings, sinks: list[Sink] | None, voice, resources: 
         kind, _, path = spec.partition(":")
         if spec == "window":
             continue
+        if spec.lower().endswith(".mp4") and kind != "record":
+            kind, path = "record", spec  # a bare PATH.mp4 is a recording too: same storage rules
         if kind == "record" and path:
             stream = storage_stream(path, settings, "recording", audit)
             resources.callback(stream.close)
