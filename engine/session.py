@@ -166,6 +166,22 @@ def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clo
         from engine.safety.audit import AuditLog
 
         audit = AuditLog(settings.audit_log)
+    # Devices first: a missing camera or virtual camera should fail in a second, not after
+    # every avatar has loaded.
+    source = source or make_source(settings, realtime)
+    source.start()
+    resources.callback(source.close)
+    opened = _open_sinks(settings, sinks, voice, resources, audit)
+    tracker = tracker or make_tracker(settings, realtime)
+    resources.callback(tracker.close)
+    track_recorder = None
+    if settings.record_track:
+        from engine.tracking.replay import record_track
+
+        stream = storage_stream(settings.record_track, settings, "track file", audit)
+        resources.callback(stream.close)
+        track_recorder = record_track(stream)
+
     from engine.safety.watermark import Watermark
 
     compositor.set_watermark(Watermark(session_id, *settings.size).pattern)
@@ -201,18 +217,6 @@ def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clo
     record_change(BadgeSettings(text=director.current.scene.badge),
                   badge_for(director.current.scene), audit)
 
-    source = source or make_source(settings, realtime)
-    source.start()
-    resources.callback(source.close)
-    tracker = tracker or make_tracker(settings, realtime)
-    opened = _open_sinks(settings, sinks, voice, resources, audit)
-    track_recorder = None
-    if settings.record_track:
-        from engine.tracking.replay import record_track
-
-        stream = storage_stream(settings.record_track, settings, "track file", audit)
-        resources.callback(stream.close)
-        track_recorder = record_track(stream)
 
     app = App(clock=clock or Clock(settings.fps), source=source, tracker=tracker,
               director=director, compositor=compositor, sinks=opened, fps=settings.fps,

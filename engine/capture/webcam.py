@@ -61,6 +61,8 @@ def open_opencv(index: int, size: tuple[int, int], fps: float) -> Capture:
     720p at 30 fps)."""
     import cv2
 
+    # OpenCV prints its own warnings for a missing device; ours (DeviceError) says what to do.
+    cv2.setLogLevel(2)  # 2 = errors only (OpenCV's LOG_LEVEL_ERROR)
     api = cv2.CAP_V4L2 if platform.system() == "Linux" else cv2.CAP_ANY
     capture = cv2.VideoCapture(index, api)
     if capture.isOpened():
