@@ -217,7 +217,6 @@ def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clo
     record_change(BadgeSettings(text=director.current.scene.badge),
                   badge_for(director.current.scene), audit)
 
-
     app = App(clock=clock or Clock(settings.fps), source=source, tracker=tracker,
               director=director, compositor=compositor, sinks=opened, fps=settings.fps,
               voice=voice, track_recorder=track_recorder)
