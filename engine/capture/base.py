@@ -21,3 +21,15 @@ class Source(Protocol):
 
     def close(self) -> None:
         """Release the device or file; safe to call more than once."""
+
+
+class ManagedSource:
+    """``with source:`` starts it and closes it, for every source class that derives from this
+    (each defines ``start`` and ``close``)."""
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

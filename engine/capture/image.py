@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import AssetError
+from engine.capture.base import ManagedSource
 from engine.types import Frame
 
 # Bounds for untrusted files: a photo is far below either, a decompression bomb is not.
@@ -16,7 +17,7 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 
 
-class ImageSource:
+class ImageSource(ManagedSource):
     """Shows one image for ever. ``size`` (w, h): scale and centre-crop to exactly that size.
 
     Every ``latest`` returns a new Frame (stamped now, numbered on) around the same read-only
@@ -43,13 +44,6 @@ class ImageSource:
 
     def close(self) -> None:
         self._image = None
-
-    def __enter__(self) -> ImageSource:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"ImageSource({str(self.path)!r})"

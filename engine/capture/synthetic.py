@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from engine.capture.base import ManagedSource
 from engine.types import Frame
 
 # 3x5 block digits, one string of rows per digit.
@@ -23,7 +24,7 @@ _DIGITS = (
 _COUNTER_DIGITS = 6
 
 
-class SyntheticSource:
+class SyntheticSource(ManagedSource):
     """Produces ``size`` (width, height) frames at ``fps``.
 
     With ``realtime`` (live use) ``latest`` returns the frame due at the time since ``start``;
@@ -118,13 +119,6 @@ class SyntheticSource:
 
     def close(self) -> None:
         self._t_start = None
-
-    def __enter__(self) -> SyntheticSource:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"SyntheticSource({self.size[0]}x{self.size[1]} @ {self.fps:g} fps)"

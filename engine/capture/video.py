@@ -19,6 +19,7 @@ import numpy as np
 
 from engine.capture.fit import cover
 from engine.errors import AssetError
+from engine.capture.base import ManagedSource
 from engine.types import Frame
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 MAX_SIDE = 8192  # refuse larger video from untrusted files
 
 
-class VideoFileSource:
+class VideoFileSource(ManagedSource):
     """Frames of the video at ``path``; ``size`` (w, h) scales and centre-crops to that size."""
 
     def __init__(self, path: str | os.PathLike, size: tuple[int, int] | None = None,
@@ -123,13 +124,6 @@ class VideoFileSource:
             self._container.close()
             self._container = None
         self._frames = None
-
-    def __enter__(self) -> VideoFileSource:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"VideoFileSource({str(self.path)!r})"

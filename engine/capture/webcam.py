@@ -23,6 +23,7 @@ import numpy as np
 
 from engine.capture.fit import cover
 from engine.errors import DeviceError
+from engine.capture.base import ManagedSource
 from engine.types import Frame
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def open_opencv(index: int, size: tuple[int, int], fps: float) -> Capture:
     return capture
 
 
-class WebcamSource:
+class WebcamSource(ManagedSource):
     """A webcam by index (``0``) or by part of its name (``"C920"``, Linux only).
 
     Frames are converted to RGB once, on the capture thread, and cover-fitted to ``size`` when
@@ -202,13 +203,6 @@ class WebcamSource:
             self._capture.release()
             self._capture = None
         self.connected = False
-
-    def __enter__(self) -> WebcamSource:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"WebcamSource({self.device!r})"
