@@ -41,6 +41,17 @@ MOUTH_V, MOUTH_HALF_WIDTH = -0.46, 0.27
 BROW_V = 0.30
 
 
+def grid_triangles(rows: int, cols: int, clockwise: bool) -> np.ndarray:
+    """(rows * (cols - 1) * 2, 3) uint32 triangles over a (rows + 1) x cols vertex grid, two per
+    cell, wound one way or the other."""
+    i, j = np.meshgrid(np.arange(rows), np.arange(cols - 1), indexing="ij")
+    a = i * cols + j
+    b, c, d = a + 1, a + cols + 1, a + cols
+    first, second = ((a, d, c), (a, c, b)) if clockwise else ((a, c, d), (a, b, c))
+    cells = np.stack([np.stack(first, -1), np.stack(second, -1)], axis=2)
+    return cells.reshape(-1, 3).astype(np.uint32)
+
+
 @dataclass
 class PersonaParams:
     """Everything that makes one persona's face; ``PersonaParams.from_seed`` draws them."""
@@ -368,13 +379,7 @@ class PersonaBuilder:
         local = np.stack([np.sin(t) * np.cos(f), -np.sin(t) * np.sin(f), np.cos(t)], axis=-1).reshape(-1, 3)
         uv = np.stack([0.5 + 0.5 * (t / math.pi) * np.cos(f), 0.5 + 0.5 * (t / math.pi) * np.sin(f)], -1).reshape(-1, 2)
         positions = centre + local * radius
-        cols = len(phi)
-        triangles = []
-        for i in range(segments):
-            for j in range(cols - 1):
-                a, b, c, d = i * cols + j, i * cols + j + 1, (i + 1) * cols + j + 1, (i + 1) * cols + j
-                triangles += [(a, c, d), (a, b, c)]
-        return positions, uv, np.array(triangles, np.uint32), centre
+        return positions, uv, grid_triangles(segments, len(phi), clockwise=False), centre
 
     @staticmethod
     def ellipsoid(centre, radii, segments: int = 16) -> tuple[np.ndarray, np.ndarray]:
@@ -383,13 +388,8 @@ class PersonaBuilder:
         t, f = np.meshgrid(theta, phi, indexing="ij")
         # The seam (phi = 0) faces backwards, where its split normals cannot be seen.
         local = np.stack([-np.sin(t) * np.sin(f), np.cos(t), -np.sin(t) * np.cos(f)], axis=-1).reshape(-1, 3)
-        cols = len(phi)
-        triangles = []
-        for i in range(segments):
-            for j in range(cols - 1):
-                a, b, c, d = i * cols + j, i * cols + j + 1, (i + 1) * cols + j + 1, (i + 1) * cols + j
-                triangles += [(a, d, c), (a, c, b)]
-        return np.asarray(centre) + local * np.asarray(radii), np.array(triangles, np.uint32)
+        return (np.asarray(centre) + local * np.asarray(radii),
+                grid_triangles(segments, len(phi), clockwise=True))
 
     def hair(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         us = np.linspace(-math.pi, math.pi, 65)
