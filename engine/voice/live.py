@@ -370,12 +370,12 @@ class VoiceEngine:
             outdata[:len(got), 0] = got
             if len(got) < frames:
                 outdata[len(got):, 0] = 0.0
-                if not self._output_primed:
-                    pass
-                elif self._worker_busy or self._input_ring.available() >= self.hop:
-                    self.counters.output_underruns += 1
-                else:
-                    self.counters.input_starved += 1
+                # Before the first full block (start-up) a short read is expected, not counted.
+                if self._output_primed:
+                    if self._worker_busy or self._input_ring.available() >= self.hop:
+                        self.counters.output_underruns += 1
+                    else:
+                        self.counters.input_starved += 1
             else:
                 self._output_primed = True
         except Exception:
