@@ -11,9 +11,9 @@ are rendered, each into its own layer, and the compositor blends them.
 The voice follows the picture: with a ``voice`` given, each switch crossfades it to the new
 scene's preset (the identity preset when a scene names none) over the same time as the video.
 
-Between the retargeter and the scene's style sits ``IdleLife``: when the face is lost (or the
-privacy blank pauses tracking) the avatar eases to a breathing, blinking neutral instead of
-freezing, and eases back when the face returns. While the blank is on, every layer shows the
+The retargeter's rest pose is ``IdleLife``'s: when the face is lost (or the privacy blank pauses
+tracking) the avatar eases to a breathing, blinking neutral instead of freezing, and eases back
+when the face returns. While the blank is on, every layer shows the
 "be right back" card instead of background and avatar.
 """
 
@@ -104,11 +104,8 @@ class Director:
         self.on_switch = on_switch
         self.idle = idle or IdleLife()
         self.voice = voice  # anything with set_preset(preset, crossfade_s), e.g. VoiceMorph
-        # A retargeter that eases to a rest pose itself gets the living neutral as that pose;
-        # any other is wrapped by IdleLife.apply, which does the easing.
-        self._idle_wraps = not hasattr(retargeter, "rest_pose")
-        if not self._idle_wraps:
-            retargeter.rest_pose = self.idle.rest_pose
+        # The retargeter eases to this rest pose when the face is lost: a living neutral.
+        retargeter.rest_pose = self.idle.rest_pose
         self.face: FaceState | None = None  # the last face given to retarget
         self.refused: Refusal | None = None
         self._shaders = shaders or ShaderLibrary(compositor.ctx)
@@ -245,10 +242,7 @@ class Director:
 
     def retarget(self, face: FaceState, t: float) -> Expression:
         self.face = face
-        expression = self.retargeter.update(face, t)
-        if self._idle_wraps:
-            expression = self.idle.apply(expression, face.found, t)
-        return stylize(expression, self.current.scene.style)
+        return stylize(self.retargeter.update(face, t), self.current.scene.style)
 
     def render(self, expression: Expression, frame: Frame | None, blank: bool = False) -> None:
         """Draw the current scene (and the outgoing one while crossfading); with ``blank`` the

@@ -10,9 +10,8 @@ import pytest
 from engine.app import Command
 from engine.backdrop import AMBIENT_SIZE, BLUR_SIZE, blur_picture
 from engine.blank import blank_card
-from engine.idle import IdleLife
 from engine.scenes import load_scene
-from engine.types import BLENDSHAPE_INDEX, Expression, FaceState, Frame
+from engine.types import BLENDSHAPE_INDEX, FaceState, Frame
 from tests.control.conftest import FPS, Rig, tint_at_centre
 
 JAW = BLENDSHAPE_INDEX["jawOpen"]
@@ -133,16 +132,6 @@ def test_idle_life_eases_to_a_breathing_blinking_neutral_and_back(make_rig):
     assert np.ptp(pitch[lost + int(2 * FPS):back]) > 0.01, "breathes while idle"
     assert np.abs(np.diff(jaw[back:back + int(1 * FPS)])).max() < 0.2
     assert jaw[-1] > 0.5, "eases back when the face returns"
-
-
-def test_idle_life_as_a_layer_of_its_own():
-    idle = IdleLife(ease_out_s=0.5, ease_in_s=0.25)
-    open_jaw = Expression(np.where(np.arange(52) == JAW, 0.8, 0.0).astype(np.float32))
-    shown = [idle.apply(open_jaw, present=t < 1.0, t=t).blendshapes[JAW]
-             for t in np.arange(0.0, 3.0, 1 / 30)]
-    assert shown[29] == pytest.approx(0.8)
-    assert 0.05 < shown[36] < 0.75  # part-way after 0.2 s
-    assert max(shown[50:]) < 0.05
 
 
 def test_blurred_camera_background_keeps_no_detail():
