@@ -354,45 +354,42 @@ class VoiceEngine:
         except Exception:
             self.counters.callback_errors += 1
 
+    def _play(self, role: str, ring, scratch: np.ndarray, outdata, frames: int) -> bool:
+        """Copy up to ``frames`` samples from ``ring`` into the device buffer, zero-filling the
+        rest and noting the ring's lowest fill; True when the block was complete."""
+        fill = ring.available()
+        lowest = self._lowest_fill.get(role)
+        if lowest is None or fill < lowest:
+            self._lowest_fill[role] = fill
+        # The preallocated buffer fits the block size asked for; a host API that ignores it
+        # gets a fresh array rather than a false underrun.
+        got = ring.read(frames, out=scratch if frames <= len(scratch) else None)
+        outdata[:len(got), 0] = got
+        if len(got) == frames:
+            return True
+        outdata[len(got):, 0] = 0.0
+        return False
+
     def _output_callback(self, outdata, frames, time_info, status) -> None:
         try:
             self.counters.output_callbacks += 1
             if status.output_underflow:
                 self.counters.device_output_underflows += 1
-            fill = self._output_ring.available()
-            lowest = self._lowest_fill.get("output")
-            if lowest is None or fill < lowest:
-                self._lowest_fill["output"] = fill
-            # The preallocated buffer fits the block size asked for; a host API that ignores
-            # it gets a fresh array rather than a false underrun.
-            scratch = self._scratch if frames <= len(self._scratch) else None
-            got = self._output_ring.read(frames, out=scratch)
-            outdata[:len(got), 0] = got
-            if len(got) < frames:
-                outdata[len(got):, 0] = 0.0
-                # Before the first full block (start-up) a short read is expected, not counted.
-                if self._output_primed:
-                    if self._worker_busy or self._input_ring.available() >= self.hop:
-                        self.counters.output_underruns += 1
-                    else:
-                        self.counters.input_starved += 1
-            else:
+            if self._play("output", self._output_ring, self._scratch, outdata, frames):
                 self._output_primed = True
+            elif self._output_primed:  # before the first full block a short read is expected
+                if self._worker_busy or self._input_ring.available() >= self.hop:
+                    self.counters.output_underruns += 1
+                else:
+                    self.counters.input_starved += 1
         except Exception:
             outdata.fill(0)
             self.counters.callback_errors += 1
 
     def _monitor_callback(self, outdata, frames, time_info, status) -> None:
         try:
-            fill = self._monitor_ring.available()
-            lowest = self._lowest_fill.get("monitor")
-            if lowest is None or fill < lowest:
-                self._lowest_fill["monitor"] = fill
-            scratch = self._monitor_scratch if frames <= len(self._monitor_scratch) else None
-            got = self._monitor_ring.read(frames, out=scratch)
-            outdata[:len(got), 0] = got
-            if len(got) < frames:
-                outdata[len(got):, 0] = 0.0
+            if not self._play("monitor", self._monitor_ring, self._monitor_scratch, outdata,
+                              frames):
                 self.counters.monitor_underruns += 1
         except Exception:
             outdata.fill(0)
