@@ -32,8 +32,7 @@ from engine.avatar.base import Avatar
 from engine.backdrop import CameraBackdrop
 from engine.blank import blank_card
 from engine.errors import EngineError
-from engine.gl.compositor import Background, Compositor, SceneLayer, ScreenPass, texture_from_image
-from engine.gl.programs import ShaderLibrary
+from engine.gl.compositor import Background, Compositor, SceneLayer, texture_from_image
 from engine.idle import IdleLife
 from engine.scenes import Scene, load_scene, stylize
 from engine.types import Expression, FaceState, Frame
@@ -42,7 +41,6 @@ from engine.voice.presets import VoicePreset, load_preset
 log = logging.getLogger(__name__)
 
 AvatarLoader = Callable[[Scene], Avatar]
-_FULL_FRAME = (0.0, 0.0, 1.0, 1.0)
 
 
 @dataclass
@@ -90,7 +88,7 @@ class Director:
     def __init__(self, scenes: list[Scene], compositor: Compositor, load_avatar: AvatarLoader,
                  retargeter, crossfade_s: float = 0.4, initial: str | None = None,
                  audit=None, on_switch: Callable[[Scene], None] | None = None,
-                 shaders: ShaderLibrary | None = None, idle: IdleLife | None = None,
+                 idle: IdleLife | None = None,
                  voice=None) -> None:
         if not scenes:
             raise EngineError("no scenes to show; add a scene file to scenes/")
@@ -108,9 +106,6 @@ class Director:
         retargeter.rest_pose = self.idle.rest_pose
         self.face: FaceState | None = None  # the last face given to retarget
         self.refused: Refusal | None = None
-        self._shaders = shaders or ShaderLibrary(compositor.ctx)
-        self._owns_shaders = shaders is None
-        self._picture_pass = ScreenPass(compositor.ctx, self._shaders, "background.glsl", 3)
         self._card: moderngl.Texture | None = None
         self._avatars: dict[str, Avatar] = {}  # loaded avatars by the name scenes give them
         self._free_layer = 1
@@ -249,23 +244,18 @@ class Director:
         "be right back" card instead."""
         live = [self.current] if self.outgoing is None else [self.current, self.outgoing]
         for scene in live:
-            target = scene.layer.begin()
             if blank:
-                self._draw_picture(self._blank_card())
+                scene.layer.begin(self._blank_card())
                 continue
+            picture = None
             if scene.backdrop is not None:
                 scene.backdrop.update(frame, self.face)
-                self._draw_picture(scene.backdrop.texture)
+                picture = scene.backdrop.texture
+            target = scene.layer.begin(picture)
             set_framing = getattr(scene.avatar, "set_framing", None)
             if set_framing is not None:  # per frame: scenes may share one avatar
                 set_framing(scene.scene.framing)
             scene.avatar.render(expression, target)
-
-    def _draw_picture(self, texture: moderngl.Texture) -> None:
-        ctx = self.compositor.ctx
-        ctx.disable(moderngl.DEPTH_TEST | moderngl.BLEND | moderngl.CULL_FACE)
-        texture.use(0)
-        self._picture_pass.draw(image=0, lod=0.0, uv_rect=_FULL_FRAME)
 
     def _blank_card(self) -> moderngl.Texture:
         if self._card is None:  # made on first use: most sessions never blank
@@ -322,6 +312,3 @@ class Director:
         if self._card is not None:
             self._card.release()
             self._card = None
-        self._picture_pass.release()
-        if self._owns_shaders:
-            self._shaders.release()

@@ -193,7 +193,7 @@ def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clo
     scene_list = scenes if scenes is not None else load_scenes(settings.scenes_dir)
     director = Director(scene_list, compositor, avatar_loader(gl, shaders, settings, audit),
                         Retargeter(), crossfade_s=settings.crossfade_s, initial=settings.scene,
-                        audit=audit, shaders=shaders, idle=IdleLife(), voice=voice)
+                        audit=audit, idle=IdleLife(), voice=voice)
     resources.callback(director.close)
     director.preload()  # every scene's avatar now, not on the first switch mid-session
 

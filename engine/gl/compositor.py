@@ -132,16 +132,23 @@ class SceneLayer:
             height, width = background.image.shape[:2]
             self._background_uv_rect = cover_fit((width, height), self.size)
 
-    def begin(self) -> moderngl.Framebuffer:
-        """Fill the layer with the background and return it for the avatar to draw over."""
+    def begin(self, picture: moderngl.Texture | None = None) -> moderngl.Framebuffer:
+        """Fill the layer with the background — or with ``picture``, a frame-sized texture that
+        changes per frame (a camera backdrop, the "be right back" card) — and return it for the
+        avatar to draw over."""
         self.fbo.use()
         self.fbo.clear(*self.background.color, 1.0, depth=1.0)
-        if self._background_texture is not None:
-            self.ctx.disable(moderngl.DEPTH_TEST | moderngl.BLEND | moderngl.CULL_FACE)
-            self._background_texture.use(0)
-            self._background_pass.draw(image=0, lod=float(self.background.blur),
-                                       uv_rect=self._background_uv_rect)
+        if picture is not None:
+            self._draw(picture, 0.0, (0.0, 0.0, 1.0, 1.0))
+        elif self._background_texture is not None:
+            self._draw(self._background_texture, float(self.background.blur),
+                       self._background_uv_rect)
         return self.fbo
+
+    def _draw(self, texture: moderngl.Texture, lod: float, uv_rect: tuple) -> None:
+        self.ctx.disable(moderngl.DEPTH_TEST | moderngl.BLEND | moderngl.CULL_FACE)
+        texture.use(0)
+        self._background_pass.draw(image=0, lod=lod, uv_rect=uv_rect)
 
     def release(self) -> None:
         for resource in (self.fbo, self.color, self.depth, self._background_texture):

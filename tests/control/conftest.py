@@ -37,7 +37,7 @@ class Rig:
         scenes = [load_scene(path) for path in paths]
         director = Director(scenes, self.compositor,
                             lambda scene: QuadAvatar(gl.ctx, TINTS[scene.avatar]),
-                            Retargeter(), crossfade_s=crossfade_s, shaders=self.shaders)
+                            Retargeter(), crossfade_s=crossfade_s)
         source = SyntheticSource(size, FPS, realtime=False)
         source.start()
         self.sink = MemorySink(max_frames=4)
