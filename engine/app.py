@@ -211,7 +211,7 @@ class App:
         if self.voice is not None:
             recorded = self.voice.drain_recorded()
             if len(recorded):
-                rate = self.voice.state()["sample_rate"]
+                rate = self.voice.sample_rate
                 # The drained samples end about now; a live recorder places them by this time.
                 audio = AudioBlock(recorded, rate, time.perf_counter() - len(recorded) / rate)
         for number, sink in enumerate(self.sinks):

@@ -31,15 +31,15 @@ class PrecomputedVoice:
     """Stands where the live voice engine stands in the app, but plays a morphed track that was
     computed ahead: each frame drains one frame's worth of samples for the recorder."""
 
-    samples: np.ndarray  # (n,) float32 at output_rate
-    output_rate: int
+    samples: np.ndarray  # (n,) float32 at sample_rate
+    sample_rate: int
     fps: float
     _position: float = field(default=0.0, init=False)
     _muted: bool = field(default=False, init=False)
 
     def drain_recorded(self) -> np.ndarray:
         start = int(self._position)
-        self._position += self.output_rate / self.fps
+        self._position += self.sample_rate / self.fps
         chunk = self.samples[start:int(self._position)]
         return np.zeros_like(chunk) if self._muted else chunk
 
@@ -53,7 +53,7 @@ class PrecomputedVoice:
         """Presets were applied when the track was computed."""
 
     def state(self) -> dict:
-        return {"mute": self._muted, "bypass": False, "sample_rate": self.output_rate}
+        return {"mute": self._muted, "bypass": False, "sample_rate": self.sample_rate}
 
 
 def morphed_demo_voice(seconds: float, preset_name: str | None, rate: int = 48000) -> np.ndarray:

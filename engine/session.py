@@ -250,7 +250,7 @@ def _open_sinks(settings: Settings, sinks: list[Sink] | None, voice, resources: 
             sink.open(*size, fps)
             resources.callback(sink.close)
         return list(sinks)
-    audio_rate = voice.state()["sample_rate"] if voice is not None else None
+    audio_rate = voice.sample_rate if voice is not None else None
     specs, recordings = [], []
     for spec in settings.sinks:
         kind, _, path = spec.partition(":")

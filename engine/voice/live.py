@@ -182,6 +182,11 @@ class VoiceEngine:
         return dropped
 
     # -- read-outs --------------------------------------------------------------------------------
+    @property
+    def sample_rate(self) -> int:
+        """The device rate: what ``drain_recorded`` returns samples at."""
+        return self.settings.sample_rate
+
     def level(self) -> tuple[float, float]:
         """Recent (input, output) RMS in dBFS, for the HUD meter."""
         return self._input_db, self._output_db
