@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.errors import ConfigError
+from engine.tracking.head_pose import FACING_CAMERA
 from engine.types import BLENDSHAPE_NAMES, FaceState, Frame, blendshape_vector
 
 # Named expressions, in ARKit channels, for scripts and for `persona render --script`.
@@ -89,9 +90,6 @@ def _smoothstep(x: float) -> float:
     return x * x * (3 - 2 * x)
 
 
-# Template axes (x the person's left, y up, z towards the camera) in camera axes (x right, y down,
-# z forward) for a face looking straight into the camera.
-_FACING_CAMERA = np.diag([1.0, -1.0, -1.0])
 _HEAD_DISTANCE_CM = 55.0  # a person at a laptop
 
 
@@ -104,7 +102,7 @@ def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
     rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
     rz = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
     matrix = np.eye(4, dtype=np.float32)
-    matrix[:3, :3] = _FACING_CAMERA @ (rz @ ry @ rx)
+    matrix[:3, :3] = FACING_CAMERA @ (rz @ ry @ rx)
     matrix[2, 3] = _HEAD_DISTANCE_CM
     return matrix
 
