@@ -25,19 +25,14 @@ from engine.clock import Clock, FrameStats, Tick
 from engine.director import Director
 from engine.gl.compositor import Compositor
 from engine.output.base import AudioSink, Sink
+from engine.retarget import Retargeter
+from engine.scene_renderer import SceneRenderer
+from engine.scenes import stylize
+from engine.status import Command, CommandName, Status
 from engine.tracking.base import Tracker
 from engine.types import AudioBlock, Expression, FaceState, Frame
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Command:
-    """A control command: from a hotkey, the control API, or a test. Applied at the next frame
-    boundary, on the loop's thread."""
-
-    name: str  # scene, blank, freeze, mute, voice, calibrate, hud, quit
-    argument: str | None = None
 
 
 @dataclass
@@ -73,13 +68,19 @@ class App:
 
     def __init__(self, *, clock: Clock, source: Source, tracker: Tracker, director: Director,
                  compositor: Compositor, sinks: Iterable[Sink], fps: float,
-                 voice=None, on_frame: Callable[[App, FrameWork], None] | None = None,
+                 retargeter: Retargeter | None = None, voice=None,
+                 on_frame: Callable[[App, FrameWork], None] | None = None,
                  track_recorder=None) -> None:
+        from engine.idle import IdleLife
+
         self.clock = clock
         self.source = source
         self.tracker = tracker
         self.director = director
         self.compositor = compositor
+        self.renderer = SceneRenderer(compositor.ctx, compositor.size)
+        # A lost face eases to a breathing, blinking neutral instead of freezing.
+        self.retargeter = retargeter or Retargeter(rest_pose=IdleLife().rest_pose)
         self.sinks = list(sinks)
         self.fps = fps
         self.voice = voice  # engine.voice.live.VoiceEngine or None
@@ -93,6 +94,7 @@ class App:
         self._last_face: FaceState | None = None
         self._failed_sinks: set[int] = set()
         self.stage_errors: dict[str, int] = {}
+        self._mute_after_blank = False  # the mute state to restore when the card ends
 
     # -- the frame ---------------------------------------------------------------------------
 
@@ -142,29 +144,44 @@ class App:
             self.apply(command)
 
     def apply(self, command: Command) -> None:
-        """Carry out one control command (call from the loop's thread, or queue it)."""
+        """Carry out one control command (call from the loop's thread, or queue it).
+
+        Switches take the wanted state (``command.on``; None flips the current one, as a hotkey
+        does), so sending the same command twice changes nothing the second time."""
         name = command.name
-        if name == "scene":
+        if name is CommandName.SCENE:
             self.director.switch(command.argument or "")
-        elif name in ("blank", "freeze", "hud"):
-            setattr(self.switches, name, not getattr(self.switches, name))
-            log.info("%s %s", name, "on" if getattr(self.switches, name) else "off")
-            if name == "blank" and self.voice is not None:
-                self.voice.set_mute(self.switches.blank)
-        elif name == "quit":
+        elif name is CommandName.QUIT:
             self.switches.quit = True
-        elif name == "calibrate":
+        elif name is CommandName.CALIBRATE:
             # The median of the next second of faces: one frame could catch a blink.
-            self.director.retargeter.calibrate_next()
+            self.retargeter.calibrate_next()
             log.info("calibrating: relax and look at the screen for a second")
-        elif name in ("mute", "voice") and self.voice is not None:
-            state = self.voice.state()
-            if name == "mute":
-                self.voice.set_mute(not state["mute"])
-            else:
-                self.voice.set_bypass(not state["bypass"])
         else:
-            log.warning("unknown or unavailable command %r", name)
+            current = self.status().switch(name)
+            if current is None:
+                log.warning("%s is not available in this session (no voice)", name.value)
+                return
+            wanted = (not current) if command.on is None else command.on
+            if wanted != current:
+                self._set_switch(name, wanted)
+
+    def _set_switch(self, name: CommandName, on: bool) -> None:
+        log.info("%s %s", name.value, "on" if on else "off")
+        if name is CommandName.MUTE:
+            if self.switches.blank:  # nothing unmutes while the card is up; it applies after
+                self._mute_after_blank = on
+            else:
+                self.voice.set_mute(on)
+        elif name is CommandName.VOICE:
+            self.voice.set_bypass(not on)
+        else:
+            setattr(self.switches, name.value, on)
+            if name is CommandName.BLANK and self.voice is not None:
+                # "Be right back" mutes, and gives back exactly the mute state from before it.
+                if on:
+                    self._mute_after_blank = self.voice.status().muted
+                self.voice.set_mute(True if on else self._mute_after_blank)
 
     def _capture(self, work: FrameWork) -> None:
         frame = self.source.latest()
@@ -191,12 +208,18 @@ class App:
             work.expression = self._last_expression
             return
         face = work.face or FaceState.lost(work.tick.t)
-        work.expression = self.director.retarget(face, work.tick.t)
+        work.expression = stylize(self.retargeter.update(face, work.tick.t),
+                                  self.director.current.scene.style)
         self._last_expression = work.expression
+
+    def _backdrop(self, work: FrameWork) -> None:
+        if not self.switches.blank:
+            self.renderer.update_backdrops(self.director.live, work.frame, work.face)
 
     def _render(self, work: FrameWork) -> None:
         expression = work.expression or self._last_expression
-        self.director.render(expression, work.frame, blank=self.switches.blank)
+        self.renderer.render(self.director.live, expression, work.face, work.frame,
+                             blank=self.switches.blank)
 
     def _finish(self, work: FrameWork) -> None:
         current, outgoing, crossfade = self.director.layers_for_finish(work.tick.t)
@@ -225,24 +248,29 @@ class App:
                     log.error("output %s failed (%s); other outputs continue",
                               type(sink).__name__, error)
 
-    def status(self) -> dict:
+    def status(self) -> Status:
         """A snapshot for the HUD and the control page: the loop's figures, the switches, the
-        voice and the director's scene details. Plain data, safe to hand to another thread."""
+        voice and the scenes. Plain data, safe to hand to another thread."""
         figures = self.stats.summary()
         face = self._last_face
-        status = {
-            "fps": figures["fps"],
-            "latency_ms": figures["latency_ms_p50"],
-            "confidence": float(face.confidence) if face is not None and face.found else 0.0,
-            "blank": self.switches.blank,
-            "freeze": self.switches.freeze,
-            "hud": self.switches.hud,
-            "stage_errors": sum(self.stage_errors.values()),
-            **self.director.status(),
-        }
-        if self.voice is not None:
-            status["voice"] = self.voice.state()
-        return status
+        director = self.director
+        return Status(
+            scene=director.current.scene.name,
+            hotkey=director.current.scene.hotkey,
+            scenes=director.entries(),
+            switching=director.outgoing is not None,
+            crossfade=round(director.progress, 3),
+            refused=director.refused.status() if director.refused is not None else None,
+            face=bool(face is not None and face.found),
+            confidence=float(face.confidence) if face is not None and face.found else 0.0,
+            fps=figures["fps"],
+            latency_ms=figures["latency_ms_p50"],
+            blank=self.switches.blank,
+            freeze=self.switches.freeze,
+            hud=self.switches.hud,
+            stage_errors=sum(self.stage_errors.values()),
+            voice=self.voice.status() if self.voice is not None else None,
+        )
 
     # -- lifetime ----------------------------------------------------------------------------
 
@@ -250,7 +278,7 @@ class App:
         """Close sinks, source, tracker and scenes; each exactly once, errors logged."""
         if self.track_recorder is not None:
             self.track_recorder.flush()
-        for closable in (*self.sinks, self.source, self.tracker, self.director):
+        for closable in (*self.sinks, self.source, self.tracker, self.director, self.renderer):
             try:
                 closable.close()
             except Exception:
@@ -267,7 +295,9 @@ STAGES: tuple[Stage, ...] = (
     Stage("track", "face landmarks, head pose, gaze and ARKit-52 blendshapes", App._track),
     Stage("retarget", "calibrate, smooth, apply the scene's style; ease to neutral when lost",
           App._retarget),
-    Stage("render", "draw background and avatar for the current (and outgoing) scene",
+    Stage("backdrop", "the real room for scenes that show it: person cut out or blurred",
+          App._backdrop),
+    Stage("render", "fill each live scene's layer and draw its avatar over it",
           App._render),
     Stage("finish", "crossfade, badge, one readback, watermark", App._finish),
     Stage("output", "virtual camera, recorder, y4m, preview window", App._output),

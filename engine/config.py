@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError
+from engine.safety import strict_toml
+
+MAX_SETTINGS_BYTES = 64 * 1024  # a settings file is a few hundred bytes
 
 DEFAULT_KEYS = {
     "1": "scene:1", "2": "scene:2", "3": "scene:3", "4": "scene:4", "5": "scene:5",
@@ -57,13 +59,12 @@ class Settings:
     def size(self) -> tuple[int, int]:
         return self.width, self.height
 
-    def updated(self, values: dict[str, Any], origin: str) -> Settings:
-        """A copy with ``values`` applied; unknown names and wrong types name ``origin``."""
-        known = {f.name: f for f in dataclasses.fields(self)}
+    def updated(self, values: dict[str, Any], origin: str, text: str = "") -> Settings:
+        """A copy with ``values`` applied; unknown names and wrong types name ``origin`` (and,
+        given the TOML ``text`` the values were parsed from, the line of an unknown name)."""
+        strict_toml.check_fields(values, _NAMES, origin, text, what="setting")
         changes = {}
         for name, value in values.items():
-            if name not in known:
-                raise ConfigError(f"{origin}: unknown setting {name!r}")
             current = getattr(self, name)
             changes[name] = _coerce(value, current, f"{origin}: setting {name!r}")
         return dataclasses.replace(self, **changes)
@@ -74,20 +75,17 @@ class Settings:
         """Defaults, then the TOML file at ``path`` (if any), then ``PERSONA_*`` variables."""
         settings = cls()
         if path is not None:
-            try:
-                with open(path, "rb") as handle:
-                    settings = settings.updated(tomllib.load(handle), str(path))
-            except OSError as error:
-                raise ConfigError(f"{path}: cannot read settings ({error.strerror})") from error
-            except tomllib.TOMLDecodeError as error:
-                raise ConfigError(f"{path}: {error}") from error
+            text = strict_toml.read_text(path, MAX_SETTINGS_BYTES)
+            settings = settings.updated(strict_toml.loads(text, path), str(path), text)
         environ = os.environ if environ is None else environ
         # Only variables named after a setting: PERSONA_PATH, PERSONA_PASSPHRASE and friends
         # belong to other parts of the engine.
-        names = {f.name for f in dataclasses.fields(cls)}
         from_env = {key[len("PERSONA_"):].lower(): value for key, value in environ.items()
-                    if key.startswith("PERSONA_") and key[len("PERSONA_"):].lower() in names}
+                    if key.startswith("PERSONA_") and key[len("PERSONA_"):].lower() in _NAMES}
         return settings.updated(from_env, "environment") if from_env else settings
+
+
+_NAMES = tuple(f.name for f in dataclasses.fields(Settings))
 
 
 def _coerce(value: Any, current: Any, where: str) -> Any:

@@ -1,20 +1,13 @@
-"""The director: which scene is on, switching between scenes, and what each scene draws.
+"""The director: which scene is on, and switching between scenes with a crossfade.
 
 A switch is requested by name or hotkey and happens at the next frame boundary: the scene file is
 read again (so an edit made during a session takes effect, and a file broken during a session is
-caught), then the new scene is loaded (avatar, background, voice preset) *before* anything
-changes, so a broken scene is refused with a message and the current one stays on. Avatars are
-loaded once per session and kept (``preload`` loads them all up front), so a switch back is
-instant. During the crossfade both scenes
-are rendered, each into its own layer, and the compositor blends them.
+caught), then the ``SceneLoader`` makes the new scene ready *before* anything changes, so a
+broken scene is refused with a message and the current one stays on. During the crossfade both
+scenes are live, each in its own layer, and the compositor blends them.
 
-The voice follows the picture: with a ``voice`` given, each switch crossfades it to the new
-scene's preset (the identity preset when a scene names none) over the same time as the video.
-
-The retargeter's rest pose is ``IdleLife``'s: when the face is lost (or the privacy blank pauses
-tracking) the avatar eases to a breathing, blinking neutral instead of freezing, and eases back
-when the face returns. While the blank is on, every layer shows the
-"be right back" card instead of background and avatar.
+Whoever follows the scene (the badge, the voice preset) listens with ``listen``; the director
+knows nothing about them.
 """
 
 from __future__ import annotations
@@ -25,103 +18,55 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import moderngl
-import numpy as np
-
-from engine.avatar.base import Avatar
-from engine.backdrop import CameraBackdrop
-from engine.blank import blank_card
 from engine.errors import EngineError
-from engine.gl.compositor import Background, Compositor, SceneLayer, texture_from_image
-from engine.idle import IdleLife
-from engine.scenes import Scene, load_scene, stylize
-from engine.types import Expression, FaceState, Frame
-from engine.voice.presets import VoicePreset, load_preset
+from engine.gl.compositor import SceneLayer
+from engine.scene_loader import LiveScene, SceneLoader
+from engine.scenes import Scene, load_scene
+from engine.status import Refusal, SceneEntry
 
 log = logging.getLogger(__name__)
 
-AvatarLoader = Callable[[Scene], Avatar]
-
-
-@dataclass
-class LiveScene:
-    """A scene with its avatar loaded and the layer it draws into."""
-
-    scene: Scene
-    avatar: Avatar
-    layer: SceneLayer
-    backdrop: CameraBackdrop | None = None
-    voice_preset: VoicePreset | None = None  # None: no morph named (the identity preset)
-
-    def release(self) -> None:
-        """Release what is this scene's own; the avatar belongs to the director's cache."""
-        if self.backdrop is not None:
-            self.backdrop.release()
-            self.backdrop = None
+# Called with the scene now on and how long its crossfade takes (0 for the first scene).
+SwitchListener = Callable[[LiveScene, float], None]
 
 
 @dataclass(frozen=True)
-class Refusal:
+class Refused:
     """The last scene that could not be switched to, and why (shown on the HUD)."""
 
     scene: str
     reason: str
     at: float  # time.monotonic()
 
-
-def load_background(scene: Scene) -> Background:
-    background = scene.background
-    image = None
-    if background.image is not None:
-        from PIL import Image
-
-        with Image.open(background.image) as picture:
-            picture.thumbnail((2048, 2048))  # bounded: a background never needs more
-            image = np.asarray(picture.convert("RGB"))
-    return Background(color=background.color, image=image, blur=background.blur)
+    def status(self) -> Refusal:
+        return Refusal(self.scene, self.reason, round(time.monotonic() - self.at, 1))
 
 
 class Director:
-    """Holds the scene list, the live scene, the outgoing scene during a crossfade, and the
-    retargeter that turns tracked faces into expressions."""
+    """Holds the scene list, the live scene and the outgoing one during a crossfade."""
 
-    def __init__(self, scenes: list[Scene], compositor: Compositor, load_avatar: AvatarLoader,
-                 retargeter, crossfade_s: float = 0.4, initial: str | None = None,
-                 audit=None, on_switch: Callable[[Scene], None] | None = None,
-                 idle: IdleLife | None = None,
-                 voice=None) -> None:
+    def __init__(self, scenes: list[Scene], layers: tuple[SceneLayer, SceneLayer],
+                 loader: SceneLoader, crossfade_s: float = 0.4, initial: str | None = None,
+                 audit=None) -> None:
         if not scenes:
             raise EngineError("no scenes to show; add a scene file to scenes/")
         self.scenes = list(scenes)
-        self.compositor = compositor
-        self.load_avatar = load_avatar
-        self.retargeter = retargeter
-        self._closed = False
+        self.layers = layers
+        self.loader = loader
         self.crossfade_s = crossfade_s
         self.audit = audit
-        self.on_switch = on_switch
-        self.idle = idle or IdleLife()
-        self.voice = voice  # anything with set_preset(preset, crossfade_s), e.g. VoiceMorph
-        # The retargeter eases to this rest pose when the face is lost: a living neutral.
-        retargeter.rest_pose = self.idle.rest_pose
-        self.face: FaceState | None = None  # the last face given to retarget
-        self.refused: Refusal | None = None
-        self._card: moderngl.Texture | None = None
-        self._avatars: dict[str, Avatar] = {}  # loaded avatars by the name scenes give them
+        self.refused: Refused | None = None
+        self._listeners: list[SwitchListener] = []
         self._free_layer = 1
         try:
             self.current = self._start(self.find(initial) if initial else self.scenes[0])
         except BaseException:
-            for avatar in self._avatars.values():
-                avatar.release()
-            self._release_gl()
+            loader.close()
             raise
-        first = self.current.scene
         self.outgoing: LiveScene | None = None
         self._switch_started: float | None = None
         self._progress = 1.0
-        self._follow_voice(crossfade_s=0.0)
-        self._notify(first)
+        self._notify(self.current, 0.0)
 
     def _start(self, wanted: Scene) -> LiveScene:
         """The first scene: the one asked for, else the first in hotkey order that loads —
@@ -129,11 +74,16 @@ class Director:
         reasons = []
         for scene in [wanted, *(s for s in self.scenes if s is not wanted)]:
             try:
-                return self._make_live(scene, self.compositor.layers[0])
+                return self.loader.make_live(scene, self.layers[0])
             except Exception as error:
                 log.error("scene %r cannot start: %s", scene.name, error)
                 reasons.append(f"{scene.name}: {error}")
         raise EngineError("no scene could be loaded; " + "; ".join(reasons))
+
+    def listen(self, listener: SwitchListener) -> None:
+        """Call ``listener`` on every switch, and once now for the current scene."""
+        self._listeners.append(listener)
+        listener(self.current, 0.0)
 
     def find(self, key: str) -> Scene:
         """A scene by hotkey, list position (1-based), name or file stem."""
@@ -155,10 +105,9 @@ class Director:
             return False
         if scene is self.current.scene:
             return True
-        layer = self.compositor.layers[self._free_layer]
         try:
             scene = self._reread(scene)
-            incoming = self._make_live(scene, layer)
+            incoming = self.loader.make_live(scene, self.layers[self._free_layer])
         except Exception as error:  # a broken scene never stops the session
             self._refuse(scene.name, str(error))
             return False
@@ -169,9 +118,12 @@ class Director:
         self._switch_started = None  # stamped by the first finish of the new scene
         self._progress = 0.0
         self.refused = None
-        self._follow_voice(self.crossfade_s)
-        self._notify(scene)
+        self._notify(incoming, self.crossfade_s)
         return True
+
+    def preload(self) -> list[str]:
+        """Every scene's avatar, loaded now; the problems found (``SceneLoader.preload``)."""
+        return self.loader.preload(self.scenes)
 
     def _reread(self, scene: Scene) -> Scene:
         """The scene as its file says now; the list is updated so the HUD shows edits too."""
@@ -186,81 +138,21 @@ class Director:
 
     def _refuse(self, name: str, reason: str) -> None:
         log.error("scene %r refused, staying on %r: %s", name, self.current.scene.name, reason)
-        self.refused = Refusal(name, reason, time.monotonic())
+        self.refused = Refused(name, reason, time.monotonic())
         if self.audit is not None:
             self.audit.record("scene_refused", scene=name)
 
-    def _follow_voice(self, crossfade_s: float) -> None:
-        """Crossfade the voice to the current scene's preset over the picture's crossfade."""
-        if self.voice is not None:
-            self.voice.set_preset(self.current.voice_preset or VoicePreset(), crossfade_s)
-
-    def _make_live(self, scene: Scene, layer: SceneLayer) -> LiveScene:
-        background = load_background(scene)
-        # A scene naming a voice preset that is missing or broken is refused like a broken
-        # avatar: switching on with the wrong voice could give away the speaker's own.
-        voice_preset = load_preset(scene.voice) if scene.voice else None
-        avatar = self._avatar(scene)
-        backdrop = None
-        if scene.background.camera is not None:
-            backdrop = CameraBackdrop(self.compositor.ctx, scene.background.camera)
-        layer.set_background(background)
-        return LiveScene(scene, avatar, layer, backdrop, voice_preset)
-
-    def _avatar(self, scene: Scene) -> Avatar:
-        """The scene's avatar, loaded once per session: switching back to a scene is instant,
-        and two scenes sharing an avatar (calm and expressive) share its GPU resources."""
-        avatar = self._avatars.get(scene.avatar)
-        if avatar is None:
-            avatar = self.load_avatar(scene)
-            self._avatars[scene.avatar] = avatar
-        return avatar
-
-    def preload(self) -> list[str]:
-        """Load every scene's avatar now (at start-up, before going live) so no switch waits
-        on a model file; returns the problems found, which are also logged."""
-        problems = []
-        for scene in self.scenes:
-            try:
-                self._avatar(scene)
-            except Exception as error:
-                log.error("scene %r: avatar %r cannot load: %s", scene.name, scene.avatar, error)
-                problems.append(f"{scene.name}: {error}")
-        return problems
-
-    def _notify(self, scene: Scene) -> None:
-        log.info("scene: %s", scene.name)
+    def _notify(self, live: LiveScene, crossfade_s: float) -> None:
+        log.info("scene: %s", live.scene.name)
         if self.audit is not None:
-            self.audit.record("scene_switch", scene=scene.name)
-        if self.on_switch is not None:
-            self.on_switch(scene)
+            self.audit.record("scene_switch", scene=live.scene.name)
+        for listener in self._listeners:
+            listener(live, crossfade_s)
 
-    def retarget(self, face: FaceState, t: float) -> Expression:
-        self.face = face
-        return stylize(self.retargeter.update(face, t), self.current.scene.style)
-
-    def render(self, expression: Expression, frame: Frame | None, blank: bool = False) -> None:
-        """Draw the current scene (and the outgoing one while crossfading); with ``blank`` the
-        "be right back" card instead."""
-        live = [self.current] if self.outgoing is None else [self.current, self.outgoing]
-        for scene in live:
-            if blank:
-                scene.layer.begin(self._blank_card())
-                continue
-            picture = None
-            if scene.backdrop is not None:
-                scene.backdrop.update(frame, self.face)
-                picture = scene.backdrop.texture
-            target = scene.layer.begin(picture)
-            set_framing = getattr(scene.avatar, "set_framing", None)
-            if set_framing is not None:  # per frame: scenes may share one avatar
-                set_framing(scene.scene.framing)
-            scene.avatar.render(expression, target)
-
-    def _blank_card(self) -> moderngl.Texture:
-        if self._card is None:  # made on first use: most sessions never blank
-            self._card = texture_from_image(self.compositor.ctx, blank_card(self.compositor.size))
-        return self._card
+    @property
+    def live(self) -> tuple[LiveScene, ...]:
+        """The scenes to draw this frame: the current one, and the outgoing one while fading."""
+        return (self.current,) if self.outgoing is None else (self.current, self.outgoing)
 
     def layers_for_finish(self, t: float) -> tuple[SceneLayer, SceneLayer | None, float]:
         """(current layer, outgoing layer or None, how much of the outgoing still shows)."""
@@ -276,39 +168,32 @@ class Director:
             return self.current.layer, None, 0.0
         return self.current.layer, self.outgoing.layer, 1.0 - progress
 
-    def status(self) -> dict:
-        """The scene part of the HUD and control page status: plain data."""
-        refused = None
-        if self.refused is not None:
-            refused = {"scene": self.refused.scene, "reason": self.refused.reason,
-                       "age_s": round(time.monotonic() - self.refused.at, 1)}
-        return {
-            "scene": self.current.scene.name,
-            "hotkey": self.current.scene.hotkey,
-            "scenes": [{"name": scene.name, "hotkey": scene.hotkey,
-                        "key": scene.path.stem if scene.path else scene.name,
-                        "badge": scene.badge} for scene in self.scenes],
-            "switching": self.outgoing is not None,
-            "crossfade": round(self._progress, 3),
-            "refused": refused,
-            "face": bool(self.face is not None and self.face.found),
-        }
+    @property
+    def progress(self) -> float:
+        """How far the running crossfade is, 1.0 when none runs."""
+        return self._progress
+
+    def entries(self) -> tuple[SceneEntry, ...]:
+        return tuple(SceneEntry(scene.name, scene.hotkey,
+                                scene.path.stem if scene.path else scene.name, scene.badge)
+                     for scene in self.scenes)
 
     def close(self) -> None:
-        """Release avatars and GL resources; safe to call more than once."""
-        if self._closed:
-            return
-        self._closed = True
+        """Release the live scenes and the avatars; safe to call more than once."""
         for live in (self.current, self.outgoing):
             if live is not None:
                 live.release()
         self.outgoing = None
-        for avatar in self._avatars.values():
-            avatar.release()
-        self._avatars.clear()
-        self._release_gl()
+        self.loader.close()
 
-    def _release_gl(self) -> None:
-        if self._card is not None:
-            self._card.release()
-            self._card = None
+
+def voice_follower(voice) -> SwitchListener:
+    """A listener that crossfades ``voice`` (anything with ``set_preset(preset, crossfade_s)``)
+    to each scene's preset over the picture's crossfade; the identity preset when a scene names
+    none."""
+    from engine.voice.presets import VoicePreset
+
+    def follow(live: LiveScene, crossfade_s: float) -> None:
+        voice.set_preset(live.voice_preset or VoicePreset(), crossfade_s)
+
+    return follow

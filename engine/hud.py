@@ -12,12 +12,9 @@ Cost: the text panels are redrawn at most ``redraw_hz`` times a second, or at on
 discrete changes (scene, switches, a refusal); between redraws only the level meter (a numpy fill
 of a few hundred pixels) is updated, so a frame's HUD costs microseconds.
 
-``status`` is plain data (``App.status()`` merges ``Director.status()`` into it)::
-
-    scene: str, hotkey: str | None, scenes: [{name, hotkey}], fps: float, latency_ms: float,
-    face: bool, confidence: float (0..1), blank: bool, freeze: bool,
-    refused: {scene, reason, age_s} | None, notice: str | None,
-    voice: {muted: bool, bypass: bool, level_db: float (dBFS) or level: 0..1, preset: str} | None
+``status`` is the loop's ``engine.status.Status`` snapshot; ``notice`` is the window's own
+one-line message (e.g. "press Esc again to quit"). The level meter shows the voice's output level
+(what the virtual microphone receives).
 """
 
 from __future__ import annotations
@@ -25,11 +22,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from engine.blank import font
+from engine.status import SceneEntry, Status, VoiceStatus
 
 _PANEL = (16, 19, 26, 200)  # RGBA, unpremultiplied
 _TEXT = (236, 239, 244, 255)
@@ -45,27 +44,21 @@ def _premultiplied(picture: Image.Image) -> np.ndarray:
     return np.asarray(picture.convert("RGBa"))  # Pillow's premultiplied mode, done in C
 
 
-def voice_level(voice: dict | None) -> float:
-    """The voice meter's fill, 0..1, from ``level`` (0..1) or ``level_db`` (dBFS)."""
-    if not voice:
+def voice_level(voice: VoiceStatus | None) -> float:
+    """The voice meter's fill, 0..1, from the output level in dBFS."""
+    if voice is None or not math.isfinite(voice.output_db):
         return 0.0
-    if "level" in voice:
-        return float(min(max(voice["level"], 0.0), 1.0))
-    level_db = voice.get("level_db")
-    if level_db is None or not math.isfinite(level_db):
-        return 0.0
-    return float(min(max((level_db - _METER_FLOOR_DB) / -_METER_FLOOR_DB, 0.0), 1.0))
+    return float(min(max((voice.output_db - _METER_FLOOR_DB) / -_METER_FLOOR_DB, 0.0), 1.0))
 
 
-def voice_label(voice: dict | None) -> tuple[str, tuple]:
-    if not voice:
+def voice_label(voice: VoiceStatus | None) -> tuple[str, tuple]:
+    if voice is None:
         return "Voice: off", _DIM
-    if voice.get("muted"):
+    if voice.muted:
         return "Voice: MUTED", _ALERT
-    if voice.get("bypass"):
+    if voice.bypass:
         return "Voice: real (morph off)", _WARN
-    preset = voice.get("preset")
-    return f"Voice: morph {preset}" if preset else "Voice: morph on", _GOOD
+    return f"Voice: morph {voice.preset}" if voice.preset else "Voice: morph on", _GOOD
 
 
 class Hud:
@@ -89,59 +82,57 @@ class Hud:
         self.redraws = 0  # how often the text was set (tests and benchmarks read it)
         self.changed = False  # whether the last render changed the image
 
-    def render(self, status: dict) -> np.ndarray:
+    def render(self, status: Status, notice: str | None = None) -> np.ndarray:
         """The HUD for ``status``; the same array every call, updated in place."""
         now = self._clock()
-        key = self._discrete(status)
+        key = self._discrete(status, notice)
         self.changed = False
         if key != self._last_key or now - self._last_draw >= self.redraw_interval:
-            self._draw(status)
+            self._draw(status, notice)
             self._last_key, self._last_draw = key, now
             self.redraws += 1
             self.changed = True
-        self.changed |= self._draw_meter(voice_level(status.get("voice")))
+        self.changed |= self._draw_meter(voice_level(status.voice))
         return self.image
 
-    def render_if_changed(self, status: dict) -> np.ndarray | None:
+    def render_if_changed(self, status: Status, notice: str | None = None) -> np.ndarray | None:
         """Like ``render`` but None when nothing changed, so a window can skip the upload."""
-        image = self.render(status)
+        image = self.render(status, notice)
         return image if self.changed else None
 
     @staticmethod
-    def _discrete(status: dict) -> tuple:
-        refused = status.get("refused")
-        voice = status.get("voice") or {}
-        return (status.get("scene"), status.get("blank"), status.get("freeze"),
-                status.get("face"), refused.get("scene") if refused else None,
-                status.get("notice"), voice.get("muted"), voice.get("bypass"),
-                tuple((s.get("name"), s.get("hotkey")) for s in status.get("scenes", ())))
+    def _discrete(status: Status, notice: str | None) -> tuple:
+        voice = status.voice
+        return (status.scene, status.blank, status.freeze, status.face,
+                status.refused.scene if status.refused else None, notice,
+                voice.muted if voice else None, voice.bypass if voice else None, status.scenes)
 
     # -- drawing ----------------------------------------------------------------------------
 
-    def _draw(self, status: dict) -> None:
+    def _draw(self, status: Status, notice: str | None = None) -> None:
         self.image[:] = 0
         s = self.scale
         margin = round(16 * s)
         panel = self._status_panel(status)
         self._paste(panel, margin, margin)
-        flags = self._flags(status)
+        flags = self._flags(status, notice)
         if flags is not None:
             self._paste(flags, self.size[0] - flags.width - margin, margin)
         y = margin + panel.height + round(8 * s)
-        refused = status.get("refused") or {}
-        refusal = self._cached("refusal", (refused.get("scene"), refused.get("reason"),
-                                           refused.get("age_s", 0.0) > _REFUSAL_SHOWN_S,
-                                           status.get("scene")), self._refusal, status)
+        refused = status.refused
+        refusal = self._cached("refusal", (refused and refused.scene, refused and refused.reason,
+                                           refused is not None
+                                           and refused.age_s > _REFUSAL_SHOWN_S,
+                                           status.scene), self._refusal, status)
         if refusal is not None:
             self._paste(refusal, margin, y)
-        scenes = self._cached("scenes", (self._discrete(status)[-1], status.get("scene")),
-                              self._scene_list, status)
+        scenes = self._cached("scenes", (status.scenes, status.scene), self._scene_list, status)
         if scenes is not None:
             # Bottom right: the bottom left is where the "AI avatar" badge sits in the frame.
             self._paste(scenes, self.size[0] - scenes.width - margin,
                         self.size[1] - scenes.height - margin)
 
-    def _cached(self, name: str, key: tuple, make, status: dict):
+    def _cached(self, name: str, key: tuple, make, status: Status):
         """A panel redrawn only when ``key`` changes (the scene list rarely does)."""
         cached = self._panels.get(name)
         if cached is None or cached[0] != key:
@@ -162,24 +153,23 @@ class Hud:
                                fill=_PANEL)
         return picture, draw
 
-    def _status_panel(self, status: dict) -> Image.Image:
+    def _status_panel(self, status: Status) -> Image.Image:
         s = self.scale
         width, line = round(380 * s), round(30 * s)
         pad = round(12 * s)
         picture, draw = self._panel(width, pad * 2 + round(38 * s) + line * 3 + round(10 * s))
         x, y = pad, pad
-        hotkey = status.get("hotkey")
-        title = f"{status.get('scene', '?')}" + (f"  [{hotkey}]" if hotkey else "")
+        hotkey = status.hotkey
+        title = status.scene + (f"  [{hotkey}]" if hotkey else "")
         draw.text((x, y), title, font=self._big, fill=_TEXT)
         y += round(38 * s)
-        fps, latency = status.get("fps"), status.get("latency_ms")
-        figures = f"{fps:.1f} fps" if isinstance(fps, (int, float)) else "– fps"
-        if isinstance(latency, (int, float)) and math.isfinite(latency):
-            figures += f"   ·   {latency:.0f} ms latency"
+        figures = f"{status.fps:.1f} fps"
+        if math.isfinite(status.latency_ms):
+            figures += f"   ·   {status.latency_ms:.0f} ms latency"
         draw.text((x, y), figures, font=self._font, fill=_TEXT)
         y += line
-        confidence = float(status.get("confidence") or 0.0)
-        if status.get("face"):
+        confidence = status.confidence
+        if status.face:
             draw.text((x, y), f"Face: {confidence:.0%}", font=self._font, fill=_TEXT)
             bar_x, bar_w = x + round(130 * s), round(200 * s)
             bar_y, bar_h = y + round(8 * s), round(10 * s)
@@ -190,7 +180,7 @@ class Hud:
         else:
             draw.text((x, y), "Face: not seen (avatar at rest)", font=self._font, fill=_WARN)
         y += line
-        label, colour = voice_label(status.get("voice"))
+        label, colour = voice_label(status.voice)
         draw.text((x, y), label, font=self._font, fill=colour)
         meter_y = y + line - round(4 * s)
         self._meter = (round(16 * s) + x, round(16 * s) + meter_y, width - 2 * pad,
@@ -215,11 +205,10 @@ class Hud:
             region[:, green:filled] = (235, 175, 60, 255)
         return not np.array_equal(before, region[:, :, 1])
 
-    def _flags(self, status: dict) -> Image.Image | None:
-        flags = [text for text, on in (("BLANK", status.get("blank")),
-                                       ("FROZEN", status.get("freeze"))) if on]
-        if status.get("notice"):
-            flags.append(str(status["notice"]))
+    def _flags(self, status: Status, notice: str | None) -> Image.Image | None:
+        flags = [text for text, on in (("BLANK", status.blank), ("FROZEN", status.freeze)) if on]
+        if notice:
+            flags.append(notice)
         if not flags:
             return None
         s = self.scale
@@ -229,15 +218,15 @@ class Hud:
         draw.text((round(14 * s), round(8 * s)), text, font=self._big, fill=_ALERT)
         return picture
 
-    def _refusal(self, status: dict) -> Image.Image | None:
-        refused = status.get("refused")
-        if not refused or refused.get("age_s", 0.0) > _REFUSAL_SHOWN_S:
+    def _refusal(self, status: Status) -> Image.Image | None:
+        refused = status.refused
+        if refused is None or refused.age_s > _REFUSAL_SHOWN_S:
             return None
         s = self.scale
-        reason = str(refused.get("reason", ""))
+        reason = refused.reason
         if len(reason) > 90:
             reason = reason[:87] + "…"
-        lines = [f"Scene “{refused.get('scene')}” refused — still on “{status.get('scene')}”",
+        lines = [f"Scene “{refused.scene}” refused — still on “{status.scene}”",
                  reason]
         width = min(self.size[0] - round(32 * s),
                     max(round(self._small.getlength(text)) for text in lines) + round(24 * s))
@@ -246,14 +235,13 @@ class Hud:
         draw.text((round(12 * s), round(30 * s)), lines[1], font=self._small, fill=_DIM)
         return picture
 
-    def _scene_list(self, status: dict) -> Image.Image | None:
-        scenes = status.get("scenes") or []
-        if not scenes:
+    def _scene_list(self, status: Status) -> Image.Image | None:
+        if not status.scenes:
             return None
         s = self.scale
         pad, gap = round(12 * s), round(22 * s)
-        items = [(f"{scene.get('hotkey') or '·'}", str(scene.get("name")),
-                  scene.get("name") == status.get("scene")) for scene in scenes]
+        items = [(scene.hotkey or "·", scene.name, scene.name == status.scene)
+                 for scene in status.scenes]
         widths = [round(self._font.getlength(f"{key}  {name}")) for key, name, _ in items]
         width = min(self.size[0] - round(32 * s), sum(widths) + gap * (len(items) - 1) + 2 * pad)
         picture, draw = self._panel(width, round(44 * s))
@@ -275,21 +263,23 @@ def bench_hud(seconds: float | None) -> dict[str, float]:
     import statistics
 
     seconds = 3.0 if seconds is None else seconds
-    status = {"scene": "Calm", "hotkey": "1", "fps": 29.9, "latency_ms": 42.0, "face": True,
-              "confidence": 0.93, "blank": False, "freeze": False, "refused": None,
-              "scenes": [{"name": name, "hotkey": str(n + 1)} for n, name in
-                         enumerate(("Calm", "Expressive", "Character", "Privacy mask"))],
-              "voice": {"muted": False, "bypass": False, "level_db": -20.0, "preset": "calm-warm"}}
+    names = ("Calm", "Expressive", "Character", "Privacy mask")
+    status = Status(scene="Calm", hotkey="1", fps=29.9, latency_ms=42.0, face=True,
+                    confidence=0.93,
+                    scenes=tuple(SceneEntry(name, str(n + 1), name.lower(), "AI avatar")
+                                 for n, name in enumerate(names)),
+                    voice=VoiceStatus(muted=False, bypass=False, preset="calm-warm",
+                                      output_db=-20.0))
     hud = Hud((1280, 720))
     redraws, frames = [], []
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
-        status["fps"] += 0.01  # a figure that changes, as it does live
+        status = replace(status, fps=status.fps + 0.01)  # a figure that changes, as it does live
         started = time.perf_counter()
         hud._draw(status)
         redraws.append(time.perf_counter() - started)
         for level in range(30):
-            status["voice"]["level_db"] = -40.0 + level
+            status = replace(status, voice=replace(status.voice, output_db=-40.0 + level))
             started = time.perf_counter()
             hud.render(status)
             frames.append(time.perf_counter() - started)

@@ -20,6 +20,7 @@ from engine.config import Settings
 from engine.output.recorder import RecorderSink
 from engine.performer import ScriptedPerformer
 from engine.session import build_app, offline_clock
+from engine.status import VoiceStatus
 
 log = logging.getLogger(__name__)
 
@@ -29,19 +30,29 @@ DEMO_AUDIO_RATE = 48000
 @dataclass
 class PrecomputedVoice:
     """Stands where the live voice engine stands in the app, but plays a morphed track that was
-    computed ahead: each frame drains one frame's worth of samples for the recorder."""
+    computed ahead: each frame drains one frame's worth of samples for the recorder. Mute and
+    the levels behave as live: the output level is measured on what the recorder receives."""
 
     samples: np.ndarray  # (n,) float32 at sample_rate
     sample_rate: int
     fps: float
+    preset: str | None = None
     _position: float = field(default=0.0, init=False)
     _muted: bool = field(default=False, init=False)
+    _input_db: float = field(default=-120.0, init=False)
+    _output_db: float = field(default=-120.0, init=False)
 
     def drain_recorded(self) -> np.ndarray:
+        from engine.voice.effects import rms_db
+
         start = int(self._position)
         self._position += self.sample_rate / self.fps
         chunk = self.samples[start:int(self._position)]
-        return np.zeros_like(chunk) if self._muted else chunk
+        out = np.zeros_like(chunk) if self._muted else chunk
+        if len(chunk):
+            self._input_db = rms_db(chunk)
+            self._output_db = rms_db(out)
+        return out
 
     def set_mute(self, muted: bool) -> None:
         self._muted = muted
@@ -52,8 +63,10 @@ class PrecomputedVoice:
     def set_preset(self, preset, crossfade_s: float = 0.3) -> None:
         """Presets were applied when the track was computed."""
 
-    def state(self) -> dict:
-        return {"mute": self._muted, "bypass": False, "sample_rate": self.sample_rate}
+    def status(self) -> VoiceStatus:
+        return VoiceStatus(muted=self._muted, bypass=False, preset=self.preset,
+                           input_db=round(self._input_db, 1), output_db=round(self._output_db, 1),
+                           sample_rate=self.sample_rate)
 
 
 def morphed_demo_voice(seconds: float, preset_name: str | None, rate: int = 48000) -> np.ndarray:
@@ -84,7 +97,7 @@ def render_video(settings: Settings, performer: ScriptedPerformer, output: Path,
         if with_voice:
             voice_name = app.director.current.scene.voice
             track = morphed_demo_voice(seconds + 1.0, voice_name, DEMO_AUDIO_RATE)
-            app.voice = PrecomputedVoice(track, DEMO_AUDIO_RATE, settings.fps)
+            app.voice = PrecomputedVoice(track, DEMO_AUDIO_RATE, settings.fps, voice_name)
         started = time.perf_counter()
         app.run(max_frames=frames)
         elapsed = time.perf_counter() - started

@@ -2,18 +2,32 @@
 
 Describe → find → load: callers name a resource relative to its kind ("avatar.glsl",
 "default/avatar.toml"); the search path says where to look, in order; a miss raises
-``ResourceNotFound`` listing every place it looked. The project's own folders come last so that a
-user folder (``PERSONA_PATH``, colon-separated) can override any shipped file.
+``ResourceNotFound`` listing every place it looked. The shipped folders come last so that a user
+folder (``PERSONA_PATH``, colon-separated) can override any shipped file.
+
+The shipped folders live at the repo root. A wheel carries them as package data in
+``engine/_data/`` (pyproject.toml maps them there); a checkout or editable install has no such
+folder, because setuptools' editable finder cannot import data mapped inside ``engine``, so there
+they are read beside the package.
 """
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 from pathlib import Path
 
 from engine.errors import ResourceNotFound
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# pip installs packages unpacked, so the package is a real folder.
+_PACKAGE = Path(str(importlib.resources.files("engine")))
+# The checkout, for the tools, tests and benchmarks that work on one; in an installed wheel it
+# is merely the folder holding the package.
+PROJECT_ROOT = _PACKAGE.parent
+SHIPPED_ROOT = _PACKAGE / "_data" if (_PACKAGE / "_data").is_dir() else PROJECT_ROOT
+# Third-party samples for the benchmarks: beside a checkout (never in it, nor in the wheel), or
+# wherever PERSONA_ASSETS says.
+SHARED_ASSETS = Path(os.environ.get("PERSONA_ASSETS") or PROJECT_ROOT.parent / "shared" / "assets")
 KINDS = ("shaders", "avatars", "scenes")
 
 
@@ -23,7 +37,7 @@ class SearchPath:
     def __init__(self, roots: list[Path] | None = None) -> None:
         if roots is None:
             extra = [Path(p) for p in os.environ.get("PERSONA_PATH", "").split(os.pathsep) if p]
-            roots = [*extra, PROJECT_ROOT]
+            roots = [*extra, SHIPPED_ROOT]
         self.roots = [Path(r) for r in roots]
 
     def find(self, kind: str, name: str | os.PathLike) -> Path:

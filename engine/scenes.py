@@ -7,6 +7,7 @@ A scene is ``scenes/NAME.toml``::
     avatar = "default"              # a folder in avatars/, or a path to a folder or model file
     voice = "calm-warm"             # a preset in scenes/voices/, or omitted for no morph
     badge = "AI avatar"             # the disclosure every viewer sees
+    anonymous = false               # true: nothing of the real person may reach the output
 
     [background]
     color = "#1f2430"               # or [0.12, 0.14, 0.18]
@@ -39,11 +40,9 @@ comes with the nearest valid one ("did you mean 'intensity'?").
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import logging
 import re
-import tomllib
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -53,6 +52,8 @@ import numpy as np
 
 from engine.errors import ConfigError
 from engine.resources import SearchPath
+from engine.safety import strict_toml
+from engine.safety.strict_toml import TomlError, key_lines, line_of, nearest, unknown_field
 from engine.tracking.rotations import matrix_from_quat, quat_from_matrix, scale_rotation
 from engine.types import BLENDSHAPE_INDEX, BLENDSHAPE_NAMES, Expression
 
@@ -64,15 +65,13 @@ CAMERA_MODES = ("blur", "segmented")
 MODEL_SUFFIXES = (".glb", ".gltf", ".vrm")
 
 
-class SceneError(ConfigError):
+class SceneError(TomlError):
     """A scene file problem, located: ``file:line: field: message``."""
 
     def __init__(self, path: Path | str, line: int | None, field_name: str | None,
                  message: str) -> None:
-        self.path, self.line, self.field, self.message = Path(path), line, field_name, message
-        where = f"{path}:{line}" if line else str(path)
-        super().__init__(f"{where}: {field_name}: {message}" if field_name else
-                         f"{where}: {message}")
+        super().__init__(path, line, f"{field_name}: {message}" if field_name else message)
+        self.path, self.field, self.message = Path(path), field_name, message
 
 
 @dataclass(frozen=True)
@@ -110,81 +109,34 @@ class Scene:
     hotkey: str | None = None
     voice: str | None = None
     badge: str = "AI avatar"
+    # The scene promises the viewer sees nothing of the real person: no avatar kind that draws
+    # from the camera picture, and (engine.app) no switch to the real voice.
+    anonymous: bool = False
     background: SceneBackground = SceneBackground()
     style: Style = Style()
     framing: Framing = Framing()
 
 
-# -- locating keys in the TOML text ---------------------------------------------------------------
-
-_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?")
-_KEY = re.compile(r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=""")
-
-
-def _split_dotted(text: str) -> tuple[str, ...]:
-    parts = re.findall(r"""[A-Za-z0-9_-]+|"[^"]*"|'[^']*'""", text)
-    return tuple(part.strip("\"'") for part in parts)
-
-
-def key_lines(text: str) -> dict[tuple[str, ...], int]:
-    """Line numbers (1-based) of every key and table header, by dotted path.
-
-    A line-oriented scan, good for the flat files scenes are: keys inside inline tables and
-    multi-line arrays are found through their parent key (see ``SceneFile.line``)."""
-    lines: dict[tuple[str, ...], int] = {}
-    table: tuple[str, ...] = ()
-    in_multiline_string = False
-    for number, line in enumerate(text.splitlines(), start=1):
-        opens_or_closes = bool(line.count('"""') % 2 or line.count("'''") % 2)
-        if in_multiline_string:  # inside a multi-line string: no keys until it closes
-            in_multiline_string = not opens_or_closes
-            continue
-        in_multiline_string = opens_or_closes
-        header = _HEADER.match(line)
-        if header:
-            table = _split_dotted(header.group(1))
-            lines.setdefault(table, number)
-            continue
-        key = _KEY.match(line)
-        if key:
-            lines.setdefault(table + _split_dotted(key.group(1)), number)
-    return lines
-
+# -- locating problems in the file -----------------------------------------------------------------
 
 class SceneFile:
-    """One scene file's text and parsed data, and how to report a problem in it."""
+    """One scene file's text, and how to report a problem in it."""
 
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
-        self.text = text
         self.lines = key_lines(text)
 
-    def line(self, keys: tuple[str, ...]) -> int | None:
-        """The line of ``keys``, or of its nearest enclosing key that has a line of its own."""
-        while keys:
-            if keys in self.lines:
-                return self.lines[keys]
-            keys = keys[:-1]
-        return None
-
     def error(self, keys: tuple[str, ...], message: str) -> SceneError:
-        return SceneError(self.path, self.line(keys), ".".join(keys) or None, message)
+        return SceneError(self.path, line_of(self.lines, keys), ".".join(keys) or None, message)
 
 
-def nearest(name: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
-    match = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean {match[0]!r}?" if match else ""
-
-
-def _unknown_keys(source: SceneFile, table: dict, allowed: Iterable[str],
+def _unknown_keys(source: SceneFile, table: dict, allowed: Sequence[str],
                   prefix: tuple[str, ...]) -> None:
-    allowed = list(allowed)
-    for key in table:
-        if key not in allowed:
-            where = f"in [{'.'.join(prefix)}]" if prefix else "in a scene"
-            raise source.error(prefix + (key,), f"unknown field {where}{nearest(key, allowed)} "
-                               f"(known: {', '.join(allowed)})")
+    unknown = unknown_field(table, allowed)
+    if unknown is not None:
+        key, advice = unknown
+        where = f"in [{'.'.join(prefix)}]" if prefix else "in a scene"
+        raise source.error(prefix + (key,), f"unknown field {where}{advice}")
 
 
 def _number(source: SceneFile, value: Any, keys: tuple[str, ...], low: float,
@@ -225,7 +177,8 @@ def parse_color(source: SceneFile, value: Any, keys: tuple[str, ...]) -> tuple[f
 
 # -- the fields -----------------------------------------------------------------------------------
 
-TOP_FIELDS = ("name", "hotkey", "avatar", "background", "voice", "style", "framing", "badge")
+TOP_FIELDS = ("name", "hotkey", "avatar", "background", "voice", "style", "framing", "badge",
+              "anonymous")
 BACKGROUND_FIELDS = ("color", "image", "blur", "camera")
 STYLE_FIELDS = ("intensity", "channel_gains", "exaggeration", "mirror", "head_gain")
 FRAMING_FIELDS = ("zoom", "offset")
@@ -306,18 +259,11 @@ def _framing(source: SceneFile, value: Any) -> Framing:
 def parse_scene(path: Path, text: str) -> Scene:
     """Check and convert one scene file's text; raises ``SceneError`` for the problem on the
     earliest line (every field is checked, so the report follows the file top to bottom)."""
-    source = SceneFile(path, text)
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        match = re.search(r"\(at line (\d+), column \d+\)", str(error))
-        line = int(match.group(1)) if match else None
-        if "end of document" in str(error):
-            line = max(1, len(text.splitlines()))
-        message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(error))
-        raise SceneError(path, line, None, f"not valid TOML: {message}") from None
-    except RecursionError:  # tomllib recurses per nesting level: "a = [[[[[..." exhausts it
-        raise SceneError(path, None, None, "values nested too deeply") from None
+        data = strict_toml.loads(text, path)
+    except TomlError as error:
+        raise SceneError(path, error.line, None, f"not valid TOML: {error.reason}") from None
+    source = SceneFile(path, text)
     problems: list[SceneError] = []
 
     def checked(check, *args):
@@ -341,6 +287,7 @@ def parse_scene(path: Path, text: str) -> Scene:
         avatar=checked(_text, source, data.get("avatar", "-"), ("avatar",), 1000),
         voice=None if voice is None else checked(_text, source, voice, ("voice",)),
         badge=checked(_text, source, data.get("badge", "AI avatar"), ("badge",), 60),
+        anonymous=checked(_flag, source, data.get("anonymous", False), ("anonymous",)),
         background=checked(_background, source, data.get("background", {})),
         style=checked(_style, source, data.get("style", {})),
         framing=checked(_framing, source, data.get("framing", {})),
@@ -353,6 +300,12 @@ def parse_scene(path: Path, text: str) -> Scene:
         finally:
             del first  # no frame → exception → traceback → frame cycle
     return Scene(path=path, hotkey=hotkey, **fields)
+
+
+def _flag(source: SceneFile, value: Any, keys: tuple[str, ...]) -> bool:
+    if not isinstance(value, bool):
+        raise source.error(keys, f"must be true or false, got {value!r}")
+    return value
 
 
 def _hotkey(source: SceneFile, hotkey: Any) -> str | None:
@@ -370,14 +323,9 @@ def load_scene(path: Path | str) -> Scene:
     """Read and check one scene file; errors name the file, line and field."""
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_SCENE_BYTES:
-            raise SceneError(path, None, None, f"larger than {MAX_SCENE_BYTES // 1024} KiB; "
-                             "not a scene file")
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise SceneError(path, None, None, f"cannot read scene ({error.strerror})") from error
-    except UnicodeDecodeError:
-        raise SceneError(path, None, None, "not UTF-8 text") from None
+        text = strict_toml.read_text(path, MAX_SCENE_BYTES)
+    except TomlError as error:
+        raise SceneError(path, error.line, None, f"cannot read scene: {error.reason}") from None
     return parse_scene(path, text)
 
 
@@ -435,10 +383,10 @@ def check_references(scene: Scene, search: SearchPath | None = None) -> None:
 def _reference_error(scene: Scene, keys: tuple[str, ...], message: str) -> SceneError:
     if scene.path is None:
         return SceneError(f"scene {scene.name!r}", None, ".".join(keys), message)
-    try:
-        source = SceneFile(scene.path, scene.path.read_text(encoding="utf-8"))
+    try:  # the file may have changed since it was loaded: read it as warily as the first time
+        source = SceneFile(scene.path, strict_toml.read_text(scene.path, MAX_SCENE_BYTES))
         return source.error(keys, message)
-    except (OSError, UnicodeDecodeError):
+    except TomlError:
         return SceneError(scene.path, None, ".".join(keys), message)
 
 

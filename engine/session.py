@@ -12,30 +12,29 @@ unless the user explicitly opts out.
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-from engine.app import App, Command
+from engine.app import App
+from engine.avatar.base import LoadedAvatar
 from engine.capture.base import Source
 from engine.clock import Clock
 from engine.config import Settings
 from engine.control.board import StatusBoard
-from engine.director import Director
+from engine.director import Director, voice_follower
 from engine.errors import ConfigError
 from engine.gl.compositor import Compositor, Overlay
 from engine.gl.context import GLContext
 from engine.gl.programs import ShaderLibrary
 from engine.output.base import Sink
 from engine.scenes import Scene, load_scenes, resolve_avatar
+from engine.status import Command
 from engine.tracking.base import Tracker
 
 log = logging.getLogger(__name__)
-
-PASSPHRASE_ENV = "PERSONA_PASSPHRASE"
 
 
 @dataclass
@@ -90,14 +89,14 @@ def make_tracker(settings: Settings, realtime: bool = True) -> Tracker:
 
 
 def avatar_loader(gl: GLContext, shaders: ShaderLibrary, settings: Settings,
-                  audit=None) -> Callable[[Scene], object]:
+                  audit=None) -> Callable[[Scene], LoadedAvatar]:
     """Loads a scene's avatar (a name, or a path relative to the scene file), refusing a real
-    person's likeness without valid consent for the session's use."""
+    person's likeness without valid consent for the session's use (the check is audited)."""
     from engine.avatar.loader import load_avatar
 
-    def load(scene: Scene):
-        avatar = load_avatar(str(resolve_avatar(scene, shaders.search)), gl, shaders,
-                             use=settings.use)
+    def load(scene: Scene) -> LoadedAvatar:
+        avatar = load_avatar(resolve_avatar(scene, shaders.search), gl, shaders,
+                             use=settings.use, audit=audit)
         if audit is not None:
             audit.record("avatar_load", avatar=scene.avatar, scene=scene.name)
         return avatar
@@ -114,23 +113,6 @@ def badge_overlay(badge, size: tuple[int, int]) -> Overlay:
     badge_h, badge_w = rgba.shape[:2]
     x, y = badge.placement(badge_w, badge_h, width, height)
     return Overlay(rgba, (x / width, y / height, badge_w / width, badge_h / height))
-
-
-def storage_stream(path: str, settings: Settings, what: str, audit=None):
-    """A binary file for a recording or track file the user asked for: encrypted with the
-    passphrase from the environment, or plain only when they opted out (and it is logged)."""
-    if settings.unencrypted:
-        log.warning("%s %s is written UNENCRYPTED (--unencrypted)", what, path)
-        if audit is not None:
-            audit.record("unencrypted_storage", what=what)
-        return open(path, "wb")  # noqa: SIM115 - closed with the session
-    passphrase = os.environ.get(PASSPHRASE_ENV)
-    if not passphrase:
-        raise ConfigError(f"{what} {path}: recordings are encrypted; set {PASSPHRASE_ENV} to a "
-                          "passphrase (or pass --unencrypted to store it in the clear)")
-    from engine.safety.crypto import EncryptedWriter, key_from_passphrase
-
-    return EncryptedWriter(path, key_from_passphrase(passphrase))
 
 
 def build_app(settings: Settings, *, source: Source | None = None,
@@ -176,6 +158,7 @@ def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clo
     resources.callback(tracker.close)
     track_recorder = None
     if settings.record_track:
+        from engine.output.storage import storage_stream
         from engine.tracking.replay import record_track
 
         stream = storage_stream(settings.record_track, settings, "track file", audit)
@@ -187,15 +170,16 @@ def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clo
     compositor.set_watermark(Watermark(session_id, *settings.size).pattern)
     log.info("session %08x: output watermarked", session_id)
 
-    from engine.idle import IdleLife
-    from engine.retarget import Retargeter
+    from engine.scene_loader import SceneLoader
 
     scene_list = scenes if scenes is not None else load_scenes(settings.scenes_dir)
-    director = Director(scene_list, compositor, avatar_loader(gl, shaders, settings, audit),
-                        Retargeter(), crossfade_s=settings.crossfade_s, initial=settings.scene,
-                        audit=audit, idle=IdleLife(), voice=voice)
+    loader = SceneLoader(gl.ctx, avatar_loader(gl, shaders, settings, audit))
+    director = Director(scene_list, compositor.layers, loader, crossfade_s=settings.crossfade_s,
+                        initial=settings.scene, audit=audit)
     resources.callback(director.close)
     director.preload()  # every scene's avatar now, not on the first switch mid-session
+    if voice is not None:
+        director.listen(voice_follower(voice))
 
     from engine.safety.badge import BadgeSettings, record_change
 
@@ -211,8 +195,7 @@ def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clo
         badge = badge_for(scene)
         compositor.set_badge(badge_overlay(badge, settings.size) if badge.enabled else None)
 
-    director.on_switch = show_badge
-    show_badge(director.current.scene)
+    director.listen(lambda live, crossfade_s: show_badge(live.scene))
     # Against the default (on), so that a session that starts with the badge off is logged.
     record_change(BadgeSettings(text=director.current.scene.badge),
                   badge_for(director.current.scene), audit)
@@ -240,35 +223,25 @@ def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clo
 
 def _open_sinks(settings: Settings, sinks: list[Sink] | None, voice, resources: ExitStack,
                 audit=None) -> list[Sink]:
-    """The given sinks, opened; or the settings' sinks, with recordings through storage_stream."""
-    from engine.output.factory import open_sinks
-    from engine.output.recorder import RecorderSink
+    """The given sinks, opened; or the settings' sinks, with recordings kept by the storage
+    rules. Either way an ``OpenedSinks``, whose ``fallbacks`` say which alternatives were
+    skipped and why."""
+    from functools import partial
+
+    from engine.output.factory import WINDOW, OpenedSinks, open_sinks, parse_sinks
+    from engine.output.storage import StoredRecording
 
     size, fps = settings.size, settings.fps
     if sinks is not None:
         for sink in sinks:
             sink.open(*size, fps)
             resources.callback(sink.close)
-        return list(sinks)
+        return OpenedSinks(sinks)
     audio_rate = voice.sample_rate if voice is not None else None
-    specs, recordings = [], []
-    for spec in settings.sinks:
-        kind, _, path = spec.partition(":")
-        if spec == "window":
-            continue
-        if spec.lower().endswith(".mp4") and kind != "record":
-            kind, path = "record", spec  # a bare PATH.mp4 is a recording too: same storage rules
-        if kind == "record" and path:
-            stream = storage_stream(path, settings, "recording", audit)
-            resources.callback(stream.close)
-            recordings.append(RecorderSink(stream=stream, audio_rate=audio_rate,
-                                           timing="capture"))
-        else:
-            specs.append(spec)
-    opened = open_sinks(specs, *size, fps, audio_rate)
-    for recorder in recordings:
-        recorder.open(*size, fps)
-        opened.append(recorder)
+    # The preview window owns GL, so _open_window opens it, not the factory.
+    specs = [spec for spec in map(parse_sinks, settings.sinks) if spec != [WINDOW]]
+    opened = open_sinks(specs, *size, fps, audio_rate,
+                        recorder=partial(StoredRecording, settings=settings, audit=audit))
     for sink in opened:
         resources.callback(sink.close)
     return opened
@@ -299,10 +272,11 @@ def _open_window(session: Session, settings: Settings, opened: list[Sink]) -> No
     def overlay():
         if not app.switches.hud:
             return None
-        return hud.render_if_changed({**session.board.latest(), "notice": window.notice})
+        status = session.board.latest()
+        return None if status is None else hud.render_if_changed(status, notice=window.notice)
 
     window = WindowSink(session.gl, session.shaders, settings.keys,
-                        on_command=lambda name: app.commands.put(Command(*name.split(":", 1))),
+                        on_command=lambda text: app.commands.put(Command.parse(text)),
                         overlay=overlay, confirm_quit=lambda: live_camera)
     window.open(*settings.size, settings.fps)
     session.resources.callback(window.close)

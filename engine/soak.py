@@ -31,7 +31,7 @@ from engine.clock import FrameStats
 from engine.config import Settings
 from engine.errors import EngineError
 from engine.hud import Hud
-from engine.resources import PROJECT_ROOT, SearchPath
+from engine.resources import SHIPPED_ROOT, SearchPath
 from engine.scenes import load_scenes
 from engine.types import FaceState, Frame
 
@@ -101,9 +101,9 @@ class _StatusPoller(threading.Thread):
 def _copy_scenes(folder: Path) -> list:
     """The shipped scenes, copied so the soak can break one without touching the project."""
     (folder / "scenes").mkdir()
-    for path in SearchPath([PROJECT_ROOT]).list("scenes", "*.toml"):
+    for path in SearchPath([SHIPPED_ROOT]).list("scenes", "*.toml"):
         shutil.copy(path, folder / "scenes" / path.name)
-    voices = PROJECT_ROOT / "scenes" / "voices"
+    voices = SHIPPED_ROOT / "scenes" / "voices"
     if voices.is_dir():
         shutil.copytree(voices, folder / "scenes" / "voices")
     return load_scenes(SearchPath([folder]))

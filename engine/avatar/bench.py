@@ -16,15 +16,15 @@ import os
 import time
 import numpy as np
 
+from engine.avatar.base import AvatarInput
 from engine.errors import ConfigError, ResourceNotFound
-from engine.resources import PROJECT_ROOT
+from engine.resources import SHARED_ASSETS
 from engine.types import NUM_BLENDSHAPES, Expression
 
 log = logging.getLogger(__name__)
 
 SIZE = (1280, 720)
-# The third-party samples live beside the checkout (see tests/conftest.py), never in it.
-GODETTE = PROJECT_ROOT.parent / "shared" / "assets" / "vrm" / "Godette_vrm_v4.vrm"
+GODETTE = SHARED_ASSETS / "vrm" / "Godette_vrm_v4.vrm"
 
 
 def _frame_times(avatar, compositor, expressions: list[Expression],
@@ -32,7 +32,7 @@ def _frame_times(avatar, compositor, expressions: list[Expression],
     """(wall ms of every frame, mean CPU ms per frame over all of this process's threads)."""
     layer = compositor.layers[0]
     for expression in expressions[:5]:  # warm-up: shader variants, texture residency
-        avatar.render(expression, layer.begin())
+        avatar.render(AvatarInput(expression), layer.begin())
         compositor.finish(layer)
     times = []
     deadline = time.perf_counter() + seconds
@@ -40,7 +40,7 @@ def _frame_times(avatar, compositor, expressions: list[Expression],
     index = 0
     while time.perf_counter() < deadline or len(times) < 20:
         start = time.perf_counter()
-        avatar.render(expressions[index % len(expressions)], layer.begin())
+        avatar.render(AvatarInput(expressions[index % len(expressions)]), layer.begin())
         compositor.finish(layer)
         times.append(time.perf_counter() - start)
         index += 1
@@ -68,7 +68,7 @@ def bench_render(seconds: float | None) -> dict[str, float]:
             candidates.append(("godette", str(GODETTE)))
         for key, name in candidates:
             try:
-                avatar = open_avatar(name, gl, shaders)
+                avatar = open_avatar(name, gl, shaders).avatar
             except ResourceNotFound:
                 log.warning("bench render: avatar %r not found; skipped", name)
                 continue

@@ -21,56 +21,21 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def inspect_lines(target: str) -> list[str]:
-    """What a model has and what the 52 ARKit channels drive on it, as printable lines."""
-    from engine.avatar.gltf import load_model
-    from engine.avatar.loader import find_avatar, read_manifest
-    from engine.avatar.mapping import ExpressionMap
+    """What an avatar is made of and what the 52 ARKit channels drive on it, as printable lines."""
+    from engine.avatar.loader import read_avatar
 
-    found = find_avatar(target)
-    manifest = read_manifest(found) if found.is_dir() else {"model": found, "expressions": {},
-                                                             "shading": None, "consent": {}}
-    model = load_model(manifest["model"])
-    mapping = ExpressionMap(model, manifest["expressions"])
-    lines = [f"file: {model.path}",
-             f"format: {'VRM ' + model.vrm_version if model.vrm_version else 'glTF 2.0'}"]
-    if found.is_dir():
-        lines.append(f"shading: {manifest['shading'] or 'per material'}; "
-                     f"consent: {manifest['consent'] or 'none'}")
-    vertices = sum(len(p.positions) for i in model.instances for p in i.primitives)
-    triangles = sum(len(p.indices) // 3 for i in model.instances for p in i.primitives)
-    lines.append(f"nodes: {len(model.nodes)}  meshes: {len(model.instances)}  "
-                 f"vertices: {vertices}  triangles: {triangles}")
-    for instance in model.instances:
-        lines.append(f"  mesh {instance.name!r}: {len(instance.primitives)} primitive(s), "
-                     f"{len(instance.target_names)} morph target(s)"
-                     + (", skinned" if instance.skin is not None else ""))
-        if instance.target_names:
-            lines.append("    targets: " + ", ".join(instance.target_names))
-    for material in model.materials:
-        lines.append(f"  material {material.name!r}: {material.alpha_mode.lower()}"
-                     + (", textured" if material.texture is not None else "")
-                     + (", toon" if material.toon else ""))
-    if model.expressions:
-        lines.append(f"VRM expressions ({len(model.expressions)}):")
-        for name, expression in model.expressions.items():
-            flags = ["binary"] if expression.is_binary else []
-            flags += [f"override {group}={mode}" for group, mode in (
-                ("blink", expression.override_blink), ("lookAt", expression.override_look_at),
-                ("mouth", expression.override_mouth)) if mode != "none"]
-            if expression.texture_binds:
-                flags.append(f"{len(expression.texture_binds)} texture-transform bind(s)")
-            if expression.other_binds:
-                flags.append(f"{expression.other_binds} material colour bind(s), not drawn")
-            lines.append(f"  {name}: {len(expression.binds)} morph bind(s)"
-                         + (f" ({'; '.join(flags)})" if flags else ""))
-    head = model.bones.get("head")
-    lines.append(f"head bone: {model.nodes[head].name if head is not None else 'none'}")
-    if model.extensions_ignored:
-        lines.append("ignored extensions: " + ", ".join(model.extensions_ignored))
-    undriven = mapping.undriven_channels()
-    lines.append(f"ARKit channels driving something: {52 - len(undriven)} of 52")
-    if undriven:
-        lines.append("drive nothing: " + ", ".join(undriven))
+    manifest = read_avatar(target)
+    kind = manifest.kind
+    lines = [f"avatar: {manifest.name} (kind {kind.name})"]
+    if manifest.is_folder:
+        lines.append(f"consent: {manifest.consent or 'none'}")
+        lines.append("likeness files: " + ", ".join(
+            str(path.relative_to(manifest.source.resolve())) for path in manifest.likeness_files()))
+    needs = [what for what, needed in (("landmarks", kind.needs_landmarks),
+                                       ("camera picture", kind.needs_camera)) if needed]
+    lines.append("per frame: expression" + "".join(f", {what}" for what in needs))
+    if kind.describe is not None:
+        lines.extend(kind.describe(manifest.settings))
     return lines
 
 
@@ -96,7 +61,7 @@ def _preview(args: argparse.Namespace) -> int:
             if current != stamps:
                 stamps = current
                 try:
-                    avatar = open_avatar(found, gl, shaders)
+                    avatar = open_avatar(found, gl, shaders).avatar
                     try:
                         path = write_sheet(avatar, gl, shaders, Path(args.output), tile=args.tile)
                     finally:

@@ -233,15 +233,7 @@ class _Reader:
                 return base64.b64decode(payload, validate=True)
             except ValueError as error:
                 raise self.fail(f"{where}.uri", f"invalid base64 ({error})") from error
-        folder = self.path.parent.resolve()
-        target = (folder / uri).resolve()
-        if folder not in target.parents:  # a model may only read files beside it
-            raise self.fail(f"{where}.uri", f"{uri!r} points outside the model's folder")
-        if not target.is_file():
-            raise self.fail(f"{where}.uri", f"{uri!r} does not exist")
-        if target.stat().st_size > MAX_FILE_BYTES:
-            raise self.fail(f"{where}.uri", f"{uri!r} is larger than {MAX_FILE_BYTES} bytes")
-        return target.read_bytes()
+        return _local_file(self.path, uri, f"{where}.uri").read_bytes()
 
     def buffer_view(self, index: int, where: str) -> tuple[bytes, int, int, int | None]:
         """(buffer bytes, start, length, stride) of a buffer view, bounds checked."""
@@ -362,6 +354,56 @@ def split_glb(path: Path, data: bytes) -> tuple[str, bytes | None]:
     if text is None:
         raise AssetError(f"{path}: GLB: no JSON chunk")
     return text, binary
+
+
+def _local_file(model: Path, uri: str, where: str) -> Path:
+    """The file a (non-``data:``) URI names, checked: beside the model, present, bounded."""
+    folder = model.parent.resolve()
+    target = (folder / uri).resolve()
+    if folder not in target.parents:  # a model may only read files beside it
+        raise AssetError(f"{model}: {where}: {uri!r} points outside the model's folder")
+    if not target.is_file():
+        raise AssetError(f"{model}: {where}: {uri!r} does not exist")
+    if target.stat().st_size > MAX_FILE_BYTES:
+        raise AssetError(f"{model}: {where}: {uri!r} is larger than {MAX_FILE_BYTES} bytes")
+    return target
+
+
+def _read_json_text(path: Path) -> tuple[str, bytes | None]:
+    """The glTF JSON and GLB binary chunk of a model file, size-checked."""
+    if not path.is_file():
+        raise AssetError(f"{path}: no such model file")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise AssetError(f"{path}: {size} bytes is larger than the {MAX_FILE_BYTES} allowed")
+    data = path.read_bytes()
+    if data[:4] == _GLB_MAGIC:
+        return split_glb(path, data)
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as error:
+        raise AssetError(f"{path}: neither a GLB binary nor UTF-8 glTF JSON") from error
+
+
+def external_files(path: str | Path) -> list[Path]:
+    """The files besides itself that a model reads: ``.bin`` buffers and image files named by
+    URI. Whoever signs a model's likeness must cover these too (engine.safety.consent)."""
+    path = Path(path)
+    text, _ = _read_json_text(path)
+    try:
+        raw = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as error:
+        raise AssetError(f"{path}: JSON: {error}") from None
+    files: list[Path] = []
+    for group in ("buffers", "images"):
+        items = raw.get(group) if isinstance(raw, dict) else None
+        for n, item in enumerate(items if isinstance(items, list) else []):
+            uri = item.get("uri") if isinstance(item, dict) else None
+            if isinstance(uri, str) and not uri.startswith("data:"):
+                found = _local_file(path, uri, f"{group}[{n}].uri")
+                if found not in files:
+                    files.append(found)
+    return files
 
 
 def _parse_json(path: Path, text: str):
@@ -590,19 +632,7 @@ def load_model(path: str | Path) -> Model:
 
 
 def _load_model(path: Path) -> Model:
-    if not path.is_file():
-        raise AssetError(f"{path}: no such model file")
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise AssetError(f"{path}: {size} bytes is larger than the {MAX_FILE_BYTES} allowed")
-    data = path.read_bytes()
-    if data[:4] == _GLB_MAGIC:
-        text, binary = split_glb(path, data)
-    else:
-        try:
-            text, binary = data.decode("utf-8"), None
-        except UnicodeDecodeError as error:
-            raise AssetError(f"{path}: neither a GLB binary nor UTF-8 glTF JSON") from error
+    text, binary = _read_json_text(path)
     gltf = _parse_json(path, text)
     reader = _Reader(path, gltf, binary)
 

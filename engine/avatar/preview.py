@@ -56,6 +56,7 @@ def render_tiles(avatar, gl, shaders, groups=EXPRESSION_GROUPS,
                  tile: tuple[int, int] = (400, 300),
                  background: tuple[float, float, float] = (0.80, 0.84, 0.88)) -> list[np.ndarray]:
     """One (h, w, 3) uint8 RGB image per group, rendered through the compositor."""
+    from engine.avatar.base import AvatarInput
     from engine.gl.compositor import Background, Compositor
 
     compositor = Compositor(gl.ctx, shaders, tile)
@@ -65,7 +66,7 @@ def render_tiles(avatar, gl, shaders, groups=EXPRESSION_GROUPS,
         tiles = []
         for _, expression in groups:
             target = layer.begin()
-            avatar.render(expression, target)
+            avatar.render(AvatarInput(expression), target)
             tiles.append(compositor.finish(layer).copy())
         return tiles
     finally:

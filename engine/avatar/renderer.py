@@ -29,7 +29,9 @@ from dataclasses import dataclass
 
 import moderngl
 import numpy as np
+from pyrr import matrix44
 
+from engine.avatar.base import AvatarInput
 from engine.avatar.gltf import Material, Model
 from engine.avatar.mapping import ExpressionMap
 from engine.gl.programs import ShaderLibrary
@@ -61,16 +63,6 @@ def morph_entries(positions: np.ndarray, normals: np.ndarray) -> tuple[np.ndarra
 def _program_name(material: Material) -> str:
     """Opaque materials get the program without alpha tests (see avatar_surface.glsl)."""
     return "avatar_opaque.glsl" if material.alpha_mode == "OPAQUE" else "avatar.glsl"
-
-
-def perspective(fov_y: float, aspect: float, near: float, far: float) -> np.ndarray:
-    f = 1.0 / math.tan(fov_y / 2)
-    return np.array([
-        [f / aspect, 0, 0, 0],
-        [0, f, 0, 0],
-        [0, 0, (far + near) / (near - far), 2 * far * near / (near - far)],
-        [0, 0, -1, 0],
-    ], np.float32)
 
 
 def rotation_about(pivot: np.ndarray, rotation: np.ndarray) -> np.ndarray:
@@ -112,9 +104,6 @@ class ModelRenderer:
         self.model = model
         self.mapping = mapping
         self.toon = toon  # None: each material decides (MToon and unlit materials are toon)
-        self.name = model.path.stem
-        self.consent: dict = {}  # the avatar.toml [consent] table; the loader fills it
-        self.use: str | None = None
         self.zoom = 1.0
         self._uniforms: dict[int, tuple[moderngl.Program, dict[str, moderngl.Uniform]]] = {}
         self._uv_rest, self._uv_binds = self._texture_transforms()
@@ -334,10 +323,13 @@ class ModelRenderer:
         if headed:
             target[1] -= 0.12 * extent[1]  # room for the neck and shoulders below the chin
         distance = visible / 2 / math.tan(fov / 2) + extent[2] / 2
-        view = np.eye(4, dtype=np.float32)
-        view[:3, 3] = -(target + np.array([0.0, 0.0, distance], np.float32))
+        eye = target + np.array([0.0, 0.0, distance], np.float32)
         near = max(distance * 0.05, 1e-4)
-        projection = perspective(fov, aspect, near, distance * 20)
+        # pyrr builds matrices for row vectors (v @ M); the shaders and the code here multiply
+        # column vectors (M @ v), hence the transposes.
+        view = matrix44.create_look_at(eye, target, (0.0, 1.0, 0.0), np.float32).T
+        projection = matrix44.create_perspective_projection(
+            math.degrees(fov), aspect, near, distance * 20, np.float32).T
         # The scene's offset moves the picture, not the camera: a shift in clip space.
         projection[0, 2] -= 2.0 * self.offset[0]
         projection[1, 2] -= 2.0 * self.offset[1]
@@ -349,7 +341,8 @@ class ModelRenderer:
         self.zoom = float(framing.zoom)
         self.offset = (float(framing.offset[0]), float(framing.offset[1]))
 
-    def render(self, expression: Expression, target: moderngl.Framebuffer) -> None:
+    def render(self, frame: AvatarInput, target: moderngl.Framebuffer) -> None:
+        expression = frame.expression
         size = tuple(target.viewport[2:]) if target.viewport else tuple(target.size)
         target.use()
         shapes = self._blendshapes(expression)

@@ -12,9 +12,11 @@ import threading
 import time
 from collections.abc import Callable
 
+from engine.status import Status
 
-def session_status(app) -> dict:
-    """The app's status snapshot (``App.status()`` includes the director's scene details)."""
+
+def session_status(app) -> Status:
+    """The app's status snapshot."""
     return app.status()
 
 
@@ -22,16 +24,16 @@ class StatusBoard:
     """The newest status snapshot, published from the loop at most ``hz`` times a second."""
 
     def __init__(self, hz: float = 5.0, clock: Callable[[], float] = time.monotonic,
-                 status: Callable[[object], dict] = session_status) -> None:
+                 status: Callable[[object], Status] = session_status) -> None:
         self.interval = 1.0 / hz
         self._status = status
         self._clock = clock
-        self._latest: dict = {}
+        self._latest: Status | None = None
         self._published_at = -float("inf")
         self.version = 0  # bumped on each publish; waiters compare it
         self._changed = threading.Condition()
 
-    def publish(self, status: dict) -> None:
+    def publish(self, status: Status) -> None:
         self._latest = status
         self._published_at = self._clock()
         with self._changed:
@@ -43,7 +45,8 @@ class StatusBoard:
         if self._clock() - self._published_at >= self.interval:
             self.publish(self._status(app))
 
-    def latest(self) -> dict:
+    def latest(self) -> Status | None:
+        """The newest snapshot; None before the loop published one."""
         return self._latest
 
     def wait_newer(self, version: int, timeout: float) -> bool:

@@ -10,8 +10,11 @@ Security, because a browser on the same machine may also be visiting hostile pag
   request carrying an ``Origin`` must come from this server's own origin;
 * the page is sent with a strict Content-Security-Policy, no referrer and no framing.
 
-The server never touches the loop's objects: it reads status from a ``StatusBoard`` and puts
-``engine.app.Command``s on ``App.commands``, which the loop applies at the next frame boundary.
+The server never touches the loop's objects: it reads ``engine.status.Status`` snapshots from a
+``StatusBoard`` and puts ``engine.status.Command``s on ``App.commands``, which the loop applies at
+the next frame boundary. HTTP and the WebSocket check a command with the same function
+(``_check``), so one body gets one answer on both; the page learns the names from
+``/api/vocabulary``.
 """
 
 from __future__ import annotations
@@ -29,22 +32,15 @@ from aiohttp import WSMsgType, web
 
 from engine.control.board import StatusBoard
 from engine.errors import ConfigError, DeviceError
+from engine.status import SWITCHES, VOICE_COMMANDS, Command, CommandName, Status, vocabulary
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 EVENTS_HZ = 4.0
-# Commands that flip a switch, and how to read the switch's state from a status snapshot.
-TOGGLES = {
-    "blank": lambda status: status.get("blank"),
-    "freeze": lambda status: status.get("freeze"),
-    "hud": lambda status: status.get("hud"),
-    "mute": lambda status: (status.get("voice") or {}).get("muted"),
-    "voice": lambda status: None if not status.get("voice")
-    else not status["voice"].get("bypass"),
-}
-ACTIONS = ("calibrate",)
+# What a page may ask for; quitting the session is the clinician's, at the machine.
+REMOTE_COMMANDS = tuple(name for name in CommandName if name is not CommandName.QUIT)
 _MAX_BODY = 4096
 
 _PAGE_HEADERS = {
@@ -58,8 +54,16 @@ _PAGE_HEADERS = {
 }
 
 
-def scene_matches(scene: dict, key: str) -> bool:
-    return key in (scene.get("hotkey"), scene.get("name"), scene.get("key"))
+def scene_matches(scene, key: str) -> bool:
+    return key in (scene.hotkey, scene.name, scene.key)
+
+
+class Refused(Exception):
+    """A command the server answers with an HTTP error status instead of queueing."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ControlServer:
@@ -89,6 +93,7 @@ class ControlServer:
         app.router.add_get("/", self._page)
         app.router.add_static("/static/", STATIC, follow_symlinks=False)
         app.router.add_get("/api/status", self._status)
+        app.router.add_get("/api/vocabulary", self._vocabulary)
         app.router.add_get("/api/scenes", self._scenes)
         app.router.add_post("/api/scene/{key}", self._scene)
         app.router.add_post("/api/{command}", self._command)
@@ -125,75 +130,103 @@ class ControlServer:
     async def _page(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC / "index.html")
 
+    def _latest(self) -> Status | None:
+        return self.board.latest()
+
     async def _status(self, request: web.Request) -> web.Response:
-        return web.json_response(self.board.latest())
+        status = self._latest()
+        return web.json_response(status.to_json() if status is not None else {})
+
+    async def _vocabulary(self, request: web.Request) -> web.Response:
+        return web.json_response(vocabulary())
 
     async def _scenes(self, request: web.Request) -> web.Response:
-        status = self.board.latest()
-        return web.json_response({"scenes": status.get("scenes", []),
-                                  "current": status.get("scene")})
+        status = self._latest()
+        scenes = [] if status is None else status.to_json()["scenes"]
+        return web.json_response({"scenes": scenes,
+                                  "current": status.scene if status is not None else None})
 
     async def _scene(self, request: web.Request) -> web.Response:
-        return self._queue("scene", request.match_info["key"])
+        return self._answer({"command": "scene", "argument": request.match_info["key"]})
 
     async def _command(self, request: web.Request) -> web.Response:
-        on = None
+        body: object = {}
         if request.can_read_body:
             try:
                 body = await request.json()
             except (json.JSONDecodeError, UnicodeDecodeError):
                 return _error(400, "the body must be JSON, e.g. {\"on\": true}")
-            if not isinstance(body, dict) or not isinstance(body.get("on", False), bool):
+            if not isinstance(body, dict):
                 return _error(400, "the body must be {\"on\": true} or {\"on\": false}")
-            on = body.get("on")
-        return self._queue(request.match_info["command"], None, on)
+        return self._answer({**body, "command": request.match_info["command"]})
 
-    def _queue(self, name: str, argument: str | None = None,
-               on: bool | None = None) -> web.Response:
-        """Check a command against the latest status and put it on the loop's queue."""
-        from engine.app import Command
+    def _answer(self, message: object) -> web.Response:
+        """Check a command message and queue it; the HTTP answer (the WebSocket sends its
+        body as the reply)."""
+        try:
+            reply, queued = self._check(message)
+        except Refused as refusal:
+            return _error(refusal.status, str(refusal))
+        return web.json_response(reply, status=202 if queued else 200)
 
-        status = self.board.latest()
-        if name == "scene":
-            scenes = status.get("scenes", [])
+    def _check(self, message: object) -> tuple[dict, bool]:
+        """``{"command": name, "argument": key, "on": bool}`` checked against the latest
+        status, and queued unless it would change nothing. Raises Refused."""
+        if not isinstance(message, dict) or not isinstance(message.get("command"), str):
+            raise Refused(400, "send {\"command\": name, \"on\": true|false, "
+                               "\"argument\": key}")
+        known = ", ".join(["scene/{key}", *(name.value for name in REMOTE_COMMANDS
+                                            if name is not CommandName.SCENE)])
+        argument, on = message.get("argument"), message.get("on")
+        if on is not None and not isinstance(on, bool):
+            raise Refused(400, "'on' must be true or false")
+        if argument is not None and not isinstance(argument, str):
+            raise Refused(400, "'argument' must be text")
+        try:
+            command = Command(message["command"], argument, on)
+        except ValueError:
+            raise Refused(404, f"unknown command {message['command']!r}; known: {known}") from None
+        if command.name not in REMOTE_COMMANDS:
+            raise Refused(404, f"unknown command {command.name.value!r}; known: {known}")
+        status = self._latest()
+        if command.name is CommandName.SCENE:
+            scenes = status.scenes if status is not None else ()
             if not argument or not any(scene_matches(scene, argument) for scene in scenes):
-                names = ", ".join(str(scene.get("name")) for scene in scenes)
-                return _error(404, f"no scene {argument!r}; scenes: {names}")
-        elif name in TOGGLES:
-            state = TOGGLES[name](status)
-            if on is not None and state is not None and bool(state) == on:
-                return web.json_response({"command": name, "queued": False, "on": on})
-            if name in ("mute", "voice") and not status.get("voice"):
-                return _error(409, "the voice is not running in this session")
-        elif name not in ACTIONS:
-            known = ", ".join(["scene/{key}", *TOGGLES, *ACTIONS])
-            return _error(404, f"unknown command {name!r}; known: {known}")
-        self.commands.put(Command(name, argument))
-        return web.json_response({"command": name, "argument": argument, "queued": True},
-                                 status=202)
+                names = ", ".join(scene.name for scene in scenes)
+                raise Refused(404, f"no scene {argument!r}; scenes: {names}")
+        if command.name in VOICE_COMMANDS and (status is None or status.voice is None):
+            raise Refused(409, "the voice is not running in this session")
+        if command.name in SWITCHES and on is not None and status is not None \
+                and status.switch(command.name) == on:
+            return {"command": command.name.value, "queued": False, "on": on}, False
+        self.commands.put(command)
+        return {"command": command.name.value, "argument": argument, "on": on,
+                "queued": True}, True
 
     async def _events(self, request: web.Request) -> web.WebSocketResponse:
-        """Status as JSON whenever it changes (at most ``EVENTS_HZ``); accepts
-        ``{"command": name, "argument": key, "on": bool}`` messages too."""
+        """Status as JSON whenever it changes (at most ``EVENTS_HZ``); takes the same command
+        messages as the HTTP API, and answers every message: ``{"reply": ...}`` or
+        ``{"error": ..., "status": code}``."""
         socket = web.WebSocketResponse(heartbeat=20.0, max_msg_size=_MAX_BODY)
         await socket.prepare(request)
         self._sockets.add(socket)
         sender = asyncio.ensure_future(self._push_status(socket))
         try:
             async for message in socket:
-                if message.type != WSMsgType.TEXT:
+                if message.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                     continue
                 try:
-                    data = json.loads(message.data)
-                    name = str(data["command"])
-                    argument = data.get("argument")
-                    on = data.get("on")
-                except (ValueError, KeyError, TypeError):
-                    await socket.send_json({"error": "send {\"command\": name, ...}"})
+                    if message.type != WSMsgType.TEXT:
+                        raise Refused(400, "send JSON text messages")
+                    try:
+                        data = json.loads(message.data)
+                    except (ValueError, RecursionError):
+                        raise Refused(400, "not JSON") from None
+                    reply, _ = self._check(data)
+                except Refused as refusal:
+                    await socket.send_json({"error": str(refusal), "status": refusal.status})
                     continue
-                response = self._queue(name, None if argument is None else str(argument),
-                                       on if isinstance(on, bool) else None)
-                await socket.send_json({"reply": json.loads(response.body)})
+                await socket.send_json({"reply": reply})
         finally:
             sender.cancel()
             self._sockets.discard(socket)
@@ -203,9 +236,9 @@ class ControlServer:
         sent = None
         try:
             while not socket.closed:
-                status = self.board.latest()
-                if status is not sent:
-                    await socket.send_json({"status": status})
+                status = self._latest()
+                if status is not None and status is not sent:
+                    await socket.send_json({"status": status.to_json()})
                     sent = status
                 await asyncio.sleep(1.0 / EVENTS_HZ)
         except (ConnectionError, RuntimeError):

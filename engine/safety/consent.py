@@ -9,10 +9,13 @@ The ``[consent]`` table of ``avatar.toml``::
     uses = ["therapy", "demo"]     # any of: therapy, privacy, demo
     expires = 2027-03-01           # last day the consent holds
     public_key = "ed25519:..."     # the artist's key that signed it
+    camera = false                 # optional: may the likeness be combined with the live
+                                   # camera picture (face swap)? Synthetic avatars may.
 
 ``consent.sig`` beside it holds the base64 Ed25519 signature over :func:`signed_bytes`: the
-manifest in canonical JSON plus the name and SHA-256 of the model file (``model`` in
-``avatar.toml``), so changing either the words or the face they cover voids the signature.
+whole ``avatar.toml`` in canonical JSON plus the name and SHA-256 of every file the avatar's kind
+says carries the likeness (a glTF's model, ``.bin`` buffers and texture images; a photo; a
+checkpoint), so changing the words, or any file of the face they cover, voids the signature.
 
 A valid signature proves that the holder of that key signed exactly this manifest for exactly
 this model; it cannot prove that the person really consented (see docs/ethics.md). Synthetic
@@ -31,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.errors import ConfigError, ConsentError
+from engine.errors import AssetError, ConfigError, ConsentError
 from engine.safety import keys
 
 if TYPE_CHECKING:
@@ -40,7 +43,7 @@ if TYPE_CHECKING:
 SIGNATURE_FILE = "consent.sig"
 USES = ("therapy", "privacy", "demo")
 SYNTHETIC = "synthetic"
-DOMAIN = b"persona-consent-v1\n"
+DOMAIN = b"persona-consent-v2\n"
 REQUIRED = ("likeness", "consented_by", "date", "uses", "expires", "public_key")
 
 
@@ -52,6 +55,7 @@ class ConsentResult:
     consented_by: str | None = None
     expires: dt.date | None = None
     signer: str | None = None  # fingerprint of the signing key
+    camera: bool = False  # the person agreed to be combined with the live camera picture
 
 
 def _check_use(use: str) -> None:
@@ -69,19 +73,22 @@ def _consent_table(toml_dict: dict, where: str) -> dict:
     return table
 
 
-def model_file(avatar_dir: Path, toml_dict: dict) -> Path:
-    """The model file the signature covers: ``model`` in avatar.toml, inside the avatar folder."""
-    where = avatar_dir / "avatar.toml"
-    name = toml_dict.get("model")
-    if not isinstance(name, str) or not name:
-        raise ConsentError(f"{where}: names no model file (model = \"...\") for the "
-                           f"signature to cover")
-    path = (avatar_dir / name).resolve()
-    if not path.is_relative_to(avatar_dir.resolve()):
-        raise ConsentError(f"{where}: model {name!r} lies outside the avatar folder")
-    if not path.is_file():
-        raise ConsentError(f"{where}: model file {name!r} does not exist")
-    return path
+def likeness_files(avatar_dir: Path, toml_dict: dict) -> list[Path]:
+    """Every file the signature covers, as the avatar's kind declares them (checked inside the
+    avatar folder)."""
+    from engine.avatar.manifest import manifest_from_toml
+
+    try:
+        files = manifest_from_toml(avatar_dir, toml_dict).likeness_files()
+    except (ConfigError, AssetError) as error:
+        raise ConsentError(f"{avatar_dir / 'avatar.toml'}: cannot tell which files carry the "
+                           f"likeness: {error}") from None
+    root = avatar_dir.resolve()
+    outside = [path for path in files if not path.resolve().is_relative_to(root)]
+    if outside:
+        raise ConsentError(f"{avatar_dir / 'avatar.toml'}: {outside[0]} lies outside the "
+                           "avatar folder")
+    return files
 
 
 def file_sha256(path: Path) -> str:
@@ -103,11 +110,13 @@ def _jsonable(value: object) -> object:
 
 
 def signed_bytes(avatar_dir: Path, toml_dict: dict) -> bytes:
-    """What the signature covers: canonical JSON of the manifest, the model's name and hash."""
-    table = _consent_table(toml_dict, str(avatar_dir / "avatar.toml"))
-    model = model_file(avatar_dir, toml_dict)
-    document = {"consent": _jsonable(table),
-                "model": {"file": toml_dict["model"], "sha256": file_sha256(model)}}
+    """What the signature covers: canonical JSON of the manifest and of every likeness file's
+    name (relative to the folder) and hash."""
+    _consent_table(toml_dict, str(avatar_dir / "avatar.toml"))
+    root = avatar_dir.resolve()
+    files = [{"file": path.resolve().relative_to(root).as_posix(), "sha256": file_sha256(path)}
+             for path in likeness_files(avatar_dir, toml_dict)]
+    document = {"manifest": _jsonable(toml_dict), "files": files}
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return DOMAIN + canonical.encode("ascii")
 
@@ -120,6 +129,8 @@ def _missing_fields(table: dict) -> list[str]:
     for name in ("date", "expires"):
         if name in table and not isinstance(table[name], dt.date):
             problems.append(f"'{name}' must be a TOML date such as 2027-01-31")
+    if "camera" in table and not isinstance(table["camera"], bool):
+        problems.append("'camera' must be true or false")
     uses = table.get("uses")
     if "uses" in table and (not isinstance(uses, list) or not uses
                             or any(use not in USES for use in uses)):
@@ -161,7 +172,7 @@ def _check(avatar_dir: Path, toml_dict: dict, use: str,
     table = _consent_table(toml_dict, str(avatar_dir / "avatar.toml"))
     likeness = table.get("likeness")
     if likeness == SYNTHETIC:
-        return ConsentResult(SYNTHETIC, True, use)
+        return ConsentResult(SYNTHETIC, True, use, camera=True)
     problems = _missing_fields(table)
     if problems:
         raise ConsentError(f"{where}: this avatar depicts a real person and its consent manifest "
@@ -177,7 +188,7 @@ def _check(avatar_dir: Path, toml_dict: dict, use: str,
     if use not in table["uses"]:
         raise ConsentError(f"{where}: consent covers {', '.join(table['uses'])}, not {use!r}")
     return ConsentResult(str(likeness), False, use, str(table["consented_by"]), expires,
-                         keys.fingerprint(table["public_key"]))
+                         keys.fingerprint(table["public_key"]), camera=table.get("camera") is True)
 
 
 def _verify_signature(avatar_dir: Path, toml_dict: dict, where: str) -> None:
@@ -199,9 +210,10 @@ def _verify_signature(avatar_dir: Path, toml_dict: dict, where: str) -> None:
     try:
         public.verify(signature, signed_bytes(avatar_dir, toml_dict))
     except InvalidSignature:
-        raise ConsentError(f"{signature_path}: signature does not match; the manifest or the "
-                           f"model file {toml_dict.get('model')!r} changed after signing, or "
-                           f"another key signed it") from None
+        names = ", ".join(path.name for path in likeness_files(avatar_dir, toml_dict))
+        raise ConsentError(f"{signature_path}: signature does not match; the manifest or one of "
+                           f"its files ({names}) changed after signing, or another key signed "
+                           f"it") from None
 
 
 def sign_avatar(avatar_dir: str | os.PathLike, key_path: str | os.PathLike) -> Path:

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import ConfigError
-from engine.resources import PROJECT_ROOT
+from engine.resources import SHARED_ASSETS
 
-SHARED_VIDEOS = PROJECT_ROOT.parent / "shared" / "assets" / "video"
+SHARED_VIDEOS = SHARED_ASSETS / "video"
 FOOTAGE = ("WolfgangLanger_Pexels.mp4", "pyfeat_single_face.mp4")
 SESSION = 0x5AFE_C0DE
 
@@ -73,7 +73,8 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 def footage(name: str) -> Path:
     path = SHARED_VIDEOS / name
     if not path.is_file():
-        raise ConfigError(f"{path}: sample video missing (the benchmark needs ../shared/assets)")
+        raise ConfigError(f"{path}: sample video missing (the benchmark needs ../shared/assets "
+                          "or PERSONA_ASSETS)")
     return path
 
 

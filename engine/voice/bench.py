@@ -19,13 +19,13 @@ import time
 
 import numpy as np
 
-from engine.resources import PROJECT_ROOT
+from engine.resources import SHARED_ASSETS
 from engine.voice.offline import live_block_size, read_wav
 from engine.voice.presets import VoicePreset
 from engine.voice.stream import VoiceMorph
 from engine.voice.world import F0_CEIL, F0_FLOOR, FRAME_PERIOD_MS, pyworld
 
-SPEECH = PROJECT_ROOT.parent / "shared" / "assets" / "speech"
+SPEECH = SHARED_ASSETS / "speech"
 WARM_UP_S = 3.0
 CLIPS = ("librispeech_198-209-0000_first5.6s_16k.wav", "vaiueo2d.wav")
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.status import VoiceStatus
 from engine.errors import DeviceError
 from engine.voice.effects import rms_db
 from engine.voice.offline import live_block_size
@@ -195,13 +196,22 @@ class VoiceEngine:
         """Morphed samples (output rate, mono float32) produced since the last call."""
         return self._record_ring.read()
 
+    def status(self) -> VoiceStatus:
+        """What the HUD, the control page and the loop's switches read."""
+        return VoiceStatus(muted=self.morph.muted, bypass=self.morph.bypassed,
+                           preset=self._preset.name, input_db=round(self._input_db, 1),
+                           output_db=round(self._output_db, 1),
+                           sample_rate=self.settings.sample_rate,
+                           running=self._status == "running")
+
     def state(self) -> dict:
+        """Everything the engine counts, for benchmarks and diagnosis."""
         c = self.counters
         return {
             "status": self._status,
             "preset": self._preset.name,
             "bypass": self.morph.bypassed,
-            "mute": self.morph.muted,
+            "muted": self.morph.muted,
             "sample_rate": self.settings.sample_rate,
             "latency_ms": self.latency_ms(),
             "input_db": round(self._input_db, 1),

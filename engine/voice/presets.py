@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import ConfigError
+from engine.safety import strict_toml
 
 MAX_PRESET_BYTES = 64 * 1024
 
@@ -72,13 +72,15 @@ _BOUNDS: dict[str, tuple[float, float]] = {
 }
 
 
-def preset_from_dict(data: dict, source: str = "<preset>") -> VoicePreset:
-    """A validated preset from parsed TOML; errors name ``source`` and the field."""
-    known = {f.name: f for f in dataclasses.fields(VoicePreset)}
+_FIELDS = tuple(f.name for f in dataclasses.fields(VoicePreset))
+
+
+def preset_from_dict(data: dict, source: str = "<preset>", text: str = "") -> VoicePreset:
+    """A validated preset from parsed TOML; errors name ``source`` and the field (and, given
+    the ``text`` that was parsed, the line of an unknown field)."""
+    strict_toml.check_fields(data, _FIELDS, source, text)
     values: dict = {}
     for key, value in data.items():
-        if key not in known:
-            raise ConfigError(f"{source}: unknown field {key!r}; known: {', '.join(known)}")
         if key in ("name", "description"):
             if not isinstance(value, str):
                 raise ConfigError(f"{source}: field {key!r} must be a string")
@@ -135,19 +137,16 @@ def load_preset(name_or_path: str | Path) -> VoicePreset:
     """A preset by name (``scenes/voices/NAME.toml`` on the search path) or by file path."""
     from engine.resources import SearchPath
 
-    text = str(name_or_path)
-    looks_like_path = text.endswith(".toml") or "/" in text or "\\" in text
-    path = SearchPath().find("scenes", text if looks_like_path else f"voices/{text}.toml")
+    name = str(name_or_path)
+    looks_like_path = name.endswith(".toml") or "/" in name or "\\" in name
+    path = SearchPath().find("scenes", name if looks_like_path else f"voices/{name}.toml")
+    text = strict_toml.read_text(path, MAX_PRESET_BYTES)
     try:
-        if path.stat().st_size > MAX_PRESET_BYTES:
-            raise ConfigError(f"{path}: voice preset larger than {MAX_PRESET_BYTES} bytes")
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: cannot read voice preset: {error}") from error
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: invalid TOML: {error}") from error
+        data = strict_toml.loads(text, path)
+    except strict_toml.TomlError as error:
+        raise strict_toml.TomlError(path, error.line, f"invalid TOML: {error.reason}") from None
     data.setdefault("name", path.stem)
-    return preset_from_dict(data, str(path))
+    return preset_from_dict(data, str(path), text)
 
 
 def list_presets() -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from engine.avatar.base import AvatarInput
 from engine.types import Expression, blendshape_vector
 
 SIZE = (320, 240)
@@ -31,7 +32,7 @@ def draw(gl, shaders):
 
     def render(avatar, expression: Expression | None = None, **channels: float) -> np.ndarray:
         expression = expression or Expression(blendshapes=blendshape_vector(channels))
-        avatar.render(expression, layer.begin())
+        avatar.render(AvatarInput(expression), layer.begin())
         return compositor.finish(layer).copy()
 
     yield render

@@ -148,9 +148,10 @@ jawOpen = "target0"
 likeness = "synthetic"
 ''')
     shaders = ShaderLibrary(gl.ctx)
-    avatar = load_avatar(str(folder), gl, shaders, use="therapy")
+    loaded = load_avatar(str(folder), gl, shaders, use="therapy")
+    avatar = loaded.avatar
     try:
-        assert avatar.consent == {"likeness": "synthetic"}
+        assert loaded.manifest.consent == {"likeness": "synthetic"}
         assert avatar.toon is True
         thin = avatar.mapping.targets.index((0, 0, "target0"))
         weights = avatar.mapping.weights(blendshape_vector({"jawOpen": 1.0}))
@@ -185,8 +186,9 @@ def test_a_bare_model_is_refused_live_but_opens_for_tools(gl, shared_asset):
     path = shared_asset("vrm/Godette_vrm_v4.vrm")
     with pytest.raises(ConsentError, match="Godette_vrm_v4.vrm"):
         load_avatar(str(path), gl, shaders)
-    avatar = open_avatar(path, gl, shaders)
-    assert avatar.consent == {}
+    loaded = open_avatar(path, gl, shaders)
+    avatar = loaded.avatar
+    assert loaded.manifest.consent == {}
     assert np.all(avatar.mapping.direct[:, BLENDSHAPE_INDEX["tongueOut"]] == 0)
     avatar.release()
     shaders.release()

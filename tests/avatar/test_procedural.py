@@ -57,7 +57,7 @@ def test_shipped_personas_exist_and_are_small(name):
 def test_every_channel_changes_the_default_persona_picture(gl, shaders, draw):
     from engine.avatar.loader import open_avatar
 
-    avatar = open_avatar(PROJECT_ROOT / "avatars" / "default", gl, shaders)
+    avatar = open_avatar(PROJECT_ROOT / "avatars" / "default", gl, shaders).avatar
     try:
         neutral = draw(avatar)
         face = foreground(neutral)
@@ -87,7 +87,7 @@ def test_every_channel_changes_the_default_persona_picture(gl, shaders, draw):
 def test_head_turn_moves_the_head_but_not_the_shoulders(gl, shaders, draw):
     from engine.avatar.loader import open_avatar
 
-    avatar = open_avatar(PROJECT_ROOT / "avatars" / "anonymous", gl, shaders)
+    avatar = open_avatar(PROJECT_ROOT / "avatars" / "anonymous", gl, shaders).avatar
     try:
         neutral = draw(avatar)
         angle = 0.4

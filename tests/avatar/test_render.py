@@ -66,7 +66,7 @@ def test_each_target_moves_pixels_where_its_vertices_move(gl, shaders, draw, sha
 
 def test_avatar_draws_over_the_background_without_clearing_it(gl, shaders, draw, shared_asset):
     avatar = open_avatar(shared_asset("gltf/AnimatedMorphCube/AnimatedMorphCube.gltf"), gl,
-                         shaders)
+                         shaders).avatar
     try:
         frame = draw(avatar)
     finally:
@@ -82,7 +82,7 @@ def _centroid(mask: np.ndarray) -> np.ndarray:
 
 
 def test_godette_blink_and_aa_change_the_eyes_and_the_mouth(gl, shaders, draw, shared_asset):
-    avatar = open_avatar(shared_asset("vrm/Godette_vrm_v4.vrm"), gl, shaders)
+    avatar = open_avatar(shared_asset("vrm/Godette_vrm_v4.vrm"), gl, shaders).avatar
     try:
         neutral = draw(avatar)
         blink = changed(neutral, draw(avatar, eyeBlinkLeft=1.0, eyeBlinkRight=1.0))
@@ -102,7 +102,7 @@ def test_godette_blink_and_aa_change_the_eyes_and_the_mouth(gl, shaders, draw, s
 
 
 def test_head_rotation_and_gaze_move_the_picture(gl, shaders, draw, shared_asset):
-    avatar = open_avatar(shared_asset("vrm/Godette_vrm_v4.vrm"), gl, shaders)
+    avatar = open_avatar(shared_asset("vrm/Godette_vrm_v4.vrm"), gl, shaders).avatar
     turned = np.eye(4, dtype=np.float32)
     angle = np.radians(30)
     turned[:3, :3] = [[np.cos(angle), 0, np.sin(angle)], [0, 1, 0],
@@ -122,7 +122,7 @@ def test_head_rotation_and_gaze_move_the_picture(gl, shaders, draw, shared_asset
 def test_framing_zoom_makes_the_head_larger(gl, shaders, draw, shared_asset):
     from engine.scenes import Framing
 
-    avatar = open_avatar(shared_asset("vrm/Godette_vrm_v4.vrm"), gl, shaders)
+    avatar = open_avatar(shared_asset("vrm/Godette_vrm_v4.vrm"), gl, shaders).avatar
     try:
         normal = foreground(draw(avatar)).sum()
         avatar.set_framing(Framing(zoom=1.5))
@@ -147,7 +147,7 @@ def _green(frame: np.ndarray) -> int:
 def test_vrm_validation_models_show_green(gl, shaders, draw, shared_asset, sample):
     """These models turn red (or show crosses) when isBinary/override rules are wrong; their
     expressions move texture transforms, so this checks the binds are drawn too."""
-    avatar = open_avatar(shared_asset(sample), gl, shaders)
+    avatar = open_avatar(shared_asset(sample), gl, shaders).avatar
     try:
         for happy, blink in ((0.0, 0.0), (0.3, 1.0), (0.6, 1.0), (1.0, 0.0), (0.0, 1.0)):
             frame = draw(avatar, mouthSmileLeft=happy, mouthSmileRight=happy,

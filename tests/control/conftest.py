@@ -9,14 +9,14 @@ from engine.app import App
 from engine.capture.synthetic import SyntheticSource
 from engine.control import ControlServer, StatusBoard
 from engine.director import Director
+from engine.scene_loader import SceneLoader
 from engine.gl.compositor import Compositor
 from engine.gl.programs import ShaderLibrary
 from engine.output.memory import MemorySink
 from engine.performer import Pose, ScriptedPerformer
-from engine.retarget import Retargeter
 from engine.scenes import load_scene
 from engine.session import offline_clock
-from tests.core.quad_avatar import QuadAvatar
+from tests.core.quad_avatar import quad
 
 SIZE = (192, 108)
 FPS = 30.0
@@ -35,9 +35,8 @@ class Rig:
                             '[background]\ncolor = [0.0, 0.0, 0.0]\n[style]\nmirror = false\n')
             paths.append(path)
         scenes = [load_scene(path) for path in paths]
-        director = Director(scenes, self.compositor,
-                            lambda scene: QuadAvatar(gl.ctx, TINTS[scene.avatar]),
-                            Retargeter(), crossfade_s=crossfade_s)
+        loader = SceneLoader(gl.ctx, lambda scene: quad(gl.ctx, TINTS[scene.avatar]))
+        director = Director(scenes, self.compositor.layers, loader, crossfade_s=crossfade_s)
         source = SyntheticSource(size, FPS, realtime=False)
         source.start()
         self.sink = MemorySink(max_frames=4)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import moderngl
 import numpy as np
 
-from engine.types import BLENDSHAPE_INDEX, Expression
+from engine.avatar.base import AvatarInput, LoadedAvatar
+from engine.types import BLENDSHAPE_INDEX
 
 VERTEX = """#version 330
 uniform float half_width;
@@ -28,8 +29,8 @@ class QuadAvatar:
         self.program["tint"] = tint
         self.released = False
 
-    def render(self, expression: Expression, target: moderngl.Framebuffer) -> None:
-        jaw = float(expression.blendshapes[BLENDSHAPE_INDEX["jawOpen"]])
+    def render(self, frame: AvatarInput, target: moderngl.Framebuffer) -> None:
+        jaw = float(frame.expression.blendshapes[BLENDSHAPE_INDEX["jawOpen"]])
         self.program["half_width"] = 0.2 + 0.6 * jaw
         self.vao.render(moderngl.TRIANGLES, vertices=6)
 
@@ -44,3 +45,8 @@ def tint_of(image: np.ndarray) -> np.ndarray:
     """The colour at the frame's centre."""
     height, width = image.shape[:2]
     return image[height // 2, width // 2].astype(int)
+
+
+def quad(ctx: moderngl.Context, tint: tuple[float, float, float]) -> LoadedAvatar:
+    """A ``QuadAvatar`` as a scene loader returns it."""
+    return LoadedAvatar.of(QuadAvatar(ctx, tint), "quad")

@@ -9,14 +9,14 @@ import pytest
 from engine.app import STAGES, App, Command, explain
 from engine.capture.synthetic import SyntheticSource
 from engine.director import Director
+from engine.scene_loader import SceneLoader
 from engine.gl.compositor import Compositor
 from engine.gl.programs import ShaderLibrary
 from engine.output.memory import MemorySink
 from engine.performer import Pose, ScriptedPerformer
-from engine.retarget import Retargeter
 from engine.scenes import Scene, SceneBackground, Style
 from engine.session import offline_clock
-from tests.core.quad_avatar import QuadAvatar, tint_of
+from tests.core.quad_avatar import quad, tint_of
 
 SIZE = (256, 144)
 FPS = 30.0
@@ -39,10 +39,11 @@ def make_app(gl):
         def load(scene: Scene):
             if scene.avatar in broken:
                 raise ValueError(f"avatar {scene.avatar} is corrupt")
-            return QuadAvatar(gl.ctx, TINTS.get(scene.avatar, (1.0, 1.0, 1.0)))
+            return quad(gl.ctx, TINTS.get(scene.avatar, (1.0, 1.0, 1.0)))
 
         scenes = [scene("red", "1"), scene("green", "2"), scene("blue", "3")]
-        director = Director(scenes, compositor, load, Retargeter(), crossfade_s=crossfade_s)
+        director = Director(scenes, compositor.layers, SceneLoader(gl.ctx, load),
+                            crossfade_s=crossfade_s)
         source = SyntheticSource(SIZE, FPS, realtime=False)
         source.start()
         sink = MemorySink()
@@ -62,7 +63,8 @@ def make_app(gl):
 
 def test_stage_order_is_data_and_explained():
     names = [stage.name for stage in STAGES]
-    assert names == ["controls", "capture", "track", "retarget", "render", "finish", "output"]
+    assert names == ["controls", "capture", "track", "retarget", "backdrop", "render", "finish",
+                     "output"]
     text = explain()
     assert all(name in text for name in names)
 

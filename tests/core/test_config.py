@@ -20,7 +20,7 @@ def test_defaults_then_file_then_environment(tmp_path):
 def test_unknown_setting_names_the_file(tmp_path):
     path = tmp_path / "settings.toml"
     path.write_text("fpz = 25\n")
-    with pytest.raises(ConfigError, match=r"settings.toml: unknown setting 'fpz'"):
+    with pytest.raises(ConfigError, match=r"settings.toml:1: unknown setting 'fpz'; did you mean 'fps'"):
         Settings.load(path, environ={})
 
 

@@ -284,8 +284,9 @@ def test_first_working_lists_every_reason(tmp_path):
                       W, H, FPS)
     message = str(caught.value)
     assert "nope" in message and "dir.y4m" in message
-    fallback = first_working([VirtualCameraSink(backend="nope"), NullSink()], W, H, FPS)
+    fallback, skipped = first_working([VirtualCameraSink(backend="nope"), NullSink()], W, H, FPS)
     assert isinstance(fallback, NullSink) and fallback.is_open
+    assert len(skipped) == 1 and "nope" in skipped[0]
 
 
 def test_open_sinks_from_specs(tmp_path):

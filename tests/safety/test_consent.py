@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import struct
 from pathlib import Path
 
 import pytest
@@ -15,10 +17,18 @@ from engine.safety.consent import check_avatar_consent, sign_avatar
 TODAY = dt.date(2026, 6, 1)
 
 
+def tiny_glb(document: dict) -> bytes:
+    """A GLB holding only a JSON chunk: enough for the signature to read which files it uses."""
+    text = json.dumps({"asset": {"version": "2.0"}, **document}).encode()
+    text += b" " * (-len(text) % 4)
+    body = struct.pack("<I4s", len(text), b"JSON") + text
+    return struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body
+
+
 def write_avatar(folder: Path, public_key: str, uses: str = '["therapy", "demo"]',
                  expires: str = "2027-01-31") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "face.glb").write_bytes(b"glTF model bytes standing in for a real model")
+    (folder / "face.glb").write_bytes(tiny_glb({}))
     (folder / "avatar.toml").write_text(f"""\
 kind = "gltf"
 model = "face.glb"

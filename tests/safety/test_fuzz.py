@@ -13,6 +13,7 @@ so a failure is still shrunk to a small example.
 
 from __future__ import annotations
 
+import copy as copy_module
 import io
 import json
 import os
@@ -236,7 +237,9 @@ def test_fuzz_gltf_loader(tmp_path, shared_asset):
             last = where[-1]
             if isinstance(node, dict) or (isinstance(node, list) and isinstance(last, int)
                                           and last < len(node)):
-                node[last] = value
+                # A copy: hypothesis may hand the same list to a later change, which would then
+                # write it into itself.
+                node[last] = copy_module.deepcopy(value)
         return glb(copy, binary)
 
     # Structural changes are drawn as readable (json path, value) pairs, so a failure reports

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from engine.app import Command
+from engine.director import voice_follower
 from engine.backdrop import AMBIENT_SIZE, BLUR_SIZE, blur_picture
 from engine.blank import blank_card
 from engine.scenes import load_scene
@@ -63,7 +64,7 @@ def test_a_scene_broken_during_the_session_is_refused_and_the_current_stays(make
     rig.app.commands.put(Command("scene", "2"))
     rig.app.step()
     assert rig.app.director.current.scene.name == "red" and tint_at_centre(rig.sink) == (255, 0, 0)
-    refused = rig.app.director.status()["refused"]
+    refused = rig.app.status().to_json()["refused"]
     assert refused["scene"] == "green" and "green.toml:4: hotkey2" in refused["reason"]
     assert "did you mean 'hotkey'" in refused["reason"]
     path.write_text(good)  # fixed: the next request works
@@ -173,7 +174,7 @@ def test_the_voice_follows_the_scene_and_a_missing_preset_refuses_it(make_rig):
     rig = make_rig(crossfade_s=0.2)
     director = rig.app.director
     voice = VoiceMorph(48000)
-    director.voice = voice
+    director.listen(voice_follower(voice))
     for scene, preset in zip(director.scenes, ("calm-warm", "bright-character", "no-such-voice")):
         scene.path.write_text(scene.path.read_text().replace(
             "[background]", f'voice = "{preset}"\n[background]'))
@@ -189,9 +190,9 @@ def test_a_session_starts_on_the_first_scene_that_loads(gl, tmp_path):
     from engine.errors import EngineError
     from engine.gl.compositor import Compositor
     from engine.gl.programs import ShaderLibrary
-    from engine.retarget import Retargeter
+    from engine.scene_loader import SceneLoader
     from engine.scenes import Scene
-    from tests.core.quad_avatar import QuadAvatar
+    from tests.core.quad_avatar import quad
 
     shaders = ShaderLibrary(gl.ctx)
     compositor = Compositor(gl.ctx, shaders, (64, 36))
@@ -199,14 +200,14 @@ def test_a_session_starts_on_the_first_scene_that_loads(gl, tmp_path):
     def load(scene: Scene):
         if scene.avatar == "broken":
             raise ValueError("corrupt model")
-        return QuadAvatar(gl.ctx, (1.0, 1.0, 1.0))
+        return quad(gl.ctx, (1.0, 1.0, 1.0))
 
     scenes = [Scene("A", "broken", hotkey="1"), Scene("B", "fine", hotkey="2")]
-    director = Director(scenes, compositor, load, Retargeter(), initial="A")
+    director = Director(scenes, compositor.layers, SceneLoader(gl.ctx, load), initial="A")
     assert director.current.scene.name == "B"
     director.close()
     with pytest.raises(EngineError, match="no scene could be loaded; A: corrupt model"):
-        Director(scenes[:1], compositor, load, Retargeter())
+        Director(scenes[:1], compositor.layers, SceneLoader(gl.ctx, load))
     compositor.release()
     shaders.release()
 
@@ -215,8 +216,8 @@ def test_avatars_load_once_and_preload_reports_problems(make_rig):
     rig = make_rig()
     director = rig.app.director
     loads = []
-    original = director.load_avatar
-    director.load_avatar = lambda scene: loads.append(scene.avatar) or original(scene)
+    original = director.loader.load_avatar
+    director.loader.load_avatar = lambda scene: loads.append(scene.avatar) or original(scene)
     for key in ("2", "1", "2", "3", "1"):
         assert director.switch(key)
     assert loads == ["green", "blue"]  # red was loaded at start; nothing loads twice

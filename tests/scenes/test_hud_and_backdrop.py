@@ -3,6 +3,8 @@ on a real face photo: the person is cut out, the room stays, and untrusted frame
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from PIL import ImageFont
@@ -11,12 +13,14 @@ from engine.backdrop import SHOW_SIZE, CameraBackdrop
 from engine.blank import font
 from engine.control.board import StatusBoard
 from engine.hud import Hud, voice_level
+from engine.status import SceneEntry, Status, VoiceStatus
 from engine.types import FaceState, Frame
 
-STATUS = {"scene": "Calm", "hotkey": "1", "fps": 29.9, "latency_ms": 40.0, "face": True,
-          "confidence": 0.9, "scenes": [{"name": "Calm", "hotkey": "1"},
-                                        {"name": "Expressive", "hotkey": "2"}],
-          "voice": {"muted": False, "bypass": False, "level_db": -30.0, "preset": "calm-warm"}}
+STATUS = Status(scene="Calm", hotkey="1", fps=29.9, latency_ms=40.0, face=True, confidence=0.9,
+                scenes=(SceneEntry("Calm", "1", "calm", "AI avatar"),
+                        SceneEntry("Expressive", "2", "expressive", "AI avatar")),
+                voice=VoiceStatus(muted=False, bypass=False, preset="calm-warm",
+                                  output_db=-30.0))
 
 
 class FakeClock:
@@ -43,18 +47,20 @@ def test_hud_redraws_text_at_most_a_few_times_a_second():
     assert hud.redraws == 1
     assert hud.render_if_changed(STATUS) is None
     clock.now = 0.3
-    hud.render({**STATUS, "fps": 30.1})
+    hud.render(replace(STATUS, fps=30.1))
     assert hud.redraws == 2
-    hud.render({**STATUS, "scene": "Expressive"})  # a discrete change shows at once
+    hud.render(replace(STATUS, scene="Expressive"))  # a discrete change shows at once
     assert hud.redraws == 3
-    louder = {**STATUS, "scene": "Expressive",
-              "voice": {**STATUS["voice"], "level_db": -6.0}}
+    louder = replace(STATUS, scene="Expressive", voice=replace(STATUS.voice, output_db=-6.0))
     assert hud.render_if_changed(louder) is not None and hud.redraws == 3  # meter only
 
 
-def test_voice_level_reads_dbfs_or_a_fraction():
-    assert voice_level({"level_db": -60.0}) == 0.0 and voice_level({"level_db": 0.0}) == 1.0
-    assert voice_level({"level": 0.25}) == 0.25 and voice_level(None) == 0.0
+def test_voice_level_reads_the_output_level_in_dbfs():
+    def at(output_db: float) -> float:
+        return voice_level(VoiceStatus(muted=False, bypass=False, output_db=output_db))
+
+    assert at(-60.0) == 0.0 and at(0.0) == 1.0
+    assert at(-45.0) == 0.25 and voice_level(None) == 0.0
 
 
 def test_status_board_publishes_at_its_rate():

@@ -69,8 +69,8 @@ def windowed(display, tmp_path, gl):
     rig = Rig(window_gl, tmp_path, size=SIZE)
     hud = Hud(SIZE, redraw_hz=1000.0)
     window = WindowSink(window_gl, rig.shaders, DEFAULT_KEYS,
-                        on_command=lambda name: rig.app.commands.put(Command(*name.split(":", 1))),
-                        overlay=lambda: hud.render(rig.board.latest() or {"scene": "?"}),
+                        on_command=lambda text: rig.app.commands.put(Command.parse(text)),
+                        overlay=lambda: hud.render(rig.board.latest() or rig.app.status()),
                         confirm_quit=lambda: rig.camera_live)
     rig.camera_live = False
     window.open(*SIZE, 30.0)

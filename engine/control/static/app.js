@@ -14,6 +14,8 @@ let fallback = {};
 let status = {};
 let sceneSignature = "";
 let lastRefusal = null;
+// Command names and status fields, from the engine's own vocabulary (/api/vocabulary).
+let vocabulary = {commands: [], switches: []};
 
 function t(key, values = {}) {
   const text = strings[key] ?? fallback[key] ?? key;
@@ -110,11 +112,8 @@ function render() {
   document.getElementById("face").textContent = status.face
     ? t("face_seen", {percent: Math.round(100 * (status.confidence || 0))}) : t("face_lost");
   const voice = status.voice;
-  let level = 0;
-  if (voice) {
-    level = "level" in voice ? voice.level
-      : typeof voice.level_db === "number" ? Math.max(0, Math.min(1, (voice.level_db + 60) / 60)) : 0;
-  }
+  // The output level: what the virtual microphone receives, 0 at -60 dBFS and below.
+  const level = voice ? Math.max(0, Math.min(1, (voice.output_db + 60) / 60)) : 0;
   document.getElementById("level").value = level;
   document.getElementById("voice-state").textContent = !voice ? t("voice_off")
     : voice.muted ? t("voice_muted") : voice.bypass ? t("voice_real") : t("voice_on");
@@ -195,8 +194,11 @@ function setContrast(on) {
 document.addEventListener("DOMContentLoaded", () => {
   for (const button of document.querySelectorAll("button.control")) {
     button.addEventListener("click", () => {
-      if (button.dataset.command === "calibrate") announce(t("calibrating"));
-      send(button.dataset.command);
+      const command = button.dataset.command;
+      if (command === "calibrate") announce(t("calibrating"));
+      // A switch asks for the state it does not show now, so a double click cannot undo itself.
+      const wanted = button.getAttribute("aria-pressed") !== "true";
+      send(command, vocabulary.switches.includes(command) ? {on: wanted} : undefined);
     });
   }
   document.getElementById("contrast").addEventListener("click", () =>
@@ -210,5 +212,9 @@ document.addEventListener("DOMContentLoaded", () => {
     loadLanguage(language.value);
   });
   document.addEventListener("keydown", onKey);
-  loadLanguage(language.value).then(connect);
+  fetch("/api/vocabulary", {headers: {"Authorization": `Bearer ${token}`}})
+    .then((response) => response.json())
+    .then((names) => { vocabulary = names; })
+    .catch(() => {})
+    .finally(() => loadLanguage(language.value).then(connect));
 });
