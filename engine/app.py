@@ -158,13 +158,20 @@ class App:
             self.retargeter.calibrate_next()
             log.info("calibrating: relax and look at the screen for a second")
         else:
-            current = self.status().switch(name)
+            current = self._switch_state(name)
             if current is None:
                 log.warning("%s is not available in this session (no voice)", name.value)
                 return
             wanted = (not current) if command.on is None else command.on
             if wanted != current:
                 self._set_switch(name, wanted)
+
+    def _switch_state(self, name: CommandName) -> bool | None:
+        """The state a switch command compares with: while the card is up, mute's is the one
+        the card will give back."""
+        if name is CommandName.MUTE and self.switches.blank and self.voice is not None:
+            return self._mute_after_blank
+        return self.status().switch(name)
 
     def _set_switch(self, name: CommandName, on: bool) -> None:
         log.info("%s %s", name.value, "on" if on else "off")

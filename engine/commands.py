@@ -10,6 +10,7 @@ from pathlib import Path
 
 from engine.config import Settings, settings_path
 from engine.errors import ConfigError
+from engine.resources import USER_ROOT
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +18,7 @@ DEMO_SECONDS = 10.0
 RENDER_SCENE = "expressive"
 # Live sessions keep an audit log (names and times only, hash-chained) unless settings set
 # audit_log = "" ; see docs/safety.md.
-DEFAULT_AUDIT_LOG = Path.home() / ".local" / "share" / "persona" / "audit.jsonl"
+DEFAULT_AUDIT_LOG = USER_ROOT / "audit.jsonl"
 
 
 def _size(text: str) -> tuple[int, int]:

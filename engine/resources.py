@@ -2,8 +2,9 @@
 
 Describe → find → load: callers name a resource relative to its kind ("avatar.glsl",
 "default/avatar.toml"); the search path says where to look, in order; a miss raises
-``ResourceNotFound`` listing every place it looked. The shipped folders come last so that a user
-folder (``PERSONA_PATH``, colon-separated) can override any shipped file.
+``ResourceNotFound`` listing every place it looked. The shipped folders come last so that user
+folders (``PERSONA_PATH``, colon-separated, then ``~/.local/share/persona``, where
+``persona avatar import`` puts avatars) can override any shipped file.
 
 The shipped folders live at the repo root. A wheel carries them as package data in
 ``engine/_data/`` (pyproject.toml maps them there); a checkout or editable install has no such
@@ -25,6 +26,8 @@ _PACKAGE = Path(str(importlib.resources.files("engine")))
 # is merely the folder holding the package.
 PROJECT_ROOT = _PACKAGE.parent
 SHIPPED_ROOT = _PACKAGE / "_data" if (_PACKAGE / "_data").is_dir() else PROJECT_ROOT
+# The user's own avatars, scenes and voices, and the audit log: never inside an installation.
+USER_ROOT = Path.home() / ".local" / "share" / "persona"
 # Third-party samples for the benchmarks: beside a checkout (never in it, nor in the wheel), or
 # wherever PERSONA_ASSETS says.
 SHARED_ASSETS = Path(os.environ.get("PERSONA_ASSETS") or PROJECT_ROOT.parent / "shared" / "assets")
@@ -37,7 +40,7 @@ class SearchPath:
     def __init__(self, roots: list[Path] | None = None) -> None:
         if roots is None:
             extra = [Path(p) for p in os.environ.get("PERSONA_PATH", "").split(os.pathsep) if p]
-            roots = [*extra, SHIPPED_ROOT]
+            roots = [*extra, USER_ROOT, SHIPPED_ROOT]
         self.roots = [Path(r) for r in roots]
 
     def find(self, kind: str, name: str | os.PathLike) -> Path:

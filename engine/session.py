@@ -30,6 +30,7 @@ from engine.gl.compositor import Compositor, Overlay
 from engine.gl.context import GLContext
 from engine.gl.programs import ShaderLibrary
 from engine.output.base import Sink
+from engine.output.factory import WINDOW, OpenedSinks, open_sinks, parse_sinks
 from engine.scenes import Scene, load_scenes, resolve_avatar
 from engine.status import Command
 from engine.tracking.base import Tracker
@@ -134,7 +135,8 @@ def build_app(settings: Settings, *, source: Source | None = None,
 
 def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clock, scenes,
            voice, realtime) -> Session:
-    preview = settings.preview or (sinks is None and "window" in settings.sinks)
+    preview = settings.preview or (sinks is None
+                                   and any(parse_sinks(spec) == [WINDOW] for spec in settings.sinks))
     gl = GLContext.create(settings.size if preview else None)
     resources.callback(gl.close)
     shaders = ShaderLibrary(gl.ctx)
@@ -222,13 +224,12 @@ def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clo
 
 
 def _open_sinks(settings: Settings, sinks: list[Sink] | None, voice, resources: ExitStack,
-                audit=None) -> list[Sink]:
+                audit=None) -> OpenedSinks:
     """The given sinks, opened; or the settings' sinks, with recordings kept by the storage
     rules. Either way an ``OpenedSinks``, whose ``fallbacks`` say which alternatives were
     skipped and why."""
     from functools import partial
 
-    from engine.output.factory import WINDOW, OpenedSinks, open_sinks, parse_sinks
     from engine.output.storage import StoredRecording
 
     size, fps = settings.size, settings.fps

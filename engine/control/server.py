@@ -157,7 +157,7 @@ class ControlServer:
             except (json.JSONDecodeError, UnicodeDecodeError):
                 return _error(400, "the body must be JSON, e.g. {\"on\": true}")
             if not isinstance(body, dict):
-                return _error(400, "the body must be {\"on\": true} or {\"on\": false}")
+                return self._answer(body)  # refused as the WebSocket refuses it
         return self._answer({**body, "command": request.match_info["command"]})
 
     def _answer(self, message: object) -> web.Response:
@@ -173,8 +173,8 @@ class ControlServer:
         """``{"command": name, "argument": key, "on": bool}`` checked against the latest
         status, and queued unless it would change nothing. Raises Refused."""
         if not isinstance(message, dict) or not isinstance(message.get("command"), str):
-            raise Refused(400, "send {\"command\": name, \"on\": true|false, "
-                               "\"argument\": key}")
+            raise Refused(400, "a command is a JSON object: {\"command\": name, "
+                               "\"on\": true|false, \"argument\": key}")
         known = ", ".join(["scene/{key}", *(name.value for name in REMOTE_COMMANDS
                                             if name is not CommandName.SCENE)])
         argument, on = message.get("argument"), message.get("on")
@@ -206,7 +206,7 @@ class ControlServer:
     async def _events(self, request: web.Request) -> web.WebSocketResponse:
         """Status as JSON whenever it changes (at most ``EVENTS_HZ``); takes the same command
         messages as the HTTP API, and answers every message: ``{"reply": ...}`` or
-        ``{"error": ..., "status": code}``."""
+        ``{"error": ..., "code": http_status}``."""
         socket = web.WebSocketResponse(heartbeat=20.0, max_msg_size=_MAX_BODY)
         await socket.prepare(request)
         self._sockets.add(socket)
@@ -224,7 +224,7 @@ class ControlServer:
                         raise Refused(400, "not JSON") from None
                     reply, _ = self._check(data)
                 except Refused as refusal:
-                    await socket.send_json({"error": str(refusal), "status": refusal.status})
+                    await socket.send_json({"error": str(refusal), "code": refusal.status})
                     continue
                 await socket.send_json({"reply": reply})
         finally:

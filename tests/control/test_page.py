@@ -106,6 +106,10 @@ async def until(condition, rig, timeout: float = 10.0, what: str = "condition"):
 
 
 def test_click_a_scene_button_and_the_engine_switches(rig, chromium):
+    from engine.offline import PrecomputedVoice
+    from engine.voice.synthetic import speech_like
+
+    rig.app.voice = PrecomputedVoice(speech_like(30.0, 48000), 48000, 30.0, "calm-warm")
     server = rig.serve()
     director = rig.app.director
 
@@ -138,6 +142,21 @@ def test_click_a_scene_button_and_the_engine_switches(rig, chromium):
                 await page.press("3")
                 await until(lambda: director.current.scene.name == "blue", rig,
                             what="key 3 to switch")
+                # The real voice: the meter moves, M mutes, the page shows it pressed, and a
+                # click asks for the state it does not show (so it unmutes, never toggles twice).
+                await until(lambda: page.evaluate(
+                    "document.getElementById('level').value > 0.3"), rig,
+                    what="the level meter to move")
+                await page.press("m")
+                await until(lambda: rig.app.status().voice.muted, rig, what="M to mute")
+                mute_pressed = ("document.querySelector('button[data-command=\"mute\"]')"
+                                ".getAttribute('aria-pressed') === 'true'")
+                await until(lambda: page.evaluate(mute_pressed), rig, what="mute shown pressed")
+                await page.click('button[data-command="mute"]')
+                await until(lambda: not rig.app.status().voice.muted, rig, what="a click to unmute")
+                await until(lambda: page.evaluate(f"!({mute_pressed})"), rig,
+                            what="mute shown released")
+
                 await page.press("b")
                 await until(lambda: rig.app.switches.blank, rig, what="B to blank")
 

@@ -172,10 +172,10 @@ function onKey(event) {
   if (event.ctrlKey || event.altKey || event.metaKey || event.repeat) return;
   if (event.target.closest("select, input, textarea")) return;
   const key = event.key.toUpperCase();
-  const scene = document.querySelector(`button.scene[data-hotkey="${CSS.escape(key)}"]`);
-  if (scene) {
+  const sceneButton = document.querySelector(`button.scene[data-hotkey="${CSS.escape(key)}"]`);
+  if (sceneButton) {
     event.preventDefault();
-    scene.click();
+    sceneButton.click();
     return;
   }
   const command = {B: "blank", M: "mute", F: "freeze", V: "voice", C: "calibrate"}[key];
