@@ -21,18 +21,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.capture.base import Source
-from engine.clock import Clock, FrameStats, Tick
+from engine.clock import Clock, FrameStats, Pace, Tick
 from engine.director import Director
 from engine.gl.compositor import Compositor
+from engine.logs import REPEATS
 from engine.output.base import AudioSink, Sink
 from engine.retarget import Retargeter
 from engine.scene_renderer import SceneRenderer
 from engine.scenes import stylize
+from engine.shutter import Shutter
 from engine.status import Command, CommandName, Status
 from engine.tracking.base import Tracker
 from engine.types import AudioBlock, Expression, FaceState, Frame
 
 log = logging.getLogger(__name__)
+
+# A frame-to-frame gap this long is a stall the clinician saw (the picture froze): one log line.
+STALL_WARN_S = 1.0
 
 
 @dataclass
@@ -55,9 +60,8 @@ class Stage:
 
 @dataclass
 class Switches:
-    """The clinician's live toggles."""
+    """The clinician's live toggles that hide nothing (those are the shutter's)."""
 
-    blank: bool = False
     freeze: bool = False
     hud: bool = True
     quit: bool = False
@@ -69,6 +73,7 @@ class App:
     def __init__(self, *, clock: Clock, source: Source, tracker: Tracker, director: Director,
                  compositor: Compositor, sinks: Iterable[Sink], fps: float,
                  retargeter: Retargeter | None = None, voice=None,
+                 scene_load_wait_s: float = 0.0,
                  on_frame: Callable[[App, FrameWork], None] | None = None,
                  track_recorder=None) -> None:
         from engine.idle import IdleLife
@@ -83,18 +88,24 @@ class App:
         self.retargeter = retargeter or Retargeter(rest_pose=IdleLife().rest_pose)
         self.sinks = list(sinks)
         self.fps = fps
+        # How long a frame may wait for a scene switch to load: 0 live (never wait), longer
+        # offline, where a frame's content must not depend on how fast the machine is.
+        self.scene_load_wait_s = scene_load_wait_s
         self.voice = voice  # engine.voice.live.VoiceEngine or None
         self.on_frame = on_frame
         self.track_recorder = track_recorder  # engine.tracking.replay.TrackRecorder, when asked
         self.commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self.switches = Switches()
+        self.shutter = Shutter(lambda: self.voice)
+        # A scene that promises anonymity never starts with the real voice on.
+        director.listen(lambda live, crossfade_s: self.shutter.scene_changed(live.scene.anonymous))
         self.stats = FrameStats()
         self._last_frame: Frame | None = None
         self._last_expression = Expression.neutral()
         self._last_face: FaceState | None = None
         self._failed_sinks: set[int] = set()
         self.stage_errors: dict[str, int] = {}
-        self._mute_after_blank = False  # the mute state to restore when the card ends
+        self._said: tuple[str, float] | None = None  # App.say's text and when (clock time)
 
     # -- the frame ---------------------------------------------------------------------------
 
@@ -102,15 +113,27 @@ class App:
         """Run every stage once; never raises for a stage's failure."""
         work = FrameWork(self.clock.tick())
         started = time.perf_counter()
+        # Stages are timed on the clock's time, as the frame budget is (engine.clock): one read
+        # per stage, and only a stage that alone overran the budget is recorded.
+        now, budget = self.clock.now, self.clock.period
+        mark = work.tick.t
+        worst: tuple[float, str] | None = None
         for stage in STAGES:
             try:
                 stage.run(self, work)
             except Exception:  # one bad frame never kills the loop
                 self._report_stage_error(stage.name)
+            done = now()
+            if done - mark > budget:
+                worst = max(worst or (0.0, ""), (done - mark, stage.name))
+                self._report_overrun(stage.name, done - mark, done)
+            mark = done
         finished = time.perf_counter()
-        on_time = self.clock.sleep_until_next()
+        pace = self.clock.sleep_until_next()
         t_capture = work.frame.t_capture if work.frame is not None else None
-        self.stats.record(started, finished, t_capture, on_time)
+        self.stats.record(started, finished, t_capture, pace)
+        if pace.span_s >= STALL_WARN_S:
+            self._report_stall(pace, worst)
         if self.on_frame is not None:
             self.on_frame(self, work)
         return work
@@ -133,6 +156,24 @@ class App:
         elif count % int(10 * self.fps) == 0:
             log.warning("stage %r has failed %d times", name, count)
 
+    def _report_overrun(self, name: str, seconds: float, t: float) -> None:
+        overruns = self.stats.stages
+        if overruns.record(name, seconds, t):  # named now, for the first time: one line
+            log.warning("stage %r took longer than a whole frame (%.0f ms) %d times in %.0f s; "
+                        "longest %.0f ms", name, self.clock.period * 1e3, overruns.repeats,
+                        overruns.within_s, overruns.longest_s[name] * 1e3)
+
+    def _report_stall(self, pace: Pace, worst: tuple[float, str] | None) -> None:
+        cause = f"; {worst[1]} took {worst[0] * 1e3:.0f} ms" if worst is not None else ""
+        log.warning("the picture stalled for %.1f s (%d frames dropped)%s", pace.span_s,
+                    pace.dropped, cause)
+
+    def say(self, text: str) -> None:
+        """Tell the clinician something on the HUD for a few seconds (and the log, with -v):
+        that calibration finished, or why a command cannot apply."""
+        log.info("%s", text)
+        self._said = (text, self.clock.now())
+
     # -- stages ------------------------------------------------------------------------------
 
     def _controls(self, work: FrameWork) -> None:
@@ -140,55 +181,34 @@ class App:
             try:
                 command = self.commands.get_nowait()
             except queue.Empty:
-                return
+                break
             self.apply(command)
+        # Commands first: a blank asked for during a slow scene load applies this frame.
+        self.director.poll(self.scene_load_wait_s)
 
     def apply(self, command: Command) -> None:
         """Carry out one control command (call from the loop's thread, or queue it).
 
         Switches take the wanted state (``command.on``; None flips the current one, as a hotkey
-        does), so sending the same command twice changes nothing the second time."""
+        does), so sending the same command twice changes nothing the second time; the rules
+        that keep the person hidden are the shutter's (``engine.shutter``)."""
         name = command.name
         if name is CommandName.SCENE:
-            self.director.switch(command.argument or "")
+            self.director.request(command.argument or "")
         elif name is CommandName.QUIT:
             self.switches.quit = True
         elif name is CommandName.CALIBRATE:
             # The median of the next second of faces: one frame could catch a blink.
             self.retargeter.calibrate_next()
             log.info("calibrating: relax and look at the screen for a second")
+        elif name in (CommandName.FREEZE, CommandName.HUD):
+            current = getattr(self.switches, name.value)
+            setattr(self.switches, name.value, (not current) if command.on is None else command.on)
         else:
-            current = self._switch_state(name)
-            if current is None:
-                log.warning("%s is not available in this session (no voice)", name.value)
-                return
-            wanted = (not current) if command.on is None else command.on
-            if wanted != current:
-                self._set_switch(name, wanted)
-
-    def _switch_state(self, name: CommandName) -> bool | None:
-        """The state a switch command compares with: while the card is up, mute's is the one
-        the card will give back."""
-        if name is CommandName.MUTE and self.switches.blank and self.voice is not None:
-            return self._mute_after_blank
-        return self.status().switch(name)
-
-    def _set_switch(self, name: CommandName, on: bool) -> None:
-        log.info("%s %s", name.value, "on" if on else "off")
-        if name is CommandName.MUTE:
-            if self.switches.blank:  # nothing unmutes while the card is up; it applies after
-                self._mute_after_blank = on
-            else:
-                self.voice.set_mute(on)
-        elif name is CommandName.VOICE:
-            self.voice.set_bypass(not on)
-        else:
-            setattr(self.switches, name.value, on)
-            if name is CommandName.BLANK and self.voice is not None:
-                # "Be right back" mutes, and gives back exactly the mute state from before it.
-                if on:
-                    self._mute_after_blank = self.voice.status().muted
-                self.voice.set_mute(True if on else self._mute_after_blank)
+            refusal = self.shutter.request(name, command.on, command.argument,
+                                           self.director.current.scene.anonymous)
+            if refusal is not None:
+                log.warning("%s", refusal)
 
     def _capture(self, work: FrameWork) -> None:
         frame = self.source.latest()
@@ -197,7 +217,7 @@ class App:
         work.frame = self._last_frame
 
     def _track(self, work: FrameWork) -> None:
-        if work.frame is None or self.switches.blank:
+        if work.frame is None or self.shutter.blank:
             work.face = FaceState.lost(work.tick.t)
             return
         try:
@@ -220,13 +240,13 @@ class App:
         self._last_expression = work.expression
 
     def _backdrop(self, work: FrameWork) -> None:
-        if not self.switches.blank:
+        if not self.shutter.blank:
             self.renderer.update_backdrops(self.director.live, work.frame, work.face)
 
     def _render(self, work: FrameWork) -> None:
         expression = work.expression or self._last_expression
         self.renderer.render(self.director.live, expression, work.face, work.frame,
-                             blank=self.switches.blank)
+                             blank=self.shutter.blank)
 
     def _finish(self, work: FrameWork) -> None:
         current, outgoing, crossfade = self.director.layers_for_finish(work.tick.t)
@@ -259,6 +279,7 @@ class App:
         """A snapshot for the HUD and the control page: the loop's figures, the switches, the
         voice and the scenes. Plain data, safe to hand to another thread."""
         figures = self.stats.summary()
+        said = self._said
         face = self._last_face
         director = self.director
         return Status(
@@ -272,11 +293,21 @@ class App:
             confidence=float(face.confidence) if face is not None and face.found else 0.0,
             fps=figures["fps"],
             latency_ms=figures["latency_ms_p50"],
-            blank=self.switches.blank,
+            blank=self.shutter.blank,
             freeze=self.switches.freeze,
             hud=self.switches.hud,
+            panic=self.shutter.panic,
             stage_errors=sum(self.stage_errors.values()),
             voice=self.voice.status() if self.voice is not None else None,
+            on_time_pct=figures["on_time_pct"],
+            longest_stall_ms=figures["longest_stall_ms"],
+            dropped_frames=int(figures["dropped_frames"]),
+            over_budget_s=figures["over_budget_s"],
+            slow_stage=figures["slow_stage"],
+            suppressed_warnings=REPEATS.suppressed,
+            repeated_warnings=REPEATS.most_repeated(),
+            message=said[0] if said else None,
+            message_age_s=round(self.clock.now() - said[1], 2) if said else 0.0,
         )
 
     # -- lifetime ----------------------------------------------------------------------------
@@ -295,7 +326,7 @@ class App:
 
 # The frame, in order. This list is the architecture: change the flow here and nowhere else.
 STAGES: tuple[Stage, ...] = (
-    Stage("controls", "apply hotkeys and control-API commands at the frame boundary",
+    Stage("controls", "apply hotkeys and control-API commands; switch to a scene once loaded",
           App._controls),
     Stage("capture", "take the newest camera frame (the capture thread keeps only that one)",
           App._capture),

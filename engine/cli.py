@@ -7,6 +7,9 @@ missing optional library only affects the command that needs it.
 
 Errors the engine raises on purpose (``EngineError``) print as one line naming the file, field or
 device, and exit 1; ``--debug`` adds the traceback.
+
+The terminal gets one line per event (``engine.logs``): repeated warnings are counted, not
+repeated, and what C libraries print is filtered the same way; ``--debug`` shows everything.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from engine import logs
 from engine.errors import EngineError
 
 log = logging.getLogger("persona")
@@ -69,7 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # fd 2 is ours to take only on the process's own command line, not when a test calls main.
+    logs.configure(level, native=argv is None and not args.debug)
     if not getattr(args, "func", None):
         parser.print_help()
         return 1

@@ -9,6 +9,11 @@ the frames it overlapped, never a burst of catch-up frames.
 
 The time and sleep functions are injectable so that tests and offline renders drive the clock
 with fake time (give such a clock ``spin_s=0``: fake time does not pass while spinning).
+
+``FrameStats`` is the frame watchdog. Cost figures (frame work time, latency) are wall-clock;
+pacing figures (on-time rate, dropped frames, the longest stall, time over budget, a stage that
+keeps overrunning) are on the clock's own time, because the budget is the clock's: an offline
+render, whose fake time never runs late, has no stalls however slow the machine is.
 """
 
 from __future__ import annotations
@@ -34,6 +39,16 @@ class Tick:
     deadline: float  # when the frame's output is due: the start of the next slot
 
 
+@dataclass(frozen=True)
+class Pace:
+    """How one frame kept its deadline, on the clock's time."""
+
+    on_time: bool
+    span_s: float  # from the frame's start until the next frame may start: the frame-to-frame gap
+    over_s: float  # the part of the span beyond the frame budget (0 when the frame fitted)
+    dropped: int  # deadline slots that passed with no frame because this one overran
+
+
 class Clock:
     """Paces a loop at ``fps`` frames per second on a fixed deadline grid."""
 
@@ -52,6 +67,7 @@ class Clock:
         self._spin_s = spin_s
         self._start: float | None = None
         self._slot = 0  # index of the grid slot the current frame occupies
+        self._tick_t = 0.0  # when the current frame started
         self.frames = 0
         self.late_frames = 0  # frames that finished after their deadline
         self.dropped_frames = 0  # grid slots skipped because an earlier frame overran
@@ -64,28 +80,29 @@ class Clock:
         now = self._time()
         if self._start is None:
             self._start = now
+        self._tick_t = now
         self.frames += 1
         return Tick(self.frames - 1, now, self._start + (self._slot + 1) * self.period)
 
-    def sleep_until_next(self) -> bool:
-        """Wait for the next slot. Returns True when this frame finished on time."""
+    def sleep_until_next(self) -> Pace:
+        """Wait for the next slot; says whether this frame finished on time and what it cost."""
         if self._start is None:
             raise RuntimeError("sleep_until_next() called before tick()")
         deadline = self._start + (self._slot + 1) * self.period
         now = self._time()
-        on_time = now <= deadline
-        if on_time:
+        if now <= deadline:
             self._slot += 1
             self._wait_until(deadline)
-        else:
-            self.late_frames += 1
-            # The next frame starts at once, in the slot we are already in, and is due at that
-            # slot's end: the first deadline still ahead. Slots that passed with no frame at all
-            # are dropped.
-            current_slot = math.floor((now - self._start) / self.period)
-            self.dropped_frames += max(0, current_slot - self._slot - 1)
-            self._slot = current_slot
-        return on_time
+            return Pace(True, deadline - self._tick_t, 0.0, 0)
+        self.late_frames += 1
+        # The next frame starts at once, in the slot we are already in, and is due at that slot's
+        # end: the first deadline still ahead. Slots that passed with no frame at all are dropped.
+        current_slot = math.floor((now - self._start) / self.period)
+        dropped = max(0, current_slot - self._slot - 1)
+        self.dropped_frames += dropped
+        self._slot = current_slot
+        span = now - self._tick_t
+        return Pace(False, span, max(0.0, span - self.period), dropped)
 
     def _wait_until(self, deadline: float) -> None:
         remaining = deadline - self._time()
@@ -95,8 +112,44 @@ class Clock:
             pass
 
 
+class StageOverruns:
+    """Which stage keeps taking longer than a whole frame.
+
+    A stage overruns when it alone takes more than the frame budget; one that does so
+    ``repeats`` times within ``within_s`` is named, and stays named for the run (the summary is
+    about the whole session). Only overruns are recorded, so a healthy frame costs nothing here.
+    """
+
+    def __init__(self, repeats: int = 3, within_s: float = 10.0) -> None:
+        self.repeats = repeats
+        self.within_s = within_s
+        self._recent: dict[str, deque[float]] = {}  # stage → when its last overruns ended
+        self.counts: dict[str, int] = {}
+        self.longest_s: dict[str, float] = {}
+        self.named: set[str] = set()
+
+    def record(self, stage: str, seconds: float, t: float) -> bool:
+        """One overrun of ``stage`` that took ``seconds`` and ended at ``t`` (clock time).
+        Returns True when this overrun makes the stage named for the first time."""
+        recent = self._recent.setdefault(stage, deque(maxlen=self.repeats))
+        recent.append(t)
+        self.counts[stage] = self.counts.get(stage, 0) + 1
+        self.longest_s[stage] = max(self.longest_s.get(stage, 0.0), seconds)
+        if (stage not in self.named and len(recent) == self.repeats
+                and t - recent[0] <= self.within_s):
+            self.named.add(stage)
+            return True
+        return False
+
+    @property
+    def slow_stage(self) -> str | None:
+        """The named stage that overran most often, or None."""
+        return max(self.named, key=self.counts.__getitem__) if self.named else None
+
+
 class FrameStats:
-    """Rolling per-frame figures: frame time, on-time rate, capture→output latency."""
+    """The frame watchdog: frame time, latency, on-time rate, dropped frames, stalls, and the
+    stage that keeps overrunning."""
 
     def __init__(self, window: int = 600) -> None:
         self.frame_ms: deque[float] = deque(maxlen=window)
@@ -104,10 +157,21 @@ class FrameStats:
         self.frame_starts: deque[float] = deque(maxlen=window)
         self.frames = 0
         self.on_time = 0
+        self.late_frames = 0
+        self.dropped_frames = 0
+        self.longest_stall_s = 0.0
+        self.over_budget_s = 0.0
+        self.stages = StageOverruns()
 
-    def record(self, t_start: float, t_end: float, t_capture: float | None, on_time: bool) -> None:
+    def record(self, t_start: float, t_end: float, t_capture: float | None, pace: Pace) -> None:
+        """One frame: its work from ``t_start`` to ``t_end`` (wall clock), the capture time of
+        its picture, and how it kept its deadline."""
         self.frames += 1
-        self.on_time += on_time
+        self.on_time += pace.on_time
+        self.late_frames += not pace.on_time
+        self.dropped_frames += pace.dropped
+        self.over_budget_s += pace.over_s
+        self.longest_stall_s = max(self.longest_stall_s, pace.span_s)
         self.frame_starts.append(t_start)
         self.frame_ms.append((t_end - t_start) * 1e3)
         if t_capture is not None:
@@ -120,22 +184,31 @@ class FrameStats:
         span = self.frame_starts[-1] - self.frame_starts[0]
         return (len(self.frame_starts) - 1) / span if span > 0 else 0.0
 
+    @property
+    def on_time_pct(self) -> float:
+        """The share of deadline slots that got their frame on time: a dropped slot had none, so
+        a frame that stalled for 11 s at 30 fps costs some 330 slots, not one late frame."""
+        slots = self.frames + self.dropped_frames
+        return 100.0 * self.on_time / slots if slots else 0.0
+
     @staticmethod
     def _percentile(values: deque[float], q: float) -> float:
         return float(np.percentile(np.fromiter(values, float), q)) if values else float("nan")
 
-    def summary(self, clock: Clock | None = None) -> dict[str, float]:
-        """Figures for the whole window, named for what they measure."""
-        figures = {
+    def summary(self) -> dict[str, float | str | None]:
+        """Figures for the run so far, named for what they measure (percentiles over the
+        window, counts and the longest stall over the whole run)."""
+        return {
             "frames": float(self.frames),
             "fps": round(self.fps, 2),
-            "on_time_pct": round(100.0 * self.on_time / self.frames, 2) if self.frames else 0.0,
+            "on_time_pct": round(self.on_time_pct, 2),
             "frame_ms_p50": round(self._percentile(self.frame_ms, 50), 3),
             "frame_ms_p99": round(self._percentile(self.frame_ms, 99), 3),
             "latency_ms_p50": round(self._percentile(self.latency_ms, 50), 3),
             "latency_ms_p99": round(self._percentile(self.latency_ms, 99), 3),
+            "late_frames": float(self.late_frames),
+            "dropped_frames": float(self.dropped_frames),
+            "longest_stall_ms": round(self.longest_stall_s * 1e3, 1),
+            "over_budget_s": round(self.over_budget_s, 3),
+            "slow_stage": self.stages.slow_stage,
         }
-        if clock is not None:
-            figures["late_frames"] = float(clock.late_frames)
-            figures["dropped_frames"] = float(clock.dropped_frames)
-        return figures

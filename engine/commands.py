@@ -10,15 +10,11 @@ from pathlib import Path
 
 from engine.config import Settings, settings_path
 from engine.errors import ConfigError
-from engine.resources import USER_ROOT
 
 log = logging.getLogger(__name__)
 
 DEMO_SECONDS = 10.0
 RENDER_SCENE = "expressive"
-# Live sessions keep an audit log (names and times only, hash-chained) unless settings set
-# audit_log = "" ; see docs/safety.md.
-DEFAULT_AUDIT_LOG = USER_ROOT / "audit.jsonl"
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -67,14 +63,24 @@ def run(args: argparse.Namespace) -> int:
     if args.control is not None:
         settings = settings.updated({"control": True, "control_port": args.control},
                                     "command line")
+    if args.control_lan is not None:
+        settings = settings.updated({"control": True, "control_lan": args.control_lan},
+                                    "command line")
+    if args.control_new_token:
+        from engine.control.identity import renew_token
+
+        renew_token()
+        print("made a new control token: tablets paired before must pair again", flush=True)
     if args.unencrypted:
         settings = settings.updated({"unencrypted": True}, "command line")
     if args.dev:
         settings = settings.updated({"dev": True}, "command line")
-    if settings.audit_log is None:
-        settings = settings.updated({"audit_log": str(DEFAULT_AUDIT_LOG)}, "default")
-    if not settings.audit_log:
-        settings = settings.updated({"audit_log": None}, "settings")
+    # Live sessions keep an audit log (names and times only, chained by a keyed hash) unless
+    # the settings say audit_log = "" (docs/safety.md); `persona audit verify` finds it the same way.
+    from engine.safety.audit import audit_log_path
+
+    audit_log = audit_log_path(settings.audit_log)
+    settings = settings.updated({"audit_log": str(audit_log) if audit_log else None}, "default")
     voice = _start_voice(settings) if settings.voice else None
     session = build_app(settings, voice=voice)
     log.info("running; stages:\n%s", explain())
@@ -88,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
         if voice is not None:
             voice.stop()
         session.close()
-    print(json.dumps(session.app.stats.summary(session.app.clock)))
+    if args.stats:  # asked for: a figure like on_time_pct 0.0 alone reads as "broken"
+        print(json.dumps(session.app.stats.summary()))
     return 0
 
 
@@ -176,12 +183,21 @@ def register(commands) -> None:
                         help="write the tracked face to a track file (only when asked)")
     parser.add_argument("--control", type=int, nargs="?", const=0, metavar="PORT",
                         help="serve the control page on 127.0.0.1 (any free port by default)")
+    parser.add_argument("--control-lan", metavar="ADDRESS|INTERFACE",
+                        help="serve the control page to a tablet on this network address or "
+                             "interface (e.g. 192.168.1.20, wlan0); it pairs with the code "
+                             "shown in the preview")
+    parser.add_argument("--control-new-token", action="store_true",
+                        help="make a new token for the tablet remote (paired tablets must "
+                             "pair again)")
     parser.add_argument("--unencrypted", action="store_true",
                         help="store recordings and track files unencrypted (default: encrypted "
                              "with the passphrase in PERSONA_PASSPHRASE)")
     parser.add_argument("--dev", action="store_true",
                         help="recompile shaders when their files change (for artists)")
     parser.add_argument("--seconds", type=float, help="stop after this long")
+    parser.add_argument("--stats", action="store_true",
+                        help="print the frame watchdog's figures as JSON at exit")
     parser.add_argument("--explain", action="store_true", help="print the frame's stages and exit")
 
     parser = commands.add("demo", demo, help="render the default scene to out/demo.mp4")

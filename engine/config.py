@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError
+from engine.keycombo import parse_bindings
 from engine.safety import strict_toml
 
 MAX_SETTINGS_BYTES = 64 * 1024  # a settings file is a few hundred bytes
@@ -21,6 +23,7 @@ DEFAULT_KEYS = {
     "1": "scene:1", "2": "scene:2", "3": "scene:3", "4": "scene:4", "5": "scene:5",
     "6": "scene:6", "7": "scene:7", "8": "scene:8", "9": "scene:9",
     "B": "blank", "F": "freeze", "M": "mute", "V": "voice", "C": "calibrate", "H": "hud",
+    "P": "panic",
     "ESCAPE": "quit",
 }
 
@@ -52,8 +55,14 @@ class Settings:
     unencrypted: bool = False  # store recordings and track files in the clear (logged)
     control: bool = False  # serve the control API and page on 127.0.0.1
     control_port: int = 0  # 0: any free port (printed at start)
+    # Serve the control page to a tablet on this address or interface name ("192.168.1.20",
+    # "wlan0"); None: loopback only. See docs/control-api.md, "Tablet remote".
+    control_lan: str | None = None
     dev: bool = False  # hot-reload shaders and models
     keys: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_KEYS))
+    # Keys that work whatever window has focus, e.g. {"ctrl+alt+b" = "blank"}. None by default:
+    # a global key is taken from every other program, so each one is the user's choice.
+    global_keys: dict[str, str] = field(default_factory=dict)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -66,7 +75,8 @@ class Settings:
         changes = {}
         for name, value in values.items():
             current = getattr(self, name)
-            changes[name] = _coerce(value, current, f"{origin}: setting {name!r}")
+            where = f"{origin}: setting {name!r}"
+            changes[name] = _CHECKS.get(name, _as_is)(_coerce(value, current, where), where)
         return dataclasses.replace(self, **changes)
 
     @classmethod
@@ -117,6 +127,47 @@ def _coerce(value: Any, current: Any, where: str) -> Any:
     if value is None or isinstance(value, str):
         return value
     raise ConfigError(f"{where} must be text, got {value!r}")
+
+
+def _as_is(value: Any, where: str) -> Any:
+    return value
+
+
+def _global_keys(value: dict[str, str], where: str) -> dict[str, str]:
+    # Checked when read, so a typo fails at start rather than on the key press mid-call.
+    try:
+        parse_bindings(value)
+    except ValueError as error:
+        raise ConfigError(f"{where}: {error}") from None
+    return value
+
+
+def _control_lan(value: str | None, where: str) -> str | None:
+    if value is not None and not value.strip():
+        raise ConfigError(f"{where}: give an address or interface name, e.g. \"wlan0\"")
+    return value
+
+
+def _within(low: float, high: float) -> Callable[[Any, str], Any]:
+    """A check that a number lies in ``low..high`` inclusive (nan never does)."""
+
+    def check(value: Any, where: str) -> Any:
+        if not low <= value <= high:
+            raise ConfigError(f"{where} must be from {low:g} to {high:g}, got {value:g}")
+        return value
+
+    return check
+
+
+# Settings whose values need more than a type check. Numbers are bounded where they are read:
+# 0 or nan frames per second would divide by zero, or never end, far from the setting that
+# caused it. Sizes are those ``--size`` allows.
+_CHECKS = {
+    "global_keys": _global_keys, "control_lan": _control_lan,
+    "width": _within(64, 3840), "height": _within(64, 2160), "fps": _within(1.0, 240.0),
+    "crossfade_s": _within(0.0, 10.0), "badge_height": _within(0.01, 0.5),
+    "control_port": _within(0, 65535),
+}
 
 
 def settings_path() -> Path | None:

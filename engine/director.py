@@ -1,10 +1,13 @@
 """The director: which scene is on, and switching between scenes with a crossfade.
 
-A switch is requested by name or hotkey and happens at the next frame boundary: the scene file is
+A switch is requested by name or hotkey (``request``) and loads on a worker: the scene file is
 read again (so an edit made during a session takes effect, and a file broken during a session is
-caught), then the ``SceneLoader`` makes the new scene ready *before* anything changes, so a
-broken scene is refused with a message and the current one stays on. During the crossfade both
-scenes are live, each in its own layer, and the compositor blends them.
+caught), then the ``SceneLoader`` reads and decodes what the scene shows. The loop keeps drawing
+the current scene meanwhile and, at a frame boundary once the load is ready (``poll``), makes its
+GL resources and switches — or, if the load failed or took longer than ``LOAD_TIMEOUT_S``,
+refuses it with a message and the current scene stays on. Nothing that hides the person waits
+for a load: those commands never pass through here. During the crossfade both scenes are live,
+each in its own layer, and the compositor blends them.
 
 Whoever follows the scene (the badge, the voice preset) listens with ``listen``; the director
 knows nothing about them.
@@ -17,17 +20,42 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from engine.errors import EngineError
 from engine.gl.compositor import SceneLayer
-from engine.scene_loader import LiveScene, SceneLoader
+from engine.scene_loader import LiveScene, PreparedScene, SceneLoader
 from engine.scenes import Scene, load_scene
 from engine.status import Refusal, SceneEntry
+from engine.worker import LatestWorker
 
 log = logging.getLogger(__name__)
 
 # Called with the scene now on and how long its crossfade takes (0 for the first scene).
 SwitchListener = Callable[[LiveScene, float], None]
+LOAD_TIMEOUT_S = 10.0  # a scene that takes longer to load is refused
+
+
+@dataclass(frozen=True)
+class _Request:
+    number: int
+    listed: Scene  # as the scene list has it
+    cached: frozenset[str]  # avatars the loader need not read again
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    number: int
+    listed: Scene
+    prepared: PreparedScene | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class _Pending:
+    number: int
+    name: str
+    since: float  # time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -47,7 +75,8 @@ class Director:
 
     def __init__(self, scenes: list[Scene], layers: tuple[SceneLayer, SceneLayer],
                  loader: SceneLoader, crossfade_s: float = 0.4, initial: str | None = None,
-                 audit=None) -> None:
+                 audit=None, load_timeout_s: float = LOAD_TIMEOUT_S,
+                 fallback: bool = True) -> None:
         if not scenes:
             raise EngineError("no scenes to show; add a scene file to scenes/")
         self.scenes = list(scenes)
@@ -55,12 +84,18 @@ class Director:
         self.loader = loader
         self.crossfade_s = crossfade_s
         self.audit = audit
+        self.load_timeout_s = load_timeout_s
         self.refused: Refused | None = None
         self._listeners: list[SwitchListener] = []
         self._free_layer = 1
+        self._loads: LatestWorker[_Request, _Loaded] = LatestWorker(self._prepare, "scene-loader")
+        self._requests = 0
+        self._pending: _Pending | None = None
         try:
-            self.current = self._start(self.find(initial) if initial else self.scenes[0])
+            self.current = self._start(self.find(initial) if initial else self.scenes[0],
+                                       fallback)
         except BaseException:
+            self._loads.close()
             loader.close()
             raise
         self.outgoing: LiveScene | None = None
@@ -68,13 +103,22 @@ class Director:
         self._progress = 1.0
         self._notify(self.current, 0.0)
 
-    def _start(self, wanted: Scene) -> LiveScene:
-        """The first scene: the one asked for, else the first in hotkey order that loads —
-        a session should start on a working scene rather than not at all."""
-        reasons = []
-        for scene in [wanted, *(s for s in self.scenes if s is not wanted)]:
+    def _start(self, wanted: Scene, fallback: bool) -> LiveScene:
+        """The first scene: the one asked for. If it cannot load, a render (``fallback``
+        False) fails; a live session starts on the first scene in hotkey order that loads —
+        with ``refused`` saying why, so the session can keep the card up until the clinician
+        has seen it — rather than not at all."""
+        try:
+            return self.loader.load(wanted, self.layers[0])
+        except Exception as error:
+            if not fallback:
+                raise EngineError(f"scene {wanted.name!r} cannot load: {error}") from error
+            log.error("scene %r cannot start: %s", wanted.name, error)
+            self.refused = Refused(wanted.name, str(error), time.monotonic())
+            reasons = [f"{wanted.name}: {error}"]
+        for scene in (s for s in self.scenes if s is not wanted):
             try:
-                return self.loader.make_live(scene, self.layers[0])
+                return self.loader.load(scene, self.layers[0])
             except Exception as error:
                 log.error("scene %r cannot start: %s", scene.name, error)
                 reasons.append(f"{scene.name}: {error}")
@@ -86,28 +130,59 @@ class Director:
         listener(self.current, 0.0)
 
     def find(self, key: str) -> Scene:
-        """A scene by hotkey, list position (1-based), name or file stem."""
+        """A scene by hotkey, list position (1-based), name, file stem or file path."""
+        path = Path(key).resolve() if key.endswith(".toml") else None
         for scene in self.scenes:
             if key in (scene.hotkey, scene.name) or (scene.path and scene.path.stem == key):
+                return scene
+            if path is not None and scene.path is not None and scene.path.resolve() == path:
                 return scene
         if key.isdigit() and 1 <= int(key) <= len(self.scenes):
             return self.scenes[int(key) - 1]
         names = ", ".join(scene.name for scene in self.scenes)
         raise EngineError(f"no scene {key!r}; scenes: {names}")
 
-    def switch(self, key: str) -> bool:
-        """Ask for a scene; it takes effect in this frame's render. Returns False if refused,
-        in which case the current scene stays on and ``refused`` says why."""
+    def request(self, key: str) -> bool | None:
+        """Ask for a scene. False: refused at once (``refused`` says why); True: it is already
+        on; None: loading — ``poll`` switches when it is ready. A newer request replaces one
+        not yet finished."""
         try:
             scene = self.find(key)
         except EngineError as error:
             self._refuse(key, str(error))
             return False
         if scene is self.current.scene:
+            self._pending = None  # asking for the scene that is on cancels a pending switch
             return True
+        self._requests += 1
+        self._pending = _Pending(self._requests, scene.name, time.monotonic())
+        self._loads.submit(_Request(self._requests, scene, self.loader.cached()))
+        return None
+
+    def poll(self, wait_s: float = 0.0) -> bool | None:
+        """Switch to the requested scene if its load is ready, waiting at most ``wait_s``
+        (0 live: the loop never waits; an offline render waits so its frames are exact).
+        True: switched; False: refused; None: nothing pending, or still loading."""
+        pending = self._pending
+        if pending is None:
+            return None
+        loaded = self._loads.wait_for(lambda done: done.number == pending.number, wait_s)
+        if loaded is None:
+            if time.monotonic() - pending.since <= self.load_timeout_s:
+                return None
+            self._pending = None
+            # The worker is stuck on that load: leave it behind (its thread is a daemon).
+            self._loads.close(timeout=0.0)
+            self._loads = LatestWorker(self._prepare, "scene-loader")
+            self._refuse(pending.name, f"loading took longer than {self.load_timeout_s:g} s")
+            return False
+        self._pending = None
+        if loaded.error is not None:
+            self._refuse(loaded.listed.name, loaded.error)
+            return False
+        scene = self._relist(loaded.listed, loaded.prepared.scene)
         try:
-            scene = self._reread(scene)
-            incoming = self.loader.make_live(scene, self.layers[self._free_layer])
+            incoming = self.loader.make_live(loaded.prepared, self.layers[self._free_layer])
         except Exception as error:  # a broken scene never stops the session
             self._refuse(scene.name, str(error))
             return False
@@ -121,19 +196,41 @@ class Director:
         self._notify(incoming, self.crossfade_s)
         return True
 
+    def switch(self, key: str) -> bool:
+        """Request a scene and wait for it: True when it is on, False if refused (the current
+        scene stays on and ``refused`` says why)."""
+        answer = self.request(key)
+        while answer is None:
+            answer = self.poll(wait_s=self.load_timeout_s)
+        return answer
+
+    @property
+    def loading(self) -> str | None:
+        """The scene being loaded, if any."""
+        return self._pending.name if self._pending is not None else None
+
+    def _prepare(self, request: _Request) -> _Loaded:
+        """On the loading worker: the scene file again, then its files."""
+        try:
+            listed = request.listed
+            scene = listed
+            if listed.path is not None:
+                # Hotkeys were settled when the list was made (duplicates resolved); keep them.
+                scene = dataclasses.replace(load_scene(listed.path), hotkey=listed.hotkey)
+            return _Loaded(request.number, listed, self.loader.prepare(scene, request.cached))
+        except Exception as error:
+            return _Loaded(request.number, request.listed, None, str(error))
+
     def preload(self) -> list[str]:
         """Every scene's avatar, loaded now; the problems found (``SceneLoader.preload``)."""
         return self.loader.preload(self.scenes)
 
-    def _reread(self, scene: Scene) -> Scene:
-        """The scene as its file says now; the list is updated so the HUD shows edits too."""
-        if scene.path is None:
-            return scene
-        # Hotkeys were settled when the list was made (duplicates resolved); keep them.
-        fresh = dataclasses.replace(load_scene(scene.path), hotkey=scene.hotkey)
-        if fresh != scene:
-            index = next(i for i, listed in enumerate(self.scenes) if listed is scene)
-            self.scenes[index] = fresh
+    def _relist(self, listed: Scene, fresh: Scene) -> Scene:
+        """Put the scene as its file says now into the list, so the HUD shows edits too."""
+        if fresh != listed:
+            for index, scene in enumerate(self.scenes):
+                if scene is listed:
+                    self.scenes[index] = fresh
         return fresh
 
     def _refuse(self, name: str, reason: str) -> None:
@@ -180,6 +277,8 @@ class Director:
 
     def close(self) -> None:
         """Release the live scenes and the avatars; safe to call more than once."""
+        self._loads.close()
+        self._pending = None
         for live in (self.current, self.outgoing):
             if live is not None:
                 live.release()

@@ -66,9 +66,15 @@ DEMO_SCRIPT: tuple[Pose, ...] = (
 )
 
 
+MAX_SCRIPT_SECONDS = 3600.0  # an hour; longer is a typo (smile@1e9 would render for ever)
+MAX_INTENSITY = 3.0  # as a scene's style intensity
+
+
 def parse_script(text: str) -> tuple[Pose, ...]:
     """``"smile:0.8@1.5, surprise@2"`` → poses: name, optional ``:intensity``, optional
-    ``@seconds`` held. Unknown names raise ConfigError listing the known ones."""
+    ``@seconds`` held. Unknown names, times that are not positive or finite, intensities
+    outside 0..``MAX_INTENSITY`` and scripts longer than ``MAX_SCRIPT_SECONDS`` raise
+    ConfigError naming the item."""
     poses = []
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, _, hold = item.partition("@")
@@ -77,11 +83,22 @@ def parse_script(text: str) -> tuple[Pose, ...]:
             known = ", ".join(EXPRESSIONS)
             raise ConfigError(f"script: unknown expression {name!r}; known: {known}")
         try:
-            poses.append(Pose(name, float(hold or 1.5), float(intensity or 1.0)))
+            pose = Pose(name, float(hold or 1.5), float(intensity or 1.0))
         except ValueError:
             raise ConfigError(f"script: {item!r} is not NAME[:INTENSITY][@SECONDS]") from None
+        if not 0.0 < pose.hold_s <= MAX_SCRIPT_SECONDS:  # also refuses nan
+            raise ConfigError(f"script: {item!r}: the time must be more than 0 and at most "
+                              f"{MAX_SCRIPT_SECONDS:g} seconds")
+        if not 0.0 <= pose.intensity <= MAX_INTENSITY:
+            raise ConfigError(f"script: {item!r}: the intensity must be from 0 to "
+                              f"{MAX_INTENSITY:g}")
+        poses.append(pose)
     if not poses:
         raise ConfigError("script: no expressions given")
+    total = sum(pose.hold_s for pose in poses)
+    if total > MAX_SCRIPT_SECONDS:
+        raise ConfigError(f"script: {total:g} seconds in all; the limit is "
+                          f"{MAX_SCRIPT_SECONDS:g}")
     return tuple(poses)
 
 

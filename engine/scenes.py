@@ -354,13 +354,13 @@ def resolve_avatar(scene: Scene, search: SearchPath | None = None) -> Path:
         if path.is_dir() or (path.is_file() and path.suffix.lower() in MODEL_SUFFIXES):
             return path
         what = "folder or .glb/.gltf/.vrm model"
-        raise _reference_error(scene, ("avatar",), f"no avatar {what} at {path}")
+        raise reference_error(scene, ("avatar",), f"no avatar {what} at {path}")
     for root in search.roots:
         candidate = root / "avatars" / name
         if (candidate / "avatar.toml").is_file():
             return candidate
     known = avatar_names(search)
-    raise _reference_error(scene, ("avatar",), f"no avatar {name!r} in avatars/"
+    raise reference_error(scene, ("avatar",), f"no avatar {name!r} in avatars/"
                            f"{nearest(name, known)} (known: {', '.join(known) or 'none'})")
 
 
@@ -369,7 +369,7 @@ def check_voice(scene: Scene, search: SearchPath | None = None) -> None:
         return
     known = voice_names(search)
     if scene.voice not in known:
-        raise _reference_error(scene, ("voice",), f"no voice preset {scene.voice!r} in "
+        raise reference_error(scene, ("voice",), f"no voice preset {scene.voice!r} in "
                                f"scenes/voices/{nearest(scene.voice, known)} "
                                f"(known: {', '.join(known) or 'none'})")
 
@@ -380,7 +380,7 @@ def check_references(scene: Scene, search: SearchPath | None = None) -> None:
     check_voice(scene, search)
 
 
-def _reference_error(scene: Scene, keys: tuple[str, ...], message: str) -> SceneError:
+def reference_error(scene: Scene, keys: tuple[str, ...], message: str) -> SceneError:
     if scene.path is None:
         return SceneError(f"scene {scene.name!r}", None, ".".join(keys), message)
     try:  # the file may have changed since it was loaded: read it as warily as the first time

@@ -11,12 +11,14 @@ unless the user explicitly opts out.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 from engine.app import App
 from engine.avatar.base import LoadedAvatar
@@ -24,14 +26,15 @@ from engine.capture.base import Source
 from engine.clock import Clock
 from engine.config import Settings
 from engine.control.board import StatusBoard
-from engine.director import Director, voice_follower
+from engine.director import LOAD_TIMEOUT_S, Director, voice_follower
 from engine.errors import ConfigError
 from engine.gl.compositor import Compositor, Overlay
 from engine.gl.context import GLContext
 from engine.gl.programs import ShaderLibrary
 from engine.output.base import Sink
 from engine.output.factory import WINDOW, OpenedSinks, open_sinks, parse_sinks
-from engine.scenes import Scene, load_scenes, resolve_avatar
+from engine.scene_loader import AvatarLoader, SceneLoader
+from engine.scenes import Scene, load_scene, load_scenes, resolve_avatar
 from engine.status import Command
 from engine.tracking.base import Tracker
 
@@ -90,17 +93,24 @@ def make_tracker(settings: Settings, realtime: bool = True) -> Tracker:
 
 
 def avatar_loader(gl: GLContext, shaders: ShaderLibrary, settings: Settings,
-                  audit=None) -> Callable[[Scene], LoadedAvatar]:
+                  audit=None) -> AvatarLoader:
     """Loads a scene's avatar (a name, or a path relative to the scene file), refusing a real
-    person's likeness without valid consent for the session's use (the check is audited)."""
-    from engine.avatar.loader import load_avatar
+    person's likeness without valid consent for the session's use (the check is audited). The
+    files are read where it is called (the director's loading worker); the returned function
+    puts the avatar on the GPU (the loop's thread)."""
+    from engine.avatar.loader import prepare_avatar
 
-    def load(scene: Scene) -> LoadedAvatar:
-        avatar = load_avatar(resolve_avatar(scene, shaders.search), gl, shaders,
-                             use=settings.use, audit=audit)
-        if audit is not None:
-            audit.record("avatar_load", avatar=scene.avatar, scene=scene.name)
-        return avatar
+    def load(scene: Scene) -> Callable[[], LoadedAvatar]:
+        prepared = prepare_avatar(resolve_avatar(scene, shaders.search), shaders.search,
+                                  use=settings.use, audit=audit)
+
+        def open_on_gpu() -> LoadedAvatar:
+            avatar = prepared.open(gl, shaders)
+            if audit is not None:
+                audit.record("avatar_load", avatar=scene.avatar, scene=scene.name)
+            return avatar
+
+        return open_on_gpu
 
     return load
 
@@ -172,12 +182,13 @@ def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clo
     compositor.set_watermark(Watermark(session_id, *settings.size).pattern)
     log.info("session %08x: output watermarked", session_id)
 
-    from engine.scene_loader import SceneLoader
-
     scene_list = scenes if scenes is not None else load_scenes(settings.scenes_dir)
+    scene_list = _with_scene_file(scene_list, settings.scene)
     loader = SceneLoader(gl.ctx, avatar_loader(gl, shaders, settings, audit))
+    # Live, a starting scene that cannot load gives way to one that can, behind the card (below);
+    # a render must show the scene it was asked for, or fail.
     director = Director(scene_list, compositor.layers, loader, crossfade_s=settings.crossfade_s,
-                        initial=settings.scene, audit=audit)
+                        initial=settings.scene, audit=audit, fallback=realtime)
     resources.callback(director.close)
     director.preload()  # every scene's avatar now, not on the first switch mid-session
     if voice is not None:
@@ -203,8 +214,15 @@ def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clo
                   badge_for(director.current.scene), audit)
 
     app = App(clock=clock or Clock(settings.fps), source=source, tracker=tracker,
+              scene_load_wait_s=0.0 if realtime else LOAD_TIMEOUT_S,
               director=director, compositor=compositor, sinks=opened, fps=settings.fps,
               voice=voice, track_recorder=track_recorder)
+    if director.refused is not None:
+        # Never another avatar silently: the card stays up, with the reason on the HUD, until
+        # the clinician takes it down.
+        app.apply(Command("blank", on=True))
+        log.error("starting on the blank card: scene %r cannot load (%s)",
+                  director.refused.scene, director.refused.reason)
     board = StatusBoard()
     app.on_frame = board.on_frame
     if settings.dev:
@@ -221,6 +239,21 @@ def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clo
         resources.callback(server.stop)
         session.control_url = server.url
     return session
+
+
+def _with_scene_file(scenes: list[Scene], wanted: str | None) -> list[Scene]:
+    """The scene list, plus the scene file ``--scene`` names when it is not on the search path
+    (a broken file is an error here: the user asked for exactly that scene)."""
+    if not wanted or not wanted.endswith(".toml") or not Path(wanted).is_file():
+        return scenes
+    path = Path(wanted).resolve()
+    if any(scene.path is not None and scene.path.resolve() == path for scene in scenes):
+        return scenes
+    scene = load_scene(path)
+    taken = {listed.hotkey for listed in scenes}
+    if scene.hotkey in taken:
+        scene = dataclasses.replace(scene, hotkey=None)
+    return [scene, *scenes]
 
 
 def _open_sinks(settings: Settings, sinks: list[Sink] | None, voice, resources: ExitStack,

@@ -186,7 +186,7 @@ def bench_soak(seconds: float | None) -> dict[str, float]:
             rss_end = rss_mb()
             poller.stop()
             control.stop()
-            figures = app.stats.summary(app.clock)
+            figures = app.stats.summary()
             stage_errors = float(sum(app.stage_errors.values()))
             close()
     return {

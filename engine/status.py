@@ -24,13 +24,21 @@ class CommandName(str, enum.Enum):
     MUTE = "mute"
     VOICE = "voice"  # the voice morph; off means the real voice passes
     HUD = "hud"
+    # Blank and mute at once; only a deliberate lift ends it (argument "lift": a held key, or a
+    # confirmed button), never a plain toggle.
+    PANIC = "panic"
     CALIBRATE = "calibrate"  # take the next second of faces as this person's neutral
     QUIT = "quit"
 
 
 # Commands that set a state; ``Command.on`` says which (None flips it, as a hotkey does).
 SWITCHES: tuple[CommandName, ...] = (CommandName.BLANK, CommandName.FREEZE, CommandName.MUTE,
-                                     CommandName.VOICE, CommandName.HUD)
+                                     CommandName.VOICE, CommandName.HUD, CommandName.PANIC)
+# Arguments that make a command deliberate: lifting the panic (a confirmed button), the panic
+# key let go after being held (the loop times the hold), switching to the real voice.
+LIFT = "lift"
+RELEASE = "release"
+CONFIRM = "confirm"
 # Commands that need the live voice.
 VOICE_COMMANDS: tuple[CommandName, ...] = (CommandName.MUTE, CommandName.VOICE)
 
@@ -107,13 +115,29 @@ class Status:
     blank: bool = False
     freeze: bool = False
     hud: bool = True
+    panic: bool = False
     stage_errors: int = 0
     voice: VoiceStatus | None = None
+    # The frame watchdog (engine.clock.FrameStats), over the session so far:
+    on_time_pct: float = 0.0  # deadline slots that got their frame on time; dropped ones did not
+    longest_stall_ms: float = 0.0  # the longest frame-to-frame gap: how long the picture froze
+    dropped_frames: int = 0  # deadline slots that passed without a frame
+    over_budget_s: float = 0.0  # time frames took beyond the frame budget, summed
+    slow_stage: str | None = None  # a stage that alone overran the budget 3+ times in 10 s
+    # Repeated warnings the terminal held back (engine.logs): how many, and the most repeated
+    # as (what, times seen).
+    suppressed_warnings: int = 0
+    repeated_warnings: tuple[tuple[str, int], ...] = ()
+    # The app's last word to the clinician (App.say): calibration done, a command refused.
+    message: str | None = None
+    message_age_s: float = 0.0
 
     def switch(self, name: CommandName) -> bool | None:
-        """The state a switch command sets, or None where it does not apply (no voice)."""
+        """The state a switch command sets, or None where this snapshot cannot tell: no voice,
+        or mute while the card is up (the card mutes; a request then changes what the card
+        gives back, which only the loop knows)."""
         if name is CommandName.MUTE:
-            return None if self.voice is None else self.voice.muted
+            return None if self.voice is None or self.blank else self.voice.muted
         if name is CommandName.VOICE:
             return None if self.voice is None else not self.voice.bypass
         if name in SWITCHES:

@@ -34,6 +34,7 @@ class LatestWorker(Generic[In, Out]):
         self._name = name
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
+        self._finished = threading.Condition(self._lock)
         self._pending: In | None = None
         self._has_pending = False
         self._latest: Out | None = None
@@ -53,6 +54,16 @@ class LatestWorker(Generic[In, Out]):
         """The newest finished result, or None before the first."""
         with self._lock:
             return self._latest
+
+    def wait_for(self, wanted: Callable[[Out], bool], timeout: float) -> Out | None:
+        """The newest result once ``wanted(result)`` holds, waiting at most ``timeout`` seconds
+        (0: just look); None if it does not hold by then. For callers that may block, such as
+        an offline render that wants every result."""
+        with self._finished:
+            self._finished.wait_for(lambda: self._latest is not None and wanted(self._latest),
+                                    timeout)
+            latest = self._latest
+        return latest if latest is not None and wanted(latest) else None
 
     def _run(self) -> None:
         while True:
@@ -74,6 +85,7 @@ class LatestWorker(Generic[In, Out]):
             with self._lock:
                 self._latest = result
                 self.results += 1
+                self._finished.notify_all()
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop the worker (after the input it is on); safe to call more than once."""

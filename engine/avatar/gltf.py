@@ -15,10 +15,10 @@ logged and ignored: a model with an unknown extension still renders.
 from __future__ import annotations
 
 import base64
-import io
 import json
 import logging
 import math
+import re
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import AssetError
+from engine.images import decode_image
+from engine.safety import regular_file
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,14 @@ MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_TEXTURE_SIDE = 4096
 MAX_VERTICES = 2_000_000
 MAX_MORPH_TARGETS = 512
+MAX_NODES = 16_384
+MAX_NODE_DEPTH = 128  # a humanoid skeleton is about 15 deep, to a fingertip
+# Every mesh instance is decoded on load and each of its primitives is a draw call every frame:
+# a VRM has tens of draws; 5000 instances in a 97 KB file render at 3 fps on a laptop.
+MAX_MESH_INSTANCES = 256
+MAX_DRAWS = 512
+# json (and pygltflib after it) recurse once per nesting level; a glTF nests less than ten deep.
+MAX_JSON_DEPTH = 64
 
 _GLB_MAGIC = b"glTF"
 _CHUNK_JSON = 0x4E4F534A
@@ -233,7 +243,9 @@ class _Reader:
                 return base64.b64decode(payload, validate=True)
             except ValueError as error:
                 raise self.fail(f"{where}.uri", f"invalid base64 ({error})") from error
-        return _local_file(self.path, uri, f"{where}.uri").read_bytes()
+        target = _local_file(self.path, uri, f"{where}.uri")
+        return regular_file.read_bytes(target, MAX_FILE_BYTES,
+                                       lambda reason: self.fail(f"{where}.uri", f"{uri!r}: {reason}"))
 
     def buffer_view(self, index: int, where: str) -> tuple[bytes, int, int, int | None]:
         """(buffer bytes, start, length, stride) of a buffer view, bounds checked."""
@@ -305,8 +317,6 @@ class _Reader:
 
     def image(self, index: int) -> np.ndarray:
         """(H, W, 4) uint8 RGBA of ``images[index]``."""
-        from PIL import Image, UnidentifiedImageError
-
         where = f"images[{index}]"
         img = self.item(self.gltf.images, index, where)
         if img.bufferView is not None:
@@ -316,14 +326,9 @@ class _Reader:
             blob = self._read_uri(img.uri, where)
         else:
             raise self.fail(where, "has neither bufferView nor uri")
-        try:
-            with Image.open(io.BytesIO(blob)) as opened:
-                if max(opened.size) > MAX_TEXTURE_SIDE:
-                    raise self.fail(where, f"{opened.size} exceeds {MAX_TEXTURE_SIDE} pixels a side")
-                return np.asarray(opened.convert("RGBA"))
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
-                Image.DecompressionBombError) as error:  # Pillow raises SyntaxError on bad PNGs
-            raise self.fail(where, f"not a readable PNG/JPEG ({error})") from error
+        picture = decode_image(blob, f"{self.path}: {where}", "RGBA", max_side=MAX_TEXTURE_SIDE,
+                               max_pixels=MAX_TEXTURE_SIDE ** 2, formats=("PNG", "JPEG", "WEBP"))
+        return np.asarray(picture)
 
 
 def split_glb(path: Path, data: bytes) -> tuple[str, bytes | None]:
@@ -357,26 +362,21 @@ def split_glb(path: Path, data: bytes) -> tuple[str, bytes | None]:
 
 
 def _local_file(model: Path, uri: str, where: str) -> Path:
-    """The file a (non-``data:``) URI names, checked: beside the model, present, bounded."""
+    """The file a (non-``data:``) URI names, checked: beside the model and present (reading it
+    is bounded by ``regular_file``)."""
     folder = model.parent.resolve()
     target = (folder / uri).resolve()
     if folder not in target.parents:  # a model may only read files beside it
         raise AssetError(f"{model}: {where}: {uri!r} points outside the model's folder")
     if not target.is_file():
         raise AssetError(f"{model}: {where}: {uri!r} does not exist")
-    if target.stat().st_size > MAX_FILE_BYTES:
-        raise AssetError(f"{model}: {where}: {uri!r} is larger than {MAX_FILE_BYTES} bytes")
     return target
 
 
 def _read_json_text(path: Path) -> tuple[str, bytes | None]:
     """The glTF JSON and GLB binary chunk of a model file, size-checked."""
-    if not path.is_file():
-        raise AssetError(f"{path}: no such model file")
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise AssetError(f"{path}: {size} bytes is larger than the {MAX_FILE_BYTES} allowed")
-    data = path.read_bytes()
+    data = regular_file.read_bytes(path, MAX_FILE_BYTES,
+                                   lambda reason: AssetError(f"{path}: model file: {reason}"))
     if data[:4] == _GLB_MAGIC:
         return split_glb(path, data)
     try:
@@ -390,10 +390,7 @@ def external_files(path: str | Path) -> list[Path]:
     URI. Whoever signs a model's likeness must cover these too (engine.safety.consent)."""
     path = Path(path)
     text, _ = _read_json_text(path)
-    try:
-        raw = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as error:
-        raise AssetError(f"{path}: JSON: {error}") from None
+    raw = _json_document(path, text)
     files: list[Path] = []
     for group in ("buffers", "images"):
         items = raw.get(group) if isinstance(raw, dict) else None
@@ -406,13 +403,32 @@ def external_files(path: str | Path) -> list[Path]:
     return files
 
 
+# A JSON string (escapes included), and anything that is not a bracket.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def _json_document(path: Path, text: str):
+    """The parsed JSON of a model, after refusing nesting deeper than ``MAX_JSON_DEPTH``: the
+    parsers recurse per level, and 100 000 brackets would exhaust Python's stack."""
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)).encode("ascii")
+    if brackets:
+        steps = np.frombuffer(brackets, np.uint8)
+        opening = (steps == ord("[")) | (steps == ord("{"))
+        depth = int(np.cumsum(np.where(opening, 1, -1), dtype=np.int64).max())
+        if depth > MAX_JSON_DEPTH:
+            raise AssetError(f"{path}: JSON: nested {depth} levels deep; the limit is "
+                             f"{MAX_JSON_DEPTH}")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise AssetError(f"{path}: JSON: {error}") from None
+
+
 def _parse_json(path: Path, text: str):
     import pygltflib
 
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise AssetError(f"{path}: JSON: {error}") from error
+    raw = _json_document(path, text)
     if not isinstance(raw, dict) or "asset" not in raw:
         raise AssetError(f"{path}: JSON: top level has no 'asset' object; not a glTF file")
     version = str(raw["asset"].get("version", "")) if isinstance(raw["asset"], dict) else ""
@@ -548,6 +564,49 @@ def _pair(reader: _Reader, value, where: str) -> tuple[float, float]:
     return float(value[0]), float(value[1])
 
 
+def _check_hierarchy(reader: _Reader, nodes: list[Node]) -> None:
+    """Refuse a cycle among the nodes (0 → 1 → 0: walking up to the root would never end) and
+    a hierarchy deeper than ``MAX_NODE_DEPTH``. Each node has at most one parent by now."""
+    depth: dict[int, int] = {}  # levels below a root, for every node already walked
+    for start in range(len(nodes)):
+        chain: list[int] = []
+        on_chain: set[int] = set()
+        i: int | None = start
+        while i is not None and i not in depth:
+            if i in on_chain:
+                loop = " → ".join(str(j) for j in chain[chain.index(i):] + [i])
+                raise reader.fail(f"nodes[{i}]", f"node {nodes[i].name!r} is its own ancestor "
+                                                 f"(children form a cycle: {loop})")
+            chain.append(i)
+            on_chain.add(i)
+            i = nodes[i].parent
+        below = -1 if i is None else depth[i]
+        for j in reversed(chain):
+            below += 1
+            depth[j] = below
+        if depth[start] > MAX_NODE_DEPTH:
+            raise reader.fail(f"nodes[{start}]", f"node {nodes[start].name!r} is "
+                                                 f"{depth[start]} levels deep; the limit is "
+                                                 f"{MAX_NODE_DEPTH}")
+
+
+def _check_draw_budget(reader: _Reader) -> None:
+    """Refuse, before decoding any mesh, more mesh instances or draws per frame than an avatar
+    can afford (every primitive of every placed mesh is one draw call)."""
+    gltf = reader.gltf
+    placed = [(n, node.mesh) for n, node in enumerate(gltf.nodes or []) if node.mesh is not None]
+    if len(placed) > MAX_MESH_INSTANCES:
+        raise reader.fail("nodes", f"{len(placed)} nodes place a mesh; the limit is "
+                                   f"{MAX_MESH_INSTANCES} mesh instances")
+    draws = 0
+    for n, index in placed:
+        mesh = reader.item(gltf.meshes, index, f"nodes[{n}].mesh")
+        draws += len(mesh.primitives or [])
+    if draws > MAX_DRAWS:
+        raise reader.fail("meshes", f"the placed meshes have {draws} primitives, each a draw "
+                                    f"call per frame; the limit is {MAX_DRAWS}")
+
+
 def _read_vrm0(model: Model, reader: _Reader, vrm: dict, mesh_instances: dict[int, list[int]]) -> None:
     model.vrm_version = "0.x"
     for bone in (vrm.get("humanoid") or {}).get("humanBones") or []:
@@ -642,6 +701,8 @@ def _load_model(path: Path) -> Model:
         log.info("%s: extension %s is not supported; ignored", path, name)
     extensions = gltf.extensions or {}
 
+    if len(gltf.nodes or []) > MAX_NODES:
+        raise reader.fail("nodes", f"{len(gltf.nodes)} nodes exceed {MAX_NODES}")
     nodes = []
     for n, node in enumerate(gltf.nodes or []):
         nodes.append(Node(name=node.name or f"node{n}", parent=None, local=_local_matrix(node)))
@@ -652,6 +713,8 @@ def _load_model(path: Path) -> Model:
                 raise reader.fail(f"nodes[{n}].children", f"node {child} has two parents")
             nodes[child].parent = n
             nodes[n].children.append(child)
+    _check_hierarchy(reader, nodes)
+    _check_draw_budget(reader)
 
     vrm0_shaders = {}
     if isinstance(extensions.get("VRM"), dict):

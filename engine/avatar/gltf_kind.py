@@ -57,18 +57,33 @@ def likeness_files(settings: GltfSettings) -> list[Path]:
         return [settings.model]
 
 
-def open_model(settings: GltfSettings, gl, shaders):
+@dataclass(frozen=True)
+class ReadModel:
+    """A model read and mapped, ready for the GPU."""
+
+    settings: GltfSettings
+    model: object  # engine.avatar.gltf.Model
+    mapping: object  # engine.avatar.mapping.ExpressionMap
+
+
+def read_model(settings: GltfSettings) -> ReadModel:
     from engine.avatar.gltf import load_model
     from engine.avatar.mapping import ExpressionMap
-    from engine.avatar.renderer import ModelRenderer
 
     model = load_model(settings.model)
     try:
         mapping = ExpressionMap(model, settings.expressions)
     except ConfigError as error:
         raise ConfigError(f"{settings.model.parent}: {error}") from error
-    toon = None if settings.shading is None else settings.shading == "toon"
-    return ModelRenderer(gl.ctx, shaders, model, mapping, toon=toon)
+    return ReadModel(settings, model, mapping)
+
+
+def open_model(read: ReadModel, gl, shaders):
+    from engine.avatar.renderer import ModelRenderer
+
+    shading = read.settings.shading
+    toon = None if shading is None else shading == "toon"
+    return ModelRenderer(gl.ctx, shaders, read.model, read.mapping, toon=toon)
 
 
 def describe(settings: GltfSettings) -> list[str]:
@@ -129,4 +144,5 @@ KIND = AvatarKind(
     suffixes=MODEL_SUFFIXES,
     bare_file=GltfSettings,
     describe=describe,
+    prepare=read_model,
 )

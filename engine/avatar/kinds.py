@@ -15,7 +15,9 @@ A kind declares:
   checkpoints). The consent signature covers all of them, so none can be swapped after signing;
 * ``needs_landmarks`` / ``needs_camera``: what it gets per frame besides the expression
   (``engine.avatar.base.AvatarInput``; the privacy rule lives in ``frame_input``);
-* ``open``: builds the ``Avatar`` on the session's GL context.
+* ``prepare`` (optional): reads and decodes the files — on the loading worker, so a switch to a
+  heavy avatar never holds the loop; ``open`` then gets what it returned instead of the settings;
+* ``open``: builds the ``Avatar`` on the session's GL context (the loop's thread).
 
 See docs/architecture.md, "Adding an avatar kind".
 """
@@ -49,12 +51,13 @@ class AvatarKind:
     fields: tuple[str, ...]
     configure: Callable[[Path, dict, str], Any]  # (folder, avatar.toml, where) → settings
     likeness_files: Callable[[Any], list[Path]]  # settings → files the signature covers
-    open: Callable[[Any, GLContext, ShaderLibrary], Avatar]  # settings → avatar on the GPU
+    open: Callable[[Any, GLContext, ShaderLibrary], Avatar]  # (prepared) settings → avatar
     suffixes: tuple[str, ...] = ()  # model files that open as this kind without a folder
     bare_file: Callable[[Path], Any] | None = None  # settings for such a file
     needs_landmarks: bool = False
     needs_camera: bool = False
     describe: Callable[[Any], list[str]] | None = None  # lines for ``persona avatar inspect``
+    prepare: Callable[[Any], Any] | None = None  # settings → decoded files, off the GL thread
 
 
 def avatar_kind(name: str, where: str = "avatar.toml") -> AvatarKind:

@@ -8,13 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.errors import AssetError
 from engine.capture.base import ManagedSource
+from engine.images import read_image
 from engine.types import Frame
-
-# Bounds for untrusted files: a photo is far below either, a decompression bomb is not.
-MAX_FILE_BYTES = 64 * 1024 * 1024
-MAX_PIXELS = 40_000_000
 
 
 class ImageSource(ManagedSource):
@@ -54,26 +50,11 @@ def load_image(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
 
     Raises AssetError naming the file when it is missing, too large or not a readable image.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, ImageOps
 
-    try:
-        file_bytes = path.stat().st_size
-    except OSError as error:
-        raise AssetError(f"image {path}: {error.strerror or error}") from error
-    if file_bytes > MAX_FILE_BYTES:
-        raise AssetError(f"image {path} is {file_bytes >> 20} MiB; the limit is "
-                         f"{MAX_FILE_BYTES >> 20} MiB")
-    try:
-        with Image.open(path) as picture:
-            if picture.width * picture.height > MAX_PIXELS:
-                raise AssetError(f"image {path} is {picture.width}x{picture.height}; the limit is "
-                                 f"{MAX_PIXELS // 1_000_000} megapixels")
-            picture = ImageOps.exif_transpose(picture).convert("RGB")
-            if size is not None:
-                picture = ImageOps.fit(picture, size, Image.Resampling.BILINEAR)
-            image = np.asarray(picture, dtype=np.uint8).copy()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        # Pillow reports truncated and corrupt data as OSError or SyntaxError.
-        raise AssetError(f"image {path} is not a readable image: {error}") from error
+    picture = ImageOps.exif_transpose(read_image(path, "RGB"))  # a phone photo stands upright
+    if size is not None:
+        picture = ImageOps.fit(picture, size, Image.Resampling.BILINEAR)
+    image = np.asarray(picture, dtype=np.uint8).copy()
     image.flags.writeable = False
     return image

@@ -2,12 +2,17 @@
 
 Security, because a browser on the same machine may also be visiting hostile pages:
 
-* it binds to a loopback address only and refuses any other;
+* it binds to a loopback address only and refuses any other — unless asked to be the tablet
+  remote (``lan=True``), which serves on one private address of this machine (``lan.py``);
 * every ``/api`` request needs the session's token (``Authorization: Bearer``, an
   ``X-Persona-Token`` header, or ``?token=`` for the page's own WebSocket), compared in
-  constant time;
-* the ``Host`` header must name the loopback address (a DNS-rebinding page cannot pass), and a
-  request carrying an ``Origin`` must come from this server's own origin;
+  constant time; the tablet remote's page gets it by pairing (``POST /api/pair`` with the
+  code shown in the preview, ``pairing.py``);
+* the ``Host`` header must name the loopback address — for the tablet remote exactly the chosen
+  address and port — so a DNS-rebinding page cannot pass, and a request carrying an ``Origin``
+  must come from this server's own origin;
+* each client address gets a token bucket of requests (``ratelimit.py``), so neither a flood
+  nor a loop guessing tokens gets far;
 * the page is sent with a strict Content-Security-Policy, no referrer and no framing.
 
 The server never touches the loop's objects: it reads ``engine.status.Status`` snapshots from a
@@ -20,17 +25,23 @@ the next frame boundary. HTTP and the WebSocket check a command with the same fu
 from __future__ import annotations
 
 import asyncio
+import errno
 import hmac
 import json
 import logging
+import math
 import queue
-import secrets
 import threading
 from pathlib import Path
 
 from aiohttp import WSMsgType, web
 
+from engine.config import Settings
 from engine.control.board import StatusBoard
+from engine.control.identity import CONTROL_FILE, Identity, load_identity, new_token, save_identity
+from engine.control.lan import lan_address
+from engine.control.pairing import Pairing
+from engine.control.ratelimit import RateLimiter
 from engine.errors import ConfigError, DeviceError
 from engine.status import SWITCHES, VOICE_COMMANDS, Command, CommandName, Status, vocabulary
 
@@ -67,23 +78,47 @@ class Refused(Exception):
 
 
 class ControlServer:
-    """Serves the control API and page for one session."""
+    """Serves the control API and page for one session.
+
+    ``lan``: the tablet remote — ``host`` is an address or interface name on the clinician's
+    network, and the page pairs with a code (``pairing``). ``keep``: a file that keeps the
+    port and token between runs, so a paired tablet keeps its address (``identity.py``)."""
 
     def __init__(self, commands: queue.SimpleQueue, board: StatusBoard, host: str = "127.0.0.1",
-                 port: int = 0, token: str | None = None) -> None:
-        if host not in LOOPBACK:
+                 port: int = 0, token: str | None = None, *, lan: bool = False,
+                 keep: Path | None = None) -> None:
+        if lan:
+            host = lan_address(host)
+        elif host not in LOOPBACK:
             raise ConfigError(f"control server host {host!r}: only a loopback address "
-                              f"({', '.join(LOOPBACK)}) is allowed")
+                              f"({', '.join(LOOPBACK)}) is allowed; a tablet on your network "
+                              "needs --control-lan")
+        kept = load_identity(keep) if keep is not None else Identity(0, new_token())
         self.commands = commands
         self.board = board
         self.host = host
-        self.port = port
-        self.token = token or secrets.token_urlsafe(24)
+        self.port = port or kept.port
+        self.token = token or kept.token
+        self.pairing = Pairing() if lan else None
+        self._keep = keep
+        # A kept port that another program took meanwhile is given up for a free one.
+        self._port_may_move = not port and kept.port != 0
+        self._limiter = RateLimiter()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._stopped: asyncio.Event | None = None
         self._sockets: set[web.WebSocketResponse] = set()
+
+    @classmethod
+    def for_settings(cls, commands: queue.SimpleQueue, board: StatusBoard, settings: Settings,
+                     keep: Path = CONTROL_FILE) -> ControlServer:
+        """The server ``settings`` ask for: the tablet remote on ``control_lan`` (pairing, a
+        kept port and token), else the page on 127.0.0.1 with a new token each run."""
+        if settings.control_lan:
+            return cls(commands, board, host=settings.control_lan, port=settings.control_port,
+                       lan=True, keep=keep)
+        return cls(commands, board, port=settings.control_port)
 
     # -- the application ---------------------------------------------------------------------
 
@@ -96,6 +131,7 @@ class ControlServer:
         app.router.add_get("/api/vocabulary", self._vocabulary)
         app.router.add_get("/api/scenes", self._scenes)
         app.router.add_post("/api/scene/{key}", self._scene)
+        app.router.add_post("/api/pair", self._pair)  # before /api/{command}, which would take it
         app.router.add_post("/api/{command}", self._command)
         app.router.add_get("/api/events", self._events)
         app.on_shutdown.append(self._close_sockets)
@@ -103,21 +139,37 @@ class ControlServer:
 
     @web.middleware
     async def _guard(self, request: web.Request, handler):
-        host = (request.host or "").rsplit(":", 1)[0].strip("[]")
-        if host not in LOOPBACK:
-            return _error(403, "requests must address the loopback interface")
+        wait_s = self._limiter.wait_s(request.remote or "")
+        if wait_s > 0:
+            return _error(429, "too many requests; slow down", retry_after=wait_s)
+        if not self._own_host(request.host or ""):
+            where = "the loopback interface" if self.pairing is None else self.netloc
+            return _error(403, f"requests must address {where}")
         origin = request.headers.get("Origin")
         if origin is not None and origin not in self._own_origins(request):
             return _error(403, "cross-origin requests are refused")
-        if request.path.startswith("/api/") and not self._authorised(request):
+        if request.path.startswith("/api/") and request.path != "/api/pair" \
+                and not self._authorised(request):
             return _error(401, "missing or wrong token")
         response = await handler(request)
         if request.path == "/" or request.path.startswith("/static/"):
             response.headers.update(_PAGE_HEADERS)
         return response
 
-    @staticmethod
-    def _own_origins(request: web.Request) -> set[str]:
+    @property
+    def netloc(self) -> str:
+        """``ADDR:PORT`` as a browser writes it in ``Host``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    def _own_host(self, host: str) -> bool:
+        if self.pairing is not None:
+            return host == self.netloc  # the tablet remote: the chosen address, nothing else
+        return host.rsplit(":", 1)[0].strip("[]") in LOOPBACK
+
+    def _own_origins(self, request: web.Request) -> set[str]:
+        if self.pairing is not None:
+            return {f"http://{self.netloc}"}
         port = request.url.port
         return {f"http://{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]")}
 
@@ -129,6 +181,42 @@ class ControlServer:
 
     async def _page(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC / "index.html")
+
+    async def _pair(self, request: web.Request) -> web.Response:
+        """``{"code": "123456"}`` → ``{"token": ...}``; the only ``/api`` path without a token."""
+        if self.pairing is None:
+            return _error(404, "pairing is for the tablet remote (persona run --control-lan); "
+                               "open the address printed when Persona started")
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+        code = body.get("code") if isinstance(body, dict) else None
+        if not isinstance(code, str):
+            return _error(400, "send the code shown in Persona's preview: {\"code\": \"123456\"}")
+        attempt = self.pairing.attempt(code)
+        if attempt.locks:
+            log.warning("tablet pairing locked for a minute: too many wrong codes (the last "
+                        "from %s)", request.remote)
+        if attempt.locked_s:
+            return _error(429, "too many wrong codes; pairing is locked for "
+                               f"{math.ceil(attempt.locked_s)} s", retry_after=attempt.locked_s)
+        if not attempt.paired:
+            return _error(403, "wrong code", attempts_left=attempt.attempts_left)
+        log.warning("a device at %s paired with the control page", request.remote)
+        return web.json_response({"token": self.token}, headers={"Cache-Control": "no-store"})
+
+    @property
+    def pairing_text(self) -> str | None:
+        """What the preview shows while the tablet remote runs, e.g.
+        ``"Tablet: http://192.168.1.20:48213  code 123456"``; None without it."""
+        if self.pairing is None:
+            return None
+        locked_s = self.pairing.locked_s
+        if locked_s:
+            return (f"Tablet: http://{self.netloc}  pairing locked {math.ceil(locked_s)} s "
+                    "(wrong codes)")
+        return f"Tablet: http://{self.netloc}  code {self.pairing.code}"
 
     def _latest(self) -> Status | None:
         return self.board.latest()
@@ -253,8 +341,7 @@ class ControlServer:
     @property
     def url(self) -> str:
         """The control page's address, token included: give it only to the clinician."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/?token={self.token}"
+        return f"http://{self.netloc}/?token={self.token}"
 
     def start(self, timeout: float = 10.0) -> None:
         """Start serving on a thread of its own; returns once the port is bound."""
@@ -267,7 +354,14 @@ class ControlServer:
             reason = failure[0] if failure else "timed out"
             raise DeviceError(f"control server could not listen on {self.host}:{self.port} "
                               f"({reason})")
-        log.info("control page: %s", self.url.split("?")[0])
+        if self._keep is not None:
+            save_identity(Identity(self.port, self.token), self._keep)
+        if self.pairing is not None:
+            # Printed once, whatever the log level: the control page is now on the network.
+            log.warning("tablet remote on http://%s, reachable from this network; pair with "
+                        "code %s (shown in the preview)", self.netloc, self.pairing.code)
+        else:
+            log.info("control page: %s", self.url.split("?")[0])
 
     def _serve(self, ready: threading.Event, failure: list) -> None:
         loop = asyncio.new_event_loop()
@@ -278,9 +372,8 @@ class ControlServer:
             self._stopped = asyncio.Event()
             self._runner = web.AppRunner(self.build(), access_log=None)
             await self._runner.setup()
-            site = web.TCPSite(self._runner, self.host, self.port)
             try:
-                await site.start()
+                await self._listen()
             except OSError as error:
                 failure.append(error)
                 ready.set()
@@ -295,6 +388,19 @@ class ControlServer:
         finally:
             loop.close()
 
+    async def _listen(self) -> None:
+        site = web.TCPSite(self._runner, self.host, self.port)
+        try:
+            await site.start()
+        except OSError as error:
+            await site.stop()  # the runner keeps only a site that listens
+            if not (self._port_may_move and error.errno == errno.EADDRINUSE):
+                raise
+            log.warning("the control page's usual port %d is taken; serving on another one "
+                        "(a paired tablet needs the new address)", self.port)
+            self.port = 0
+            await web.TCPSite(self._runner, self.host, 0).start()
+
     def stop(self) -> None:
         """Close connections and the server; safe to call more than once."""
         if self._thread is None:
@@ -305,5 +411,7 @@ class ControlServer:
         self._thread = None
 
 
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+def _error(status: int, message: str, retry_after: float | None = None,
+           **fields: object) -> web.Response:
+    headers = {"Retry-After": str(math.ceil(retry_after))} if retry_after else None
+    return web.json_response({"error": message, **fields}, status=status, headers=headers)

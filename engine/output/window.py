@@ -23,6 +23,7 @@ from engine.errors import DeviceError
 from engine.gl.compositor import ScreenPass
 from engine.gl.context import GLContext
 from engine.gl.programs import ShaderLibrary
+from engine.status import RELEASE
 from engine.types import Frame
 
 log = logging.getLogger(__name__)
@@ -77,11 +78,16 @@ class WindowSink:
     def _on_key(self, window, key: int, scancode: int, action: int, mods: int) -> None:
         import glfw
 
-        if action != glfw.PRESS:
+        if action not in (glfw.PRESS, glfw.RELEASE):
             return
         name = key_name(key)
         command = self.keymap.get(name) if name else None
         if command is None:
+            return
+        if action == glfw.RELEASE:
+            # The panic is lifted by holding its key: the loop times press to release.
+            if command == "panic":
+                self.on_command(f"panic:{RELEASE}")
             return
         if command == "quit" and self.confirm_quit():
             now = time.monotonic()

@@ -54,7 +54,9 @@ def register(commands) -> None:
     parser = commands.add("verify", _audit_verify, group="audit",
                           help="check an audit log's hash chain for edits, deletions, reordering")
     parser.add_argument("path", nargs="?", type=Path,
-                        help="audit log (default: audit_log from the settings)")
+                        help="audit log (default: the one sessions write, audit_log from the "
+                             "settings or ~/.local/share/persona/audit.jsonl)")
+    parser.add_argument("--config", help="settings TOML (default ~/.config/persona/settings.toml)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     parser = commands.add("decrypt", _decrypt,
@@ -139,22 +141,24 @@ def _watermark_verify(args: argparse.Namespace) -> int:
 
 def _audit_verify(args: argparse.Namespace) -> int:
     from engine.config import Settings, settings_path
-    from engine.safety.audit import verify
+    from engine.safety.audit import audit_log_path, verify
 
     path = args.path
     if path is None:
-        configured = Settings.load(settings_path()).audit_log
-        if not configured:
-            raise ConfigError("no audit log given and no audit_log in the settings")
-        path = Path(configured)
+        # The same rule as the sessions that write it, so the log they keep is the one checked.
+        path = audit_log_path(Settings.load(args.config or settings_path()).audit_log)
+        if path is None:
+            raise ConfigError('no audit log given, and the settings turn audit logging off '
+                              '(audit_log = ""); name the log to check')
     result = verify(path)
     if args.json:
         print(json.dumps({"ok": result.ok, "entries": result.entries,
-                          "last_hash": result.last_hash, "problems": result.problems}))
+                          "last_hash": result.last_hash, "first_bad_line": result.first_bad_line,
+                          "problems": result.problems}))
     else:
         for problem in result.problems:
             print(problem)
-        state = "intact" if result.ok else "TAMPERED"
+        state = "intact" if result.ok else f"TAMPERED from line {result.first_bad_line}"
         print(f"{path}: {state}; {result.entries} entries; last hash {result.last_hash}")
     return 0 if result.ok else 1
 
@@ -173,10 +177,12 @@ def _passphrase(variable: str | None) -> str:
 
 
 def _decrypt(args: argparse.Namespace) -> int:
+    from engine.safe_write import output_path
     from engine.safety.crypto import decrypt_file
 
     if not args.input.is_file():
         raise ConfigError(f"{args.input}: no such file")
+    output_path(args.output)  # before asking for the passphrase: a typo should not cost one
     result = decrypt_file(args.input, args.output, passphrase=_passphrase(args.passphrase_env))
     if not result.complete:
         print(f"warning: {args.input} was cut short (recording interrupted?); restored "

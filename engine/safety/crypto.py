@@ -15,30 +15,40 @@ short. ``check`` lets the reader tell a wrong passphrase from a damaged file.
 An interrupted recording therefore decrypts up to its last complete chunk; ``flush()`` seals what
 is buffered as a chunk, so a writer that flushes after each MP4 fragment loses at most the
 fragment in progress.
+
+Cut short or tampered with? A crash leaves a prefix of a valid file: it ends at a chunk boundary,
+inside a length field, or inside the body of the chunk being written, whose length field is
+genuine and so at most one chunk (``CHUNK_BYTES`` plus the tag). A length outside that bound is
+therefore damage, never a cut. A length within the bound that runs past the end of the file
+reads as a cut: editing one costs the reader at most that last chunk, no more than cutting the
+file would, and no reader can tell a cut made on purpose from a crash.
 """
 
 from __future__ import annotations
 
+import hmac
 import io
 import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from engine.errors import AssetError
+from engine.safe_write import create_new, replace_on_success
 
 MAGIC = b"PERSONA\x1a"
 VERSION = 1
 KDF_SCRYPT, KDF_RAW = 1, 0
-CHUNK_BYTES = 64 * 1024
-MAX_CHUNK_BYTES = 4 << 20  # readers refuse larger chunks, so a damaged length cannot ask for GiBs
+CHUNK_BYTES = 64 * 1024  # the most plaintext in one chunk: writers never seal more, readers refuse more
 TAG_BYTES = 16
 SALT_BYTES = FILE_ID_BYTES = CHECK_BYTES = 16
 HEADER = struct.Struct(">8sBBBBB16s16s16s")
 LENGTH = struct.Struct(">I")
-SCRYPT_LOG2_N, SCRYPT_R, SCRYPT_P = 15, 8, 1  # ~32 MiB, ~0.1 s: cost paid once per file
-MAX_LOG2_N, MAX_R, MAX_P = 20, 16, 4          # bound what an untrusted header may ask for
+# ~32 MiB, ~0.1 s: the cost paid once per file. Readers accept only these values, so a forged
+# header cannot make a failing decrypt take seconds and gigabytes.
+SCRYPT_LOG2_N, SCRYPT_R, SCRYPT_P = 15, 8, 1
 
 
 class DecryptionError(AssetError):
@@ -64,9 +74,9 @@ class StreamKey:
         return f"StreamKey(kdf={self.kdf}, log2_n={self.log2_n})"
 
 
-def key_from_passphrase(passphrase: str, salt: bytes | None = None, log2_n: int = SCRYPT_LOG2_N,
-                        r: int = SCRYPT_R, p: int = SCRYPT_P) -> StreamKey:
-    """scrypt(passphrase, salt); a fresh random salt when none is given."""
+def key_from_passphrase(passphrase: str, salt: bytes | None = None) -> StreamKey:
+    """scrypt(passphrase, salt) at the one cost Persona uses; a fresh random salt when none is
+    given."""
     from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
     if not passphrase:
@@ -74,8 +84,9 @@ def key_from_passphrase(passphrase: str, salt: bytes | None = None, log2_n: int 
     salt = os.urandom(SALT_BYTES) if salt is None else salt
     if len(salt) != SALT_BYTES:
         raise ValueError(f"salt must be {SALT_BYTES} bytes")
-    key = Scrypt(salt=salt, length=32, n=1 << log2_n, r=r, p=p).derive(passphrase.encode())
-    return StreamKey(key, salt, KDF_SCRYPT, log2_n, r, p)
+    key = Scrypt(salt=salt, length=32, n=1 << SCRYPT_LOG2_N, r=SCRYPT_R,
+                 p=SCRYPT_P).derive(passphrase.encode())
+    return StreamKey(key, salt, KDF_SCRYPT, SCRYPT_LOG2_N, SCRYPT_R, SCRYPT_P)
 
 
 def _file_keys(key: bytes, file_id: bytes) -> tuple[bytes, bytes]:
@@ -93,14 +104,19 @@ def _nonce(counter: int) -> bytes:
 
 
 class EncryptedWriter(io.RawIOBase):
-    """A write-only, non-seekable binary file that encrypts everything written to it."""
+    """A new write-only, non-seekable binary file that encrypts everything written to it.
+
+    It streams to ``path`` itself, so a crash keeps every sealed chunk; ``path`` must not exist
+    yet (``engine.safe_write.create_new``): an earlier file is never overwritten and a link
+    planted at the name is never followed.
+    """
 
     def __init__(self, path: str | os.PathLike, key: StreamKey,
                  chunk_bytes: int = CHUNK_BYTES) -> None:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-        if not 1 <= chunk_bytes <= MAX_CHUNK_BYTES:
-            raise ValueError(f"chunk size must be 1..{MAX_CHUNK_BYTES} bytes")
+        if not 1 <= chunk_bytes <= CHUNK_BYTES:
+            raise ValueError(f"chunk size must be 1..{CHUNK_BYTES} bytes")
         super().__init__()
         self.path = Path(path)
         self._chunk_bytes = chunk_bytes
@@ -109,8 +125,7 @@ class EncryptedWriter(io.RawIOBase):
         self._aead = AESGCM(chunk_key)
         self._header = HEADER.pack(MAGIC, VERSION, key.kdf, key.log2_n, key.r, key.p,
                                    key.salt, file_id, check)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        self._file = os.fdopen(fd, "wb")
+        self._file = create_new(self.path)
         self._file.write(self._header)
         self._buffer = bytearray()
         self._counter = 0
@@ -173,7 +188,11 @@ class DecryptResult:
     complete: bool  # False: the file was cut short; everything up to the last full chunk was kept
 
 
-def read_header(file, path: Path, passphrase: str | None, key: StreamKey | None):
+def read_header(file: BinaryIO, path: Path, passphrase: str | None,
+                key: StreamKey | None) -> tuple[bytes, bytes]:
+    """Check the header at the start of ``file``; returns it (the chunks' associated data) and
+    the chunk key. Raises DecryptionError for a foreign, damaged or forged header and for a
+    wrong passphrase."""
     raw = file.read(HEADER.size)
     if len(raw) < HEADER.size:
         raise DecryptionError(f"{path}: too short to be a Persona encrypted file")
@@ -185,12 +204,12 @@ def read_header(file, path: Path, passphrase: str | None, key: StreamKey | None)
     if key is None:
         if kdf != KDF_SCRYPT:
             raise DecryptionError(f"{path}: encrypted with a raw key, not a passphrase")
-        if not (10 <= log2_n <= MAX_LOG2_N and 1 <= r <= MAX_R and 1 <= p <= MAX_P):
-            raise DecryptionError(f"{path}: scrypt parameters out of range")
-        key = key_from_passphrase(passphrase or "", salt, log2_n, r, p)
+        if (log2_n, r, p) != (SCRYPT_LOG2_N, SCRYPT_R, SCRYPT_P):
+            raise DecryptionError(f"{path}: key-derivation parameters (scrypt N=2^{log2_n} "
+                                  f"r={r} p={p}) are not the ones Persona writes: damaged or "
+                                  f"tampered with")
+        key = key_from_passphrase(passphrase or "", salt)
     chunk_key, expected = _file_keys(key.key, file_id)
-    import hmac
-
     if not hmac.compare_digest(check, expected):
         raise DecryptionError(f"{path}: wrong passphrase")
     return raw, chunk_key
@@ -205,7 +224,7 @@ def decrypt_chunks(path: str | os.PathLike, passphrase: str | None = None,
 
     path = Path(path)
     status = status if status is not None else DecryptResult(0, 0, False)
-    max_sealed = MAX_CHUNK_BYTES + TAG_BYTES
+    max_sealed = CHUNK_BYTES + TAG_BYTES
     with open(path, "rb") as file:
         header, chunk_key = read_header(file, path, passphrase, key)
         aead = AESGCM(chunk_key)
@@ -213,10 +232,12 @@ def decrypt_chunks(path: str | os.PathLike, passphrase: str | None = None,
         while True:
             prefix = file.read(LENGTH.size)
             if len(prefix) < LENGTH.size:
-                return  # cut short: no final chunk
+                return  # cut at a chunk boundary or inside a length: no final chunk
             (length,) = LENGTH.unpack(prefix)
+            # No writer seals more than one chunk, so a longer length is damage, not a cut.
             if not TAG_BYTES <= length <= max_sealed:
-                raise DecryptionError(f"{path}: chunk {counter} has an impossible length")
+                raise DecryptionError(f"{path}: chunk {counter} has an impossible length "
+                                      f"({length} bytes; damaged or tampered with)")
             sealed = file.read(length)
             if len(sealed) < length:
                 return  # the last chunk was being written when the recording stopped
@@ -242,17 +263,10 @@ def decrypt_chunks(path: str | os.PathLike, passphrase: str | None = None,
 
 def decrypt_file(source: str | os.PathLike, target: str | os.PathLike,
                  passphrase: str | None = None, key: StreamKey | None = None) -> DecryptResult:
-    """Decrypt to ``target`` (written beside it first, then renamed; nothing left on failure)."""
-    target = Path(target)
-    partial = target.with_name(target.name + ".part")
+    """Decrypt to ``target`` (mode 0600), which appears or is replaced only once everything
+    readable was decrypted and authenticated; on failure nothing is written."""
     status = DecryptResult(0, 0, False)
-    try:
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            for plain in decrypt_chunks(source, passphrase, key, status):
-                out.write(plain)
-        os.replace(partial, target)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    with replace_on_success(target) as staged:
+        for plain in decrypt_chunks(source, passphrase, key, status):
+            staged.file.write(plain)
     return status

@@ -12,19 +12,16 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import stat
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError
+from engine.safety import regular_file
 
 MAX_BYTES = 1 << 20  # avatar, scene and settings files are a few kilobytes
 _AT_LINE = re.compile(r"\(at line (\d+), column (\d+)\)")
-# Not blocking matters for a FIFO, whose open() would otherwise wait for a writer; the flags
-# that a platform lacks (O_NONBLOCK on Windows, O_BINARY elsewhere) are simply left out.
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
 
 class TomlError(ConfigError):
@@ -40,23 +37,7 @@ class TomlError(ConfigError):
 def read_text(path: str | os.PathLike, max_bytes: int = MAX_BYTES) -> str:
     """The text of the regular file ``path``: at most ``max_bytes``, UTF-8, no NUL byte."""
     path = Path(path)
-    try:
-        descriptor = os.open(path, _OPEN_FLAGS)  # follows symlinks: a linked scene is fine
-    except FileNotFoundError:
-        raise TomlError(path, None, "no such file") from None
-    except OSError as error:
-        raise TomlError(path, None, f"cannot read ({error.strerror or error})") from None
-    try:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            raise TomlError(path, None, "not a regular file")
-        with open(descriptor, "rb", closefd=False) as file:
-            data = file.read(max_bytes + 1)
-    except OSError as error:
-        raise TomlError(path, None, f"cannot read ({error.strerror or error})") from None
-    finally:
-        os.close(descriptor)
-    if len(data) > max_bytes:
-        raise TomlError(path, None, f"larger than {max_bytes} bytes; too large for this file")
+    data = regular_file.read_bytes(path, max_bytes, lambda reason: TomlError(path, None, reason))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:

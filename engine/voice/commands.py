@@ -71,18 +71,15 @@ def convert_command(args: argparse.Namespace) -> int:
 
     from engine.errors import ConfigError
     from engine.voice.offline import convert, read_wav, write_wav
-    from engine.voice.presets import VoicePreset, load_preset
+    from engine.voice.presets import VoicePreset, checked_number, load_preset
 
     if args.preset is None and args.pitch is None and args.formant is None:
         raise ConfigError("voice convert: give --preset NAME or --pitch/--formant")
+    # Checked before anything is read: a bad flag must not wait for a long file.
+    flags = {"pitch_semitones": ("--pitch", args.pitch), "formant_ratio": ("--formant", args.formant)}
+    changes = {key: checked_number(key, value, flag)
+               for key, (flag, value) in flags.items() if value is not None}
     preset = load_preset(args.preset) if args.preset else VoicePreset(name="command-line")
-    changes = {}
-    if args.pitch is not None:
-        changes["pitch_semitones"] = args.pitch
-    if args.formant is not None:
-        if not 0.5 <= args.formant <= 2.0:
-            raise ConfigError(f"--formant {args.formant} is outside 0.5–2.0")
-        changes["formant_ratio"] = args.formant
     preset = dataclasses.replace(preset, **changes)
     samples, rate = read_wav(args.input)
     started = time.perf_counter()

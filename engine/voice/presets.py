@@ -92,12 +92,19 @@ def preset_from_dict(data: dict, source: str = "<preset>", text: str = "") -> Vo
         else:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConfigError(f"{source}: field {key!r} must be a number, got {value!r}")
-            value = float(value)
-            low, high = _BOUNDS[key]
-            if not (math.isfinite(value) and low <= value <= high):
-                raise ConfigError(f"{source}: field {key!r} = {value} is outside [{low}, {high}]")
+            value = checked_number(key, value, f"{source}: field {key!r}")
         values[key] = value
     return VoicePreset(**values)
+
+
+def checked_number(key: str, value: float, where: str) -> float:
+    """``value`` for the numeric field ``key`` if it lies within that field's bounds;
+    otherwise ConfigError ``"where = value is outside [low, high]"`` (nan never lies within)."""
+    value = float(value)
+    low, high = _BOUNDS[key]
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ConfigError(f"{where} = {value} is outside [{low}, {high}]")
+    return value
 
 
 def _parse_eq(value, source: str) -> tuple[tuple[float, float], ...]:

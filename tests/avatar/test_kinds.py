@@ -228,7 +228,7 @@ def test_in_the_loop_only_a_kind_that_asked_sees_the_camera(gl, tmp_path):
     avatars = {"red": LoadedAvatar(Recording(), "plain"),
                "green": LoadedAvatar(Recording(), "swap", needs_landmarks=True,
                                      needs_camera=True, camera_consented=True)}
-    rig.app.director.loader.load_avatar = lambda scene: avatars[scene.avatar]
+    rig.app.director.loader.load_avatar = lambda scene: lambda: avatars[scene.avatar]
     try:
         rig.app.director.loader.close()  # forget the quads the rig made
         rig.app.director.current.avatar = avatars["red"]

@@ -8,7 +8,7 @@ import pytest
 from engine.app import App
 from engine.capture.synthetic import SyntheticSource
 from engine.control import ControlServer, StatusBoard
-from engine.director import Director
+from engine.director import LOAD_TIMEOUT_S, Director
 from engine.scene_loader import SceneLoader
 from engine.gl.compositor import Compositor
 from engine.gl.programs import ShaderLibrary
@@ -35,14 +35,14 @@ class Rig:
                             '[background]\ncolor = [0.0, 0.0, 0.0]\n[style]\nmirror = false\n')
             paths.append(path)
         scenes = [load_scene(path) for path in paths]
-        loader = SceneLoader(gl.ctx, lambda scene: quad(gl.ctx, TINTS[scene.avatar]))
+        loader = SceneLoader(gl.ctx, lambda scene: lambda: quad(gl.ctx, TINTS[scene.avatar]))
         director = Director(scenes, self.compositor.layers, loader, crossfade_s=crossfade_s)
         source = SyntheticSource(size, FPS, realtime=False)
         source.start()
         self.sink = MemorySink(max_frames=4)
         self.sink.open(*size, FPS)
         self.board = StatusBoard(hz=1000.0)
-        self.app = App(clock=offline_clock(FPS), source=source,
+        self.app = App(clock=offline_clock(FPS), source=source, scene_load_wait_s=LOAD_TIMEOUT_S,
                        tracker=ScriptedPerformer((Pose("neutral", 10.0),), frame_rate=FPS),
                        director=director, compositor=self.compositor, sinks=[self.sink],
                        fps=FPS, on_frame=self.board.on_frame)

@@ -78,7 +78,7 @@ def test_toggles_queue_commands_and_skip_when_already_set(rig):
     assert call(server, "/api/blank", method="POST", body={"on": False})[1]["queued"] is False
     assert call(server, "/api/blank", method="POST", body={"on": True})[0] == 202
     rig.app.step()
-    assert rig.app.switches.blank
+    assert rig.app.shutter.blank
     assert call(server, "/api/freeze", method="POST")[0] == 202
     assert call(server, "/api/calibrate", method="POST")[0] == 202
     assert call(server, "/api/mute", method="POST")[0] == 409  # no voice in this session

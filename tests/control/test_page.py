@@ -158,7 +158,7 @@ def test_click_a_scene_button_and_the_engine_switches(rig, chromium):
                             what="mute shown released")
 
                 await page.press("b")
-                await until(lambda: rig.app.switches.blank, rig, what="B to blank")
+                await until(lambda: rig.app.shutter.blank, rig, what="B to blank")
 
                 # Every button has an accessible name; scene buttons carry their key.
                 tree = await page.send("Accessibility.getFullAXTree")

@@ -104,7 +104,7 @@ def test_http_and_websocket_give_one_body_one_answer(voiced):
         code, reply = call(server, "/api/blank", method="POST", body=body)
         assert code == 400 and answer == {"error": reply["error"], "code": 400}
     assert answers[-1]["code"] == 400  # a binary frame gets an answer too
-    assert not voiced.app.switches.blank and voiced.app.commands.empty()
+    assert not voiced.app.shutter.blank and voiced.app.commands.empty()
 
 
 def test_every_status_field_the_page_reads_exists():

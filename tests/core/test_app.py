@@ -8,7 +8,7 @@ import pytest
 
 from engine.app import STAGES, App, Command, explain
 from engine.capture.synthetic import SyntheticSource
-from engine.director import Director
+from engine.director import LOAD_TIMEOUT_S, Director
 from engine.scene_loader import SceneLoader
 from engine.gl.compositor import Compositor
 from engine.gl.programs import ShaderLibrary
@@ -39,7 +39,7 @@ def make_app(gl):
         def load(scene: Scene):
             if scene.avatar in broken:
                 raise ValueError(f"avatar {scene.avatar} is corrupt")
-            return quad(gl.ctx, TINTS.get(scene.avatar, (1.0, 1.0, 1.0)))
+            return lambda: quad(gl.ctx, TINTS.get(scene.avatar, (1.0, 1.0, 1.0)))
 
         scenes = [scene("red", "1"), scene("green", "2"), scene("blue", "3")]
         director = Director(scenes, compositor.layers, SceneLoader(gl.ctx, load),
@@ -50,6 +50,7 @@ def make_app(gl):
         sink.open(*SIZE, FPS)
         performer = tracker or ScriptedPerformer((Pose("neutral", 10.0),), frame_rate=FPS)
         app = App(clock=offline_clock(FPS), source=source, tracker=performer, director=director,
+                  scene_load_wait_s=LOAD_TIMEOUT_S,
                   compositor=compositor, sinks=[sink], fps=FPS)
         made.append((app, shaders))
         return app, sink
@@ -140,7 +141,7 @@ def test_blank_hides_the_avatar_and_freeze_holds_the_expression(make_app):
     app.step()
     app.commands.put(Command("blank"))
     app.step()
-    assert app.switches.blank
+    assert app.shutter.blank
     assert tuple(tint_of(sink.frames[-1].image)) != (255, 0, 0)  # the "be right back" card
     assert not np.all(sink.frames[-1].image == (255, 0, 0), axis=2).any()
     app.commands.put(Command("blank"))

@@ -1,8 +1,9 @@
-"""Clock pacing under fake time: deadlines, late frames, catch-up without a spiral."""
+"""Clock pacing under fake time: deadlines, late frames, catch-up without a spiral; the frame
+watchdog's figures: stalls, dropped slots, time over budget, a stage that keeps overrunning."""
 
 import pytest
 
-from engine.clock import Clock, FrameStats
+from engine.clock import Clock, FrameStats, Pace, StageOverruns
 
 
 class FakeTime:
@@ -35,7 +36,7 @@ def test_frames_start_on_a_fixed_grid():
     for _ in range(5):
         starts.append(clock.tick().t)
         fake.work(0.03)
-        assert clock.sleep_until_next()
+        assert clock.sleep_until_next().on_time
     assert starts == pytest.approx([100.0, 100.1, 100.2, 100.3, 100.4])
     assert clock.late_frames == clock.dropped_frames == 0
 
@@ -50,7 +51,10 @@ def test_late_frame_drops_missed_slots_and_never_schedules_into_the_past():
     clock, fake = make_clock(10.0)
     clock.tick()
     fake.work(0.25)  # overran two and a half slots
-    assert not clock.sleep_until_next()
+    pace = clock.sleep_until_next()
+    assert not pace.on_time
+    assert pace.span_s == pytest.approx(0.25) and pace.over_s == pytest.approx(0.15)
+    assert pace.dropped == 1
     assert clock.late_frames == 1
     assert clock.dropped_frames == 1  # the slot 100.1..100.2 passed without any frame
     # The next frame starts at once (inside the slot at 100.2..100.3) and its deadline is ahead.
@@ -59,7 +63,9 @@ def test_late_frame_drops_missed_slots_and_never_schedules_into_the_past():
     assert tick.deadline == pytest.approx(100.3)
     assert tick.deadline > fake.now
     fake.work(0.01)
-    assert clock.sleep_until_next()
+    pace = clock.sleep_until_next()
+    assert pace.on_time and pace.over_s == 0.0
+    assert pace.span_s == pytest.approx(0.05)  # started late in its slot: less than a period
     assert fake.now == pytest.approx(100.3)
 
 
@@ -122,10 +128,60 @@ def test_stats_report_percentiles_on_time_and_latency():
     stats = FrameStats()
     for n in range(100):
         start = n / 30
-        stats.record(start, start + 0.010 + (0.010 if n == 99 else 0.0), start - 0.02, n != 50)
+        pace = Pace(n != 50, 1 / 30, 0.0, 0)
+        stats.record(start, start + 0.010 + (0.010 if n == 99 else 0.0), start - 0.02, pace)
     summary = stats.summary()
     assert summary["fps"] == pytest.approx(30.0)
     assert summary["on_time_pct"] == pytest.approx(99.0)
     assert summary["frame_ms_p50"] == pytest.approx(10.0)
     assert summary["latency_ms_p50"] == pytest.approx(30.0)
     assert summary["frame_ms_p99"] > summary["frame_ms_p50"]
+    assert summary["dropped_frames"] == 0 and summary["slow_stage"] is None
+
+
+def paced(fps: float, work_s: list[float]) -> FrameStats:
+    """Frames paced by a fake-time clock, each taking the given work time."""
+    clock, fake = make_clock(fps)
+    stats = FrameStats()
+    for seconds in work_s:
+        tick = clock.tick()
+        fake.work(seconds)
+        stats.record(tick.t, fake.now, None, clock.sleep_until_next())
+    return stats
+
+
+def test_an_eleven_second_freeze_is_a_stall_with_its_dropped_frames_not_on_time():
+    # The freeze that once still read "fps 30.0, 99.33 % on time": 150 frames at 30 fps, one
+    # of them taking 11 s.
+    work = [0.01] * 150
+    work[75] = 11.0
+    summary = paced(30.0, work).summary()
+    assert summary["longest_stall_ms"] == pytest.approx(11000.0, abs=1.0)
+    # 11 s is 330 slots: the late frame had one, the frame after it another; 329 had none.
+    assert summary["dropped_frames"] == 329
+    assert summary["late_frames"] == 1
+    assert summary["over_budget_s"] == pytest.approx(11.0 - 1 / 30, abs=1e-3)
+    assert summary["on_time_pct"] == pytest.approx(100.0 * 149 / (150 + 329), abs=0.01)
+    assert summary["on_time_pct"] < 32
+
+
+def test_a_healthy_run_has_no_stall_beyond_one_frame():
+    summary = paced(30.0, [0.01] * 60).summary()
+    assert summary["longest_stall_ms"] == pytest.approx(1000 / 30, abs=0.1)
+    assert summary["dropped_frames"] == 0 and summary["over_budget_s"] == 0.0
+    assert summary["on_time_pct"] == 100.0
+
+
+def test_a_stage_is_named_when_it_overruns_three_times_within_ten_seconds():
+    overruns = StageOverruns(repeats=3, within_s=10.0)
+    assert not overruns.record("track", 0.05, 1.0)
+    assert not overruns.record("render", 0.04, 2.0)
+    assert not overruns.record("track", 0.06, 12.0)
+    assert not overruns.record("track", 0.05, 13.0)  # three in all, but over 12 s
+    assert overruns.slow_stage is None
+    assert overruns.record("track", 0.20, 14.0)  # 12, 13, 14: three within 10 s
+    assert not overruns.record("track", 0.05, 15.0)  # named once
+    assert overruns.slow_stage == "track" and overruns.longest_s["track"] == pytest.approx(0.2)
+    for t in (20.0, 21.0, 22.0, 23.0, 24.0):
+        overruns.record("render", 0.04, t)
+    assert overruns.slow_stage == "render"  # both named; render overran more often

@@ -200,7 +200,7 @@ def test_a_session_starts_on_the_first_scene_that_loads(gl, tmp_path):
     def load(scene: Scene):
         if scene.avatar == "broken":
             raise ValueError("corrupt model")
-        return quad(gl.ctx, (1.0, 1.0, 1.0))
+        return lambda: quad(gl.ctx, (1.0, 1.0, 1.0))
 
     scenes = [Scene("A", "broken", hotkey="1"), Scene("B", "fine", hotkey="2")]
     director = Director(scenes, compositor.layers, SceneLoader(gl.ctx, load), initial="A")

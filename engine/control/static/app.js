@@ -1,9 +1,10 @@
 // Persona control page: scene buttons, privacy switches and live status over the local API.
-// Plain script, no build step; strings come from i18n/<lang>.json.
+// Plain script, no build step; strings come from i18n/<lang>.json. Without a token (a tablet
+// opening the tablet remote's address) the page asks for the pairing code instead.
 "use strict";
 
 const params = new URLSearchParams(location.search);
-const token = params.get("token") || sessionStorage.getItem("persona-token") || "";
+let token = params.get("token") || sessionStorage.getItem("persona-token") || "";
 if (params.get("token")) {
   sessionStorage.setItem("persona-token", token);
   history.replaceState(null, "", location.pathname);  // keep the token out of sight and history
@@ -147,6 +148,76 @@ function update(next) {
   render();
 }
 
+function showPairing(on) {
+  document.getElementById("pairing").hidden = !on;
+  for (const section of document.querySelectorAll("main > section:not(#pairing)")) {
+    section.hidden = on;
+  }
+  if (on) document.getElementById("pair-code").focus();
+}
+
+function forgetToken() {
+  token = "";
+  sessionStorage.removeItem("persona-token");
+}
+
+async function pair(event) {
+  event.preventDefault();  // the page's policy allows no form submission: fetch does it
+  const field = document.getElementById("pair-code");
+  const error = document.getElementById("pair-error");
+  let response;
+  try {
+    response = await fetch("/api/pair", {
+      method: "POST",
+      headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({code: field.value}),
+    });
+  } catch (failure) {
+    error.textContent = t("failed", {reason: failure.message});
+    return;
+  }
+  const reply = await response.json().catch(() => ({}));
+  if (response.ok && reply.token) {
+    token = reply.token;
+    sessionStorage.setItem("persona-token", token);
+    field.value = "";
+    error.textContent = "";
+    announce(t("paired"));
+    start();
+    return;
+  }
+  if (response.status === 429) {
+    error.textContent = t("pair_locked", {seconds: response.headers.get("Retry-After") || 60});
+  } else if (response.status === 403) {
+    error.textContent = t("pair_wrong", {left: reply.attempts_left ?? 0});
+  } else if (response.status === 404) {
+    error.textContent = t("unauthorised");  // not the tablet remote: no pairing here
+  } else {
+    error.textContent = t("failed", {reason: reply.error || response.status});
+  }
+  field.select();
+}
+
+// The engine's vocabulary; false when the token is missing or wrong.
+async function loadVocabulary() {
+  if (!token) return false;
+  const response = await fetch("/api/vocabulary", {headers: {"Authorization": `Bearer ${token}`}})
+    .catch(() => null);
+  if (response && response.status === 401) return false;
+  if (response && response.ok) vocabulary = await response.json();
+  return true;
+}
+
+async function start() {
+  if (!(await loadVocabulary())) {
+    forgetToken();
+    showPairing(true);
+    return;
+  }
+  showPairing(false);
+  connect();
+}
+
 function connect() {
   const connection = document.getElementById("connection");
   const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -163,7 +234,13 @@ function connect() {
     connection.dataset.state = "disconnected";
     const probe = await fetch("/api/status", {headers: {"Authorization": `Bearer ${token}`}})
       .catch(() => null);
-    connection.textContent = probe && probe.status === 401 ? t("unauthorised") : t("disconnected");
+    if (probe && probe.status === 401) {  // a new token (or a new session): pair again
+      connection.textContent = t("unauthorised");
+      forgetToken();
+      showPairing(true);
+      return;
+    }
+    connection.textContent = t("disconnected");
     setTimeout(connect, 1500);
   });
 }
@@ -171,6 +248,7 @@ function connect() {
 function onKey(event) {
   if (event.ctrlKey || event.altKey || event.metaKey || event.repeat) return;
   if (event.target.closest("select, input, textarea")) return;
+  if (!document.getElementById("pairing").hidden) return;  // no controls until paired
   const key = event.key.toUpperCase();
   const sceneButton = document.querySelector(`button.scene[data-hotkey="${CSS.escape(key)}"]`);
   if (sceneButton) {
@@ -212,9 +290,6 @@ document.addEventListener("DOMContentLoaded", () => {
     loadLanguage(language.value);
   });
   document.addEventListener("keydown", onKey);
-  fetch("/api/vocabulary", {headers: {"Authorization": `Bearer ${token}`}})
-    .then((response) => response.json())
-    .then((names) => { vocabulary = names; })
-    .catch(() => {})
-    .finally(() => loadLanguage(language.value).then(connect));
+  document.getElementById("pair-form").addEventListener("submit", pair);
+  loadLanguage(language.value).then(start);
 });
