@@ -130,8 +130,8 @@ class App:
             mark = done
         finished = time.perf_counter()
         pace = self.clock.sleep_until_next()
-        t_capture = work.frame.t_capture if work.frame is not None else None
-        self.stats.record(started, finished, t_capture, pace)
+        latency = finished - work.frame.t_capture if work.frame is not None else None
+        self.stats.record(work.tick, pace, finished - started, latency)
         if pace.span_s >= STALL_WARN_S:
             self._report_stall(pace, worst)
         if self.on_frame is not None:
@@ -200,7 +200,7 @@ class App:
         elif name is CommandName.CALIBRATE:
             # The median of the next second of faces: one frame could catch a blink.
             self.retargeter.calibrate_next()
-            log.info("calibrating: relax and look at the screen for a second")
+            self.say("calibrating: relax and look at the screen for a second")
         elif name in (CommandName.FREEZE, CommandName.HUD):
             current = getattr(self.switches, name.value)
             setattr(self.switches, name.value, (not current) if command.on is None else command.on)
@@ -208,7 +208,7 @@ class App:
             refusal = self.shutter.request(name, command.on, command.argument,
                                            self.director.current.scene.anonymous)
             if refusal is not None:
-                log.warning("%s", refusal)
+                self.say(refusal)
 
     def _capture(self, work: FrameWork) -> None:
         frame = self.source.latest()
@@ -235,8 +235,11 @@ class App:
             work.expression = self._last_expression
             return
         face = work.face or FaceState.lost(work.tick.t)
+        calibrating = self.retargeter.calibrating
         work.expression = stylize(self.retargeter.update(face, work.tick.t),
                                   self.director.current.scene.style)
+        if calibrating and not self.retargeter.calibrating:
+            self.say("neutral face captured")
         self._last_expression = work.expression
 
     def _backdrop(self, work: FrameWork) -> None:

@@ -18,6 +18,7 @@ from engine.errors import ConfigError
 BENCHMARKS: dict[str, str] = {
     "loop": "engine.app_bench:bench_loop",
     "soak": "engine.soak:bench_soak",
+    "session": "engine.session_soak:bench_session",
     "hud": "engine.hud:bench_hud",
     "render": "engine.avatar.bench:bench_render",
     "tracking": "engine.tracking.bench:bench_tracking",

@@ -97,7 +97,9 @@ class Clock:
         self.late_frames += 1
         # The next frame starts at once, in the slot we are already in, and is due at that slot's
         # end: the first deadline still ahead. Slots that passed with no frame at all are dropped.
-        current_slot = math.floor((now - self._start) / self.period)
+        # (A frame ending exactly on a slot boundary, as fake time does, is in the new slot
+        # whatever the float rounding of the division.)
+        current_slot = math.floor((now - self._start) / self.period + 1e-9)
         dropped = max(0, current_slot - self._slot - 1)
         self.dropped_frames += dropped
         self._slot = current_slot
@@ -163,19 +165,19 @@ class FrameStats:
         self.over_budget_s = 0.0
         self.stages = StageOverruns()
 
-    def record(self, t_start: float, t_end: float, t_capture: float | None, pace: Pace) -> None:
-        """One frame: its work from ``t_start`` to ``t_end`` (wall clock), the capture time of
-        its picture, and how it kept its deadline."""
+    def record(self, tick: Tick, pace: Pace, work_s: float, latency_s: float | None) -> None:
+        """One frame: when it started and how it kept its deadline (clock time), how long its
+        work took and its capture→output latency (wall clock)."""
         self.frames += 1
         self.on_time += pace.on_time
         self.late_frames += not pace.on_time
         self.dropped_frames += pace.dropped
         self.over_budget_s += pace.over_s
         self.longest_stall_s = max(self.longest_stall_s, pace.span_s)
-        self.frame_starts.append(t_start)
-        self.frame_ms.append((t_end - t_start) * 1e3)
-        if t_capture is not None:
-            self.latency_ms.append((t_end - t_capture) * 1e3)
+        self.frame_starts.append(tick.t)  # fps is frames delivered per second of the clock's
+        self.frame_ms.append(work_s * 1e3)
+        if latency_s is not None:
+            self.latency_ms.append(latency_s * 1e3)
 
     @property
     def fps(self) -> float:

@@ -122,7 +122,7 @@ def demo(args: argparse.Namespace) -> int:
 
     settings = _settings(args).updated({"source": "synthetic", "use": "demo"}, "demo")
     fps = settings.fps
-    output = Path(args.output)
+    output = _render_output(args.output)
     figures = render_video(settings, ScriptedPerformer(loop=True, frame_rate=fps), output,
                            args.seconds)
     print(f"wrote {output} ({args.seconds:g} s at {settings.width}x{settings.height}, "
@@ -143,17 +143,28 @@ def render(args: argparse.Namespace) -> int:
     script = tuple(replace(pose, intensity=pose.intensity * args.intensity)
                    for pose in parse_script(args.script))
     performer = ScriptedPerformer(script, loop=False, frame_rate=settings.fps)
-    output = Path(args.output)
+    if Path(args.output).suffix.lower() not in (".mp4", ".png", ".jpg"):
+        raise ConfigError(f"{args.output}: output must end in .mp4, .png or .jpg")
+    output = _render_output(args.output)
     if output.suffix.lower() == ".mp4":
         figures = render_video(settings, performer, output, performer.duration,
                                with_voice=not args.silent)
         print(json.dumps(figures))
-    elif output.suffix.lower() in (".png", ".jpg"):
-        render_stills(settings, performer, output)
     else:
-        raise ConfigError(f"{output}: output must end in .mp4, .png or .jpg")
-    print(f"wrote {output}")
+        render_stills(settings, performer, output)
+    print(f"wrote {output}")  # only now: the render functions put the file in place, or raised
     return 0
+
+
+def _render_output(text: str) -> Path:
+    """Where a render goes; its folder is made when missing (``out/`` in a fresh checkout)."""
+    output = Path(text)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"{output}: cannot make folder {output.parent}: {error.strerror}") \
+            from None
+    return output
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:

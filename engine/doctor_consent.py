@@ -24,7 +24,7 @@ def check_consent(settings: Settings) -> list[Finding]:
         first = session_scene(settings)
     except EngineError:
         first = scenes[0]
-    return findings + [_scene_consent(scene, settings.use, scene is first) for scene in scenes]
+    return findings + [_scene_consent(scene, settings.use, scene == first) for scene in scenes]
 
 
 def _scene_consent(scene: Scene, use: str, starts: bool) -> Finding:

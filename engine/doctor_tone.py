@@ -3,8 +3,9 @@ morph would open, recorded back with ``parec`` from the source a meeting app wou
 
 It proves what configuration alone cannot: that the sound Persona produces reaches the virtual
 microphone (environment variables, stream moves remembered by the server, PipeWire's routing
-all take part). What the recording holds before the tone starts tells whether something else
-plays into the microphone too.
+all take part). What the recording holds around the tone tells whether something else plays
+into the microphone too. (A remap source delivers nothing while its sink is idle, so the
+recording may start with the tone; the quiet after it is measured as well.)
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ PLAY_TIMEOUT_S = 5.0
 class ToneResult:
     arrived: bool
     tone_db: float  # level of the tone found in the recording (-120 when none)
-    other_db: float | None  # level of everything else before the tone (None: not measured)
+    other_db: float | None  # level of everything around the tone (None: not measured)
 
 
 def parec_available() -> bool:
@@ -73,18 +74,24 @@ def round_trip(output_device: int | None, source: str) -> ToneResult:
 
 
 def analyse(samples: np.ndarray) -> ToneResult:
-    """Find the tone frame by frame (its amplitude at TONE_HZ) and measure what came before."""
+    """Find the tone frame by frame (its amplitude at TONE_HZ) and measure what surrounds it."""
     frames = samples[:len(samples) // FRAME * FRAME].reshape(-1, FRAME).astype(np.float64)
     if not len(frames):
         return ToneResult(False, -120.0, None)
+    # A Hann window keeps other sound (a voice, another tone) from leaking into the tone's bin.
+    window = np.hanning(FRAME)
     phase = 2 * np.pi * TONE_HZ * np.arange(FRAME) / RATE
-    amplitude = 2.0 / FRAME * np.hypot(frames @ np.cos(phase), frames @ np.sin(phase))
+    amplitude = 2.0 / window.sum() * np.hypot(frames @ (window * np.cos(phase)),
+                                              frames @ (window * np.sin(phase)))
     present = np.flatnonzero(amplitude > AMPLITUDE / 2)
     # Most of the tone's frames must be there: a click or a stray burst is not the tone.
     arrived = len(present) >= 0.6 * TONE_S * 100
     tone_db = _db(float(np.median(amplitude[present])) / np.sqrt(2)) if arrived else -120.0
-    before = frames[:max(0, present[0] - 2)] if arrived else frames
-    other_db = _db(float(np.sqrt(np.mean(np.square(before))))) if len(before) >= 10 else None
+    if arrived:  # the frames on either side of the tone, two frames clear of its fades
+        outside = np.r_[frames[:max(0, present[0] - 2)], frames[present[-1] + 3:]]
+    else:
+        outside = frames
+    other_db = _db(float(np.sqrt(np.mean(np.square(outside))))) if len(outside) >= 10 else None
     return ToneResult(arrived, tone_db, other_db)
 
 

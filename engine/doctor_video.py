@@ -43,10 +43,13 @@ def video_devices(root: Path = VIDEO4LINUX) -> list[VideoDevice]:
 
 
 def camera_spec(requested: str | None, settings: Settings) -> str:
-    """The source to check: ``--camera`` (an index means a webcam) or the configured source."""
+    """The source to check: ``--camera`` or the configured source. ``--camera`` takes what
+    ``persona run --source`` takes, and a bare index or name for a webcam."""
     if requested is None:
         return settings.source
-    return f"webcam:{requested}" if requested.isdigit() else requested
+    as_source = (requested.startswith("webcam") or requested == "synthetic"
+                 or Path(requested).suffix or Path(requested).exists())
+    return requested if as_source else f"webcam:{requested}"
 
 
 def check_camera(spec: str, settings: Settings) -> Finding:

@@ -31,6 +31,7 @@ import re
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -45,23 +46,28 @@ native_log = logging.getLogger("native")
 @dataclass
 class _Repeat:
     label: str
-    shown_at: float
+    shown: deque[float]  # when the last few were shown
     held: int = 0  # held back since the last one shown
+    held_in_all: int = 0
     seen: int = 1  # in all
 
 
 class RepeatFilter(logging.Filter):
-    """Lets the first warning from each place through, then at most one per ``window_s``,
-    saying how many like it were held back. Records below ``level`` always pass: they are what
-    someone asked for (``-v``), and the clinician's own toggles repeat by nature.
+    """Lets through at most ``burst`` warnings from one place per ``window_s``; the first one
+    shown after a hold says how many like it were held back. A burst of a few, not one: a
+    clinician switching the real voice on twice in a minute must read it twice, while 40 ALSA
+    underruns a second come down to three lines and then one a minute. Records below ``level``
+    always pass: they are what someone asked for (``-v``).
 
     A record's place is its logger, file and line, or its ``repeat_key`` attribute where one
     logging call stands for many places (the native lines)."""
 
-    def __init__(self, window_s: float = REPEAT_WINDOW_S, level: int = logging.WARNING,
+    def __init__(self, window_s: float = REPEAT_WINDOW_S, burst: int = 3,
+                 level: int = logging.WARNING,
                  clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self.window_s = window_s
+        self.burst = burst
         self.level = level
         self._clock = clock
         self._repeats: dict[object, _Repeat] = {}
@@ -78,24 +84,28 @@ class RepeatFilter(logging.Filter):
             repeat = self._repeats.get(key)
             if repeat is None:
                 if len(self._repeats) < _MAX_KEYS:
-                    self._repeats[key] = _Repeat(record.getMessage()[:_LABEL_CHARS], now)
+                    self._repeats[key] = _Repeat(record.getMessage()[:_LABEL_CHARS],
+                                                 deque([now], maxlen=self.burst))
                 return True
             repeat.seen += 1
-            if now - repeat.shown_at < self.window_s:
+            shown = repeat.shown
+            if len(shown) == self.burst and now - shown[0] < self.window_s:
                 repeat.held += 1
+                repeat.held_in_all += 1
                 self.suppressed += 1
                 return False
-            held, since = repeat.held, now - repeat.shown_at
-            repeat.held, repeat.shown_at = 0, now
+            held, since = repeat.held, now - shown[-1]
+            repeat.held = 0
+            shown.append(now)
         if held:
             record.msg = f"{record.getMessage()} (and {held} more in the last {since:.0f} s)"
             record.args = None
         return True
 
     def most_repeated(self, count: int = 3) -> tuple[tuple[str, int], ...]:
-        """The warnings seen most often, more than once: (what, times seen)."""
+        """The warnings seen most often, of those some were held back of: (what, times seen)."""
         with self._lock:
-            repeats = sorted((r for r in self._repeats.values() if r.seen > 1),
+            repeats = sorted((r for r in self._repeats.values() if r.held_in_all),
                              key=lambda r: r.seen, reverse=True)
         return tuple((r.label, r.seen) for r in repeats[:count])
 

@@ -4,6 +4,9 @@
 ``ScriptedPerformer`` in place of the camera tracker and a clock that advances one frame per frame
 without sleeping. Audio (the morphed voice) is computed ahead through the same streaming morph
 as live and handed to the recorder frame by frame, so picture and sound stay in step.
+
+A render replaces its output only once it is complete (``engine.safe_write``): a render that
+fails or is killed leaves the previous file as it was.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ import numpy as np
 
 from engine.capture.synthetic import SyntheticSource
 from engine.config import Settings
+from engine.errors import ConfigError, SinkError
 from engine.output.recorder import RecorderSink
 from engine.performer import ScriptedPerformer
+from engine.safe_write import replace_on_success
 from engine.session import build_app, offline_clock
 from engine.status import VoiceStatus
 
@@ -84,26 +89,37 @@ def morphed_demo_voice(seconds: float, preset_name: str | None, rate: int = 4800
 
 def render_video(settings: Settings, performer: ScriptedPerformer, output: Path,
                  seconds: float, with_voice: bool = True) -> dict[str, float]:
-    """Render ``seconds`` of the scene driven by ``performer`` into an MP4; returns frame stats
-    (wall-clock frame work time, not the offline clock's)."""
-    output.parent.mkdir(parents=True, exist_ok=True)
+    """Render ``seconds`` of the scene driven by ``performer`` into an MP4 at ``output``, put in
+    place once complete; returns frame stats (wall-clock frame work time, not the offline
+    clock's)."""
     frames = int(round(seconds * settings.fps))
-    recorder = RecorderSink(str(output), audio_rate=DEMO_AUDIO_RATE if with_voice else None)
-    session = build_app(settings, source=SyntheticSource(settings.size, settings.fps, realtime=False),
-                        tracker=performer, sinks=[recorder], clock=offline_clock(settings.fps),
-                        realtime=False)
-    try:
-        app = session.app
-        if with_voice:
-            voice_name = app.director.current.scene.voice
-            track = morphed_demo_voice(seconds + 1.0, voice_name, DEMO_AUDIO_RATE)
-            app.voice = PrecomputedVoice(track, DEMO_AUDIO_RATE, settings.fps, voice_name)
-        started = time.perf_counter()
-        app.run(max_frames=frames)
-        elapsed = time.perf_counter() - started
-        figures = app.stats.summary()
-    finally:
-        session.close()
+    if frames < 1:
+        raise ConfigError(f"{output}: nothing to render ({seconds:g} s is less than one frame)")
+    with replace_on_success(output) as staged:
+        recorder = RecorderSink(staged.path, audio_rate=DEMO_AUDIO_RATE if with_voice else None)
+        session = build_app(settings,
+                            source=SyntheticSource(settings.size, settings.fps, realtime=False),
+                            tracker=performer, sinks=[recorder], clock=offline_clock(settings.fps),
+                            realtime=False)
+        try:
+            app = session.app
+            if with_voice:
+                voice_name = app.director.current.scene.voice
+                track = morphed_demo_voice(seconds + 1.0, voice_name, DEMO_AUDIO_RATE)
+                app.voice = PrecomputedVoice(track, DEMO_AUDIO_RATE, settings.fps, voice_name)
+            started = time.perf_counter()
+            app.run(max_frames=frames)
+            elapsed = time.perf_counter() - started
+            figures = app.stats.summary()
+            # Closed here, not by the session, which would log a failure instead of raising it.
+            recorder.close()
+        finally:
+            session.close()
+        # The loop outlives a failing sink; a render must not: an incomplete file is not kept.
+        if recorder.failure is not None:
+            raise SinkError(f"render {output} failed: {recorder.failure}")
+        if recorder.frames_written == 0:
+            raise SinkError(f"render {output}: no frame was rendered")
     return {
         "frames": float(frames),
         "render_fps": round(frames / elapsed, 2),
@@ -113,8 +129,9 @@ def render_video(settings: Settings, performer: ScriptedPerformer, output: Path,
 
 
 def render_stills(settings: Settings, performer: ScriptedPerformer, output: Path) -> None:
-    """One frame per pose, taken at the end of its hold, tiled into a labelled contact sheet."""
-    from PIL import Image, ImageDraw
+    """One frame per pose, taken at the end of its hold, tiled into a labelled contact sheet at
+    ``output`` (PNG or JPEG by its suffix), put in place once complete."""
+    from PIL import Image
 
     from engine.output.null import NullSink
 
@@ -127,18 +144,29 @@ def render_stills(settings: Settings, performer: ScriptedPerformer, output: Path
         if work.frame is not None and work.frame.index in wanted and work.image is not None:
             stills[wanted[work.frame.index]] = work.image.copy()
 
-    session = build_app(settings, source=SyntheticSource(settings.size, fps, realtime=False),
-                        tracker=performer, sinks=[NullSink()],
-                        clock=offline_clock(fps), realtime=False)
-    try:
-        session.app.on_frame = keep
-        session.app.run(max_frames=max(wanted) + 1)
-    finally:
-        session.close()
-    tiles = [Image.fromarray(stills[n]) for n in sorted(stills)]
-    if len(tiles) == 1:
-        tiles[0].save(output)
-        return
+    image_format = Image.registered_extensions().get(output.suffix.lower())
+    if image_format is None:
+        raise ConfigError(f"{output}: not an image file name (.png, .jpg)")
+    with replace_on_success(output) as staged:
+        session = build_app(settings, source=SyntheticSource(settings.size, fps, realtime=False),
+                            tracker=performer, sinks=[NullSink()],
+                            clock=offline_clock(fps), realtime=False)
+        try:
+            session.app.on_frame = keep
+            session.app.run(max_frames=max(wanted) + 1)
+        finally:
+            session.close()
+        if not stills:
+            raise SinkError(f"render {output}: no frame was rendered")
+        tiles = [Image.fromarray(stills[n]) for n in sorted(stills)]
+        sheet = tiles[0] if len(tiles) == 1 else _contact_sheet(tiles, performer)
+        sheet.save(staged.file, format=image_format)
+
+
+def _contact_sheet(tiles: list, performer: ScriptedPerformer):
+    """The stills side by side, four to a row, each labelled with its pose."""
+    from PIL import Image, ImageDraw
+
     columns = min(4, len(tiles))
     rows = -(-len(tiles) // columns)
     width, height = tiles[0].size
@@ -148,4 +176,4 @@ def render_stills(settings: Settings, performer: ScriptedPerformer, output: Path
         x, y = (n % columns) * width, (n // columns) * height
         sheet.paste(tile, (x, y))
         draw.text((x + 12, y + 12), f"{pose.expression} {pose.intensity:g}", fill=(255, 255, 255))
-    sheet.save(output)
+    return sheet

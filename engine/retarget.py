@@ -102,6 +102,11 @@ class Retargeter:
         person relaxes and looks at the screen; frames without a face are skipped."""
         self._capture, self._capture_s, self._capture_until = [], seconds, None
 
+    @property
+    def calibrating(self) -> bool:
+        """Whether a ``calibrate_next`` capture is still collecting frames."""
+        return self._capture is not None
+
     def update(self, face: FaceState, t: float) -> Expression:
         if self._capture is not None:
             self._collect(face, t)

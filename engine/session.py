@@ -19,6 +19,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.app import App
 from engine.avatar.base import LoadedAvatar
@@ -38,6 +39,9 @@ from engine.scenes import Scene, load_scene, load_scenes, resolve_avatar
 from engine.status import Command
 from engine.tracking.base import Tracker
 
+if TYPE_CHECKING:
+    from engine.control.server import ControlServer
+
 log = logging.getLogger(__name__)
 
 
@@ -52,6 +56,7 @@ class Session:
     board: StatusBoard
     resources: ExitStack
     control_url: str | None = None
+    control: ControlServer | None = None
 
     def close(self) -> None:
         self.app.close()
@@ -223,6 +228,8 @@ def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clo
         app.apply(Command("blank", on=True))
         log.error("starting on the blank card: scene %r cannot load (%s)",
                   director.refused.scene, director.refused.reason)
+    for fallback in opened.fallbacks:  # the log has them already; the HUD too
+        app.say(f"output fell back: {fallback}")
     board = StatusBoard()
     app.on_frame = board.on_frame
     if settings.dev:
@@ -231,13 +238,20 @@ def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clo
     session = Session(app, gl, shaders, session_id, board, resources)
     if preview:
         _open_window(session, settings, opened)
-    if settings.control:
+    if settings.control or settings.control_lan:  # a settings file may give control_lan alone
         from engine.control.server import ControlServer
 
-        server = ControlServer(app.commands, board, port=settings.control_port)
+        server = ControlServer.for_settings(app.commands, board, settings)
         server.start()
         resources.callback(server.stop)
         session.control_url = server.url
+        session.control = server
+    if settings.global_keys:
+        from engine.control.hotkeys import GlobalHotkeys
+
+        hotkeys = GlobalHotkeys(settings.global_keys, app.commands)
+        hotkeys.start()  # a combo it cannot have is logged once; the session goes on
+        resources.callback(hotkeys.stop)
     return session
 
 
@@ -307,7 +321,10 @@ def _open_window(session: Session, settings: Settings, opened: list[Sink]) -> No
         if not app.switches.hud:
             return None
         status = session.board.latest()
-        return None if status is None else hud.render_if_changed(status, notice=window.notice)
+        # Read each time: the server starts after the window, and its code changes on pairing.
+        pairing = session.control.pairing_text if session.control is not None else None
+        return None if status is None else hud.render_if_changed(
+            status, notice=window.notice or pairing)
 
     window = WindowSink(session.gl, session.shaders, settings.keys,
                         on_command=lambda text: app.commands.put(Command.parse(text)),

@@ -35,7 +35,7 @@ MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_TEXTURE_SIDE = 4096
 MAX_VERTICES = 2_000_000
 MAX_MORPH_TARGETS = 512
-MAX_NODES = 16_384
+MAX_NODES = 4096  # a VRM has a few hundred; pygltflib takes about a second per thousand
 MAX_NODE_DEPTH = 128  # a humanoid skeleton is about 15 deep, to a fingertip
 # Every mesh instance is decoded on load and each of its primitives is a draw call every frame:
 # a VRM has tens of draws; 5000 instances in a 97 KB file render at 3 fps on a laptop.
@@ -425,6 +425,28 @@ def _json_document(path: Path, text: str):
         raise AssetError(f"{path}: JSON: {error}") from None
 
 
+def _check_budget(path: Path, raw: dict) -> None:
+    """Refuse, before the schema parse and any decoding, more nodes, mesh instances or draws
+    per frame than an avatar can afford (every primitive of every placed mesh is one draw
+    call each frame). Malformed entries are left to the schema checks that follow."""
+    nodes = raw.get("nodes") if isinstance(raw.get("nodes"), list) else []
+    placed = [node["mesh"] for node in nodes if isinstance(node, dict) and "mesh" in node]
+    if len(placed) > MAX_MESH_INSTANCES:
+        raise AssetError(f"{path}: nodes: {len(placed)} nodes place a mesh; the limit is "
+                         f"{MAX_MESH_INSTANCES} mesh instances")
+    meshes = raw.get("meshes") if isinstance(raw.get("meshes"), list) else []
+    draws = 0
+    for index in placed:
+        mesh = meshes[index] if isinstance(index, int) and 0 <= index < len(meshes) else None
+        primitives = mesh.get("primitives") if isinstance(mesh, dict) else None
+        draws += len(primitives) if isinstance(primitives, list) else 0
+    if draws > MAX_DRAWS:
+        raise AssetError(f"{path}: meshes: the placed meshes have {draws} primitives, each a "
+                         f"draw call per frame; the limit is {MAX_DRAWS}")
+    if len(nodes) > MAX_NODES:
+        raise AssetError(f"{path}: nodes: {len(nodes)} nodes; the limit is {MAX_NODES}")
+
+
 def _parse_json(path: Path, text: str):
     import pygltflib
 
@@ -434,6 +456,7 @@ def _parse_json(path: Path, text: str):
     version = str(raw["asset"].get("version", "")) if isinstance(raw["asset"], dict) else ""
     if not version.startswith("2."):
         raise AssetError(f"{path}: asset.version: {version!r} is not glTF 2.x")
+    _check_budget(path, raw)
     try:
         return pygltflib.GLTF2.gltf_from_json(text)
     except Exception as error:  # pygltflib raises assorted dataclass errors on schema mismatches
@@ -590,23 +613,6 @@ def _check_hierarchy(reader: _Reader, nodes: list[Node]) -> None:
                                                  f"{MAX_NODE_DEPTH}")
 
 
-def _check_draw_budget(reader: _Reader) -> None:
-    """Refuse, before decoding any mesh, more mesh instances or draws per frame than an avatar
-    can afford (every primitive of every placed mesh is one draw call)."""
-    gltf = reader.gltf
-    placed = [(n, node.mesh) for n, node in enumerate(gltf.nodes or []) if node.mesh is not None]
-    if len(placed) > MAX_MESH_INSTANCES:
-        raise reader.fail("nodes", f"{len(placed)} nodes place a mesh; the limit is "
-                                   f"{MAX_MESH_INSTANCES} mesh instances")
-    draws = 0
-    for n, index in placed:
-        mesh = reader.item(gltf.meshes, index, f"nodes[{n}].mesh")
-        draws += len(mesh.primitives or [])
-    if draws > MAX_DRAWS:
-        raise reader.fail("meshes", f"the placed meshes have {draws} primitives, each a draw "
-                                    f"call per frame; the limit is {MAX_DRAWS}")
-
-
 def _read_vrm0(model: Model, reader: _Reader, vrm: dict, mesh_instances: dict[int, list[int]]) -> None:
     model.vrm_version = "0.x"
     for bone in (vrm.get("humanoid") or {}).get("humanBones") or []:
@@ -701,8 +707,6 @@ def _load_model(path: Path) -> Model:
         log.info("%s: extension %s is not supported; ignored", path, name)
     extensions = gltf.extensions or {}
 
-    if len(gltf.nodes or []) > MAX_NODES:
-        raise reader.fail("nodes", f"{len(gltf.nodes)} nodes exceed {MAX_NODES}")
     nodes = []
     for n, node in enumerate(gltf.nodes or []):
         nodes.append(Node(name=node.name or f"node{n}", parent=None, local=_local_matrix(node)))
@@ -714,7 +718,6 @@ def _load_model(path: Path) -> Model:
             nodes[child].parent = n
             nodes[n].children.append(child)
     _check_hierarchy(reader, nodes)
-    _check_draw_budget(reader)
 
     vrm0_shaders = {}
     if isinstance(extensions.get("VRM"), dict):

@@ -86,22 +86,22 @@ class GlobalHotkeys:
             ready.set()
             return
         try:
-            keys = self._grab(display)
+            masks = _modifier_masks(display)
+            keys = self._grab(display, masks)
             ready.set()
-            self._listen(display, keys)
+            self._listen(display, keys, masks)
             display.close()
         except xerror.ConnectionClosedError:
             self._report("global keys stopped: the X server closed the connection")
         finally:
             ready.set()
 
-    def _grab(self, display) -> dict[tuple[int, int], Command]:
+    def _grab(self, display, masks: dict[str, int]) -> dict[tuple[int, int], Command]:
         """Grab each combo (with and without Caps Lock and Num Lock, which X counts as
         modifiers); returns (keycode, modifier mask) → command for what was grabbed."""
         from Xlib import X, XK
         from Xlib.error import CatchError
 
-        masks = _modifier_masks(display)
         ignored = (X.LockMask, masks["numlock"])
         root = display.screen().root
         keys: dict[tuple[int, int], Command] = {}
@@ -130,10 +130,10 @@ class GlobalHotkeys:
             self.grabbed.append(combo)
         return keys
 
-    def _listen(self, display, keys: dict[tuple[int, int], Command]) -> None:
+    def _listen(self, display, keys: dict[tuple[int, int], Command],
+                masks: dict[str, int]) -> None:
         from Xlib import X
 
-        masks = _modifier_masks(display)
         relevant = masks["ctrl"] | masks["alt"] | masks["shift"] | masks["super"]
         released_at: dict[int, int] = {}
         while True:

@@ -9,7 +9,6 @@ read is not trusted: a new token is made instead.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import secrets
 import stat
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from engine.errors import ConfigError
 from engine.resources import USER_ROOT
+from engine.safe_write import replace_on_success
 from engine.safety import strict_toml
 
 log = logging.getLogger(__name__)
@@ -60,16 +60,12 @@ def load_identity(path: Path = CONTROL_FILE) -> Identity:
 
 
 def save_identity(identity: Identity, path: Path = CONTROL_FILE) -> None:
-    """Write ``identity`` readable by its owner only, replacing the file in one step."""
+    """Write ``identity`` readable by its owner only (0600), replacing the file in one step."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with open(descriptor, "w", encoding="utf-8") as file:
-        os.fchmod(file.fileno(), 0o600)  # a partial file left by a crash may have had more
-        file.write("# Persona's tablet remote: its port and token, kept between sessions.\n"
-                   "# persona run --control-new-token makes a new token.\n"
-                   f"port = {identity.port}\ntoken = \"{identity.token}\"\n")
-    os.replace(partial, path)
+    with replace_on_success(path) as staged:
+        staged.file.write(("# Persona's tablet remote: its port and token, kept between "
+                           "sessions.\n# persona run --control-new-token makes a new token.\n"
+                           f"port = {identity.port}\ntoken = \"{identity.token}\"\n").encode())
 
 
 def renew_token(path: Path = CONTROL_FILE) -> Identity:

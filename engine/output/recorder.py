@@ -98,6 +98,12 @@ class RecorderSink(BaseSink):
     def target(self) -> str:
         return self.path or "<stream>"
 
+    @property
+    def failure(self) -> Exception | None:
+        """What stopped the encoder, if anything: the file then lacks what came after it. The
+        error is raised once from ``write``; this says so for as long as the sink lives."""
+        return self._failure
+
     def _open(self, width: int, height: int, fps: float) -> None:
         if width % 2 or height % 2:
             raise SinkError(

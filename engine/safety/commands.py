@@ -57,6 +57,9 @@ def register(commands) -> None:
                         help="audit log (default: the one sessions write, audit_log from the "
                              "settings or ~/.local/share/persona/audit.jsonl)")
     parser.add_argument("--config", help="settings TOML (default ~/.config/persona/settings.toml)")
+    parser.add_argument("--key", type=Path, default=None,
+                        help="the audit key the log was written with (default "
+                             "~/.local/share/persona/audit.key)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     parser = commands.add("decrypt", _decrypt,
@@ -150,7 +153,7 @@ def _audit_verify(args: argparse.Namespace) -> int:
         if path is None:
             raise ConfigError('no audit log given, and the settings turn audit logging off '
                               '(audit_log = ""); name the log to check')
-    result = verify(path)
+    result = verify(path, key_file=args.key)
     if args.json:
         print(json.dumps({"ok": result.ok, "entries": result.entries,
                           "last_hash": result.last_hash, "first_bad_line": result.first_bad_line,

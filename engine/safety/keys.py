@@ -12,11 +12,16 @@ import binascii
 import hashlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.errors import ConfigError
+from engine.safety import regular_file
 
 PREFIX = "ed25519:"
 MAX_KEY_FILE_BYTES = 16 * 1024
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 
 def generate(path: str | os.PathLike) -> str:
@@ -39,17 +44,18 @@ def generate(path: str | os.PathLike) -> str:
     return public
 
 
-def load_private(path: str | os.PathLike):
+def load_private(path: str | os.PathLike) -> Ed25519PrivateKey:
+    """The Ed25519 private key in the PEM file ``path``; ConfigError naming the file."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     path = Path(path)
+    # A regular file of bounded size, opened without blocking: a FIFO named as the key must
+    # fail at once, not wait for a writer.
+    data = regular_file.read_bytes(path, MAX_KEY_FILE_BYTES,
+                                   lambda reason: ConfigError(f"{path}: key file: {reason}"))
     try:
-        with open(path, "rb") as file:
-            data = file.read(MAX_KEY_FILE_BYTES)
         key = serialization.load_pem_private_key(data, password=None)
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read key ({error.strerror or error})") from None
     except (ValueError, TypeError) as error:
         raise ConfigError(f"{path}: not an unencrypted PEM private key ({error})") from None
     if not isinstance(key, Ed25519PrivateKey):

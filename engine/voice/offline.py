@@ -7,16 +7,21 @@ would have heard live (up to the noise generator's seed).
 
 from __future__ import annotations
 
+import io
 import wave
 from pathlib import Path
 
 import numpy as np
 
 from engine.errors import AssetError, ConfigError
+from engine.safety import regular_file
 from engine.voice.presets import VoicePreset
 from engine.voice.stream import VoiceMorph
 
 MAX_WAV_SECONDS = 3600.0
+# An hour of 48 kHz stereo 16-bit is 691 MB; the whole file is read before it is decoded.
+MAX_WAV_BYTES = 768 * 1024 * 1024
+MIN_RATE, MAX_RATE = 8000, 192000
 
 
 def convert(samples: np.ndarray, sample_rate: int, preset: VoicePreset, seed: int = 0,
@@ -36,18 +41,24 @@ def live_block_size(morph: VoiceMorph) -> int:
 
 
 def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
-    """Mono float32 samples in [-1, 1] and the sample rate from a PCM or float WAV file."""
+    """Mono float32 samples in [-1, 1] and the sample rate from a PCM or float WAV file: the one
+    reader of audio files. AssetError naming the file when it is not a regular file, too large
+    or long, empty, at a rate outside 8–192 kHz, or not a WAV file."""
     from scipy.io import wavfile
 
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such audio file")
+    raw = regular_file.read_bytes(path, MAX_WAV_BYTES,
+                                  lambda reason: AssetError(f"{path}: audio file: {reason}"))
     try:
-        rate, data = wavfile.read(path, mmap=False)
+        rate, data = wavfile.read(io.BytesIO(raw), mmap=False)
     except (ValueError, OSError, EOFError) as error:
         raise AssetError(f"{path}: not a readable WAV file ({error})") from error
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise AssetError(f"{path}: sample rate {rate} Hz is outside 8–192 kHz")
     if data.ndim == 2:
         data = data.mean(axis=1) if data.dtype.kind == "f" else data.astype(np.float64).mean(1)
+    if len(data) == 0:
+        raise AssetError(f"{path}: holds no audio (0 samples)")
     if len(data) > MAX_WAV_SECONDS * rate:
         raise AssetError(f"{path}: longer than {MAX_WAV_SECONDS:.0f} s")
     if data.dtype == np.uint8:
@@ -56,8 +67,6 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
         samples = data.astype(np.float32) / float(np.iinfo(data.dtype).max + 1)
     else:
         samples = np.asarray(data, np.float32)
-    if rate < 8000 or rate > 192000:
-        raise AssetError(f"{path}: sample rate {rate} Hz is outside 8–192 kHz")
     return np.nan_to_num(samples), int(rate)
 
 

@@ -136,7 +136,7 @@ def test_the_walkthrough_kind_loads_renders_and_reacts(gl, poster_kind, poster_f
         assert poster.std() > 20 and np.abs(poster - (0, 0, 255)).mean() > 50
         wide = Expression(blendshapes=blendshape_vector({"jawOpen": 1.0}))
         opened = draw_until_shown(loaded.avatar, made, wide, loaded.avatar.pictures + 1)
-        mouth = (slice(150, 170), slice(100, 220))  # rows 160..224 of the 256-row picture
+        mouth = (slice(150, 170), slice(100, 220))  # the band: rows 160..224 of 256
         assert opened[mouth].mean() < 0.6 * closed[mouth].mean()
     finally:
         loaded.release()

@@ -3,7 +3,7 @@ watchdog's figures: stalls, dropped slots, time over budget, a stage that keeps 
 
 import pytest
 
-from engine.clock import Clock, FrameStats, Pace, StageOverruns
+from engine.clock import Clock, FrameStats, Pace, StageOverruns, Tick
 
 
 class FakeTime:
@@ -127,9 +127,9 @@ def test_spin_covers_the_last_part_of_a_wait():
 def test_stats_report_percentiles_on_time_and_latency():
     stats = FrameStats()
     for n in range(100):
-        start = n / 30
+        tick = Tick(n, n / 30, (n + 1) / 30)
         pace = Pace(n != 50, 1 / 30, 0.0, 0)
-        stats.record(start, start + 0.010 + (0.010 if n == 99 else 0.0), start - 0.02, pace)
+        stats.record(tick, pace, 0.010 + (0.010 if n == 99 else 0.0), 0.030)
     summary = stats.summary()
     assert summary["fps"] == pytest.approx(30.0)
     assert summary["on_time_pct"] == pytest.approx(99.0)
@@ -146,7 +146,7 @@ def paced(fps: float, work_s: list[float]) -> FrameStats:
     for seconds in work_s:
         tick = clock.tick()
         fake.work(seconds)
-        stats.record(tick.t, fake.now, None, clock.sleep_until_next())
+        stats.record(tick, clock.sleep_until_next(), seconds, None)
     return stats
 
 

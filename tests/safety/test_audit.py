@@ -1,14 +1,31 @@
-"""Audit log: append-only, hash-chained; edits, deletions and reordering are detected."""
+"""Audit log: append-only, chained by a keyed hash; edits, deletions and reordering are detected
+even when the hashes are recomputed, and concurrent sessions extend one chain."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import stat
+import subprocess
+import sys
+import threading
 
 import pytest
 
 from engine.cli import main
 from engine.errors import AssetError
-from engine.safety.audit import AuditLog, verify
+from engine.safety import audit
+from engine.safety.audit import AuditLog, entry_mac, verify
+
+
+@pytest.fixture(autouse=True)
+def user_data(tmp_path, monkeypatch):
+    """The user's data folder (audit key, default log) in tmp_path, never the real one."""
+    folder = tmp_path / "share"
+    monkeypatch.setattr(audit, "KEY_FILE", folder / "audit.key")
+    monkeypatch.setattr(audit, "DEFAULT_LOG", folder / "audit.jsonl")
+    return folder
 
 
 def make_log(path, count=5):
@@ -18,17 +35,45 @@ def make_log(path, count=5):
     return path
 
 
+def lines_of(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def write_lines(path, entries: list[dict]) -> None:
+    path.write_text("".join(json.dumps(e, sort_keys=True, separators=(",", ":")) + "\n"
+                            for e in entries))
+
+
+def rechain(entries: list[dict], mac) -> list[dict]:
+    """What a forger does after deleting a line: renumber and recompute every hash."""
+    prev = audit.GENESIS
+    for seq, entry in enumerate(entries):
+        entry.update(seq=seq, prev=prev)
+        entry["hash"] = prev = mac(entry)
+    return entries
+
+
 def test_entries_hold_names_and_times_only(tmp_path):
     path = tmp_path / "audit.jsonl"
     log = AuditLog(path)
     log.record("avatar_load", avatar="robot", scene="calm")
     log.record("badge_off")
-    entries = [json.loads(line) for line in path.read_text().splitlines()]
+    entries = lines_of(path)
     assert [e["event"] for e in entries] == ["avatar_load", "badge_off"]
     assert entries[0]["names"] == {"avatar": "robot", "scene": "calm"}
     assert set(entries[0]) == {"seq", "time", "event", "names", "prev", "hash"}
     assert entries[1]["prev"] == entries[0]["hash"]
     assert verify(path).ok
+
+
+def test_the_key_is_made_once_private_and_random(tmp_path, user_data):
+    make_log(tmp_path / "a.jsonl", 1)
+    key_file = user_data / "audit.key"
+    key = key_file.read_bytes()
+    assert len(key) == 32 and stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    make_log(tmp_path / "b.jsonl", 1)
+    assert key_file.read_bytes() == key  # one key for the user's logs, not one per log
+    assert sorted(p.name for p in user_data.iterdir()) == ["audit.key"]  # no temp left
 
 
 def test_reopening_continues_the_chain(tmp_path):
@@ -44,8 +89,9 @@ def test_long_values_are_cut_to_a_label(tmp_path):
     assert len(json.loads(path.read_text())["names"]["scene"]) == 120
 
 
-@pytest.mark.parametrize("tamper", ["edit", "delete", "swap", "garbage"])
-def test_tampering_is_detected(tmp_path, tamper):
+@pytest.mark.parametrize("tamper, first_bad", [("edit", 3), ("delete", 3), ("swap", 2),
+                                                ("garbage", 4)])
+def test_tampering_is_detected_at_the_first_bad_line(tmp_path, tamper, first_bad):
     path = make_log(tmp_path / "a.jsonl")
     lines = path.read_text().splitlines()
     if tamper == "edit":
@@ -58,36 +104,118 @@ def test_tampering_is_detected(tmp_path, tamper):
         lines[3] = "{not json"
     path.write_text("\n".join(lines) + "\n")
     result = verify(path)
-    assert not result.ok
-    assert any(f"a.jsonl:{n}" in p for p in result.problems for n in (2, 3, 4))
+    assert not result.ok and result.first_bad_line == first_bad
+    assert result.problems[0].startswith(f"{path}:{first_bad}:")
 
 
-def test_edit_with_recomputed_hash_still_breaks_the_chain(tmp_path):
-    from engine.safety.audit import entry_hash
-
+def test_a_deleted_line_with_recomputed_hashes_is_detected(tmp_path):
+    # The unkeyed SHA-256 chain verified this forgery as intact.
     path = make_log(tmp_path / "a.jsonl")
-    lines = path.read_text().splitlines()
-    entry = json.loads(lines[1])
-    entry["names"]["scene"] = "forged"
-    entry["hash"] = entry_hash(entry)
-    lines[1] = json.dumps(entry)
-    path.write_text("\n".join(lines) + "\n")
-    assert any("chain broken" in p for p in verify(path).problems)
+    entries = lines_of(path)
+    del entries[2]
+
+    def sha256(entry):
+        body = {k: v for k, v in entry.items() if k != "hash"}
+        return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"))
+                              .encode()).hexdigest()
+
+    write_lines(path, rechain(entries, sha256))
+    result = verify(path)
+    assert not result.ok and result.first_bad_line == 1
+    assert "written without this audit key" in result.problems[0]
+
+
+def test_a_forgery_with_another_key_is_detected_and_with_the_key_is_not(tmp_path):
+    path = make_log(tmp_path / "a.jsonl")
+    entries = lines_of(path)
+    del entries[1]
+    write_lines(path, rechain(entries, lambda e: entry_mac(e, os.urandom(32))))
+    assert verify(path).first_bad_line == 1
+    # What the key proves: whoever holds it can rewrite the log (docs/safety.md).
+    key = audit.KEY_FILE.read_bytes()
+    write_lines(path, rechain(entries, lambda e: entry_mac(e, key)))
+    assert verify(path).ok
 
 
 def test_damaged_tail_refuses_to_append(tmp_path):
     path = make_log(tmp_path / "a.jsonl", 2)
     with open(path, "a") as file:
         file.write('{"seq": 9}\n')
-    with pytest.raises(AssetError, match="damaged"):
+    with pytest.raises(AssetError, match="does not verify"):
         AuditLog(path)
+
+
+def test_a_log_without_its_key_is_not_continued(tmp_path, capsys):
+    path = make_log(tmp_path / "a.jsonl", 2)
+    audit.KEY_FILE.unlink()  # a Persona 0.2 log, written before logs were keyed, or a lost key
+    with pytest.raises(AssetError, match="without the audit key.*move it away"):
+        AuditLog(path)
+    assert main(["audit", "verify", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "audit key" in err and "missing" in err
+
+
+def test_deeply_nested_json_is_one_line_not_a_traceback(tmp_path, capsys):
+    path = make_log(tmp_path / "a.jsonl", 2)
+    with open(path, "a") as file:
+        file.write("[" * 30_000 + "]" * 30_000 + "\n")  # under the line limit: the parser's depth
+    assert main(["audit", "verify", str(path)]) == 1
+    out = capsys.readouterr()
+    assert f"{path}:3: not an audit entry (nested too deeply)" in out.out
+    assert "Traceback" not in out.err
+    with pytest.raises(AssetError, match="nested too deeply"):
+        AuditLog(path)
+
+
+APPENDER = """
+import sys
+from engine.safety.audit import AuditLog
+log = AuditLog(sys.argv[1], key_file=sys.argv[2])
+for i in range(int(sys.argv[3])):
+    log.record("scene_switch", scene=f"{sys.argv[4]}{i}")
+"""
+
+
+def test_concurrent_sessions_extend_one_chain(tmp_path):
+    # Two processes and two threads of this one, each with its own AuditLog on the same file.
+    path, count = tmp_path / "shared.jsonl", 60
+    AuditLog(path)  # makes the key, so the writers below share it
+    writers = [subprocess.Popen([sys.executable, "-c", APPENDER, str(path), str(audit.KEY_FILE),
+                                 str(count), name]) for name in ("p", "q")]
+    threads = [threading.Thread(target=make_log_named, args=(path, count, name))
+               for name in ("t", "u")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [writer.wait(timeout=120) for writer in writers] == [0, 0]
+
+    result = verify(path)
+    assert result.ok, result.problems[:3]
+    assert result.entries == 4 * count
+    scenes = {e["names"]["scene"] for e in lines_of(path)}
+    assert scenes == {f"{name}{i}" for name in "pqtu" for i in range(count)}
+
+
+def make_log_named(path, count, name) -> None:
+    log = AuditLog(path)
+    for i in range(count):
+        log.record("scene_switch", scene=f"{name}{i}")
 
 
 def test_cli_audit_verify(tmp_path, capsys):
     path = make_log(tmp_path / "a.jsonl")
     assert main(["audit", "verify", str(path), "--json"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert report["ok"] and report["entries"] == 5
+    assert report["ok"] and report["entries"] == 5 and report["first_bad_line"] is None
     path.write_text(path.read_text().replace("scene3", "scene9"))
     assert main(["audit", "verify", str(path)]) == 1
-    assert "TAMPERED" in capsys.readouterr().out
+    assert "TAMPERED from line 4" in capsys.readouterr().out
+
+
+def test_cli_audit_verify_with_the_key_from_elsewhere(tmp_path, capsys):
+    path = make_log(tmp_path / "a.jsonl")
+    moved = tmp_path / "client.key"
+    audit.KEY_FILE.rename(moved)
+    assert main(["audit", "verify", str(path), "--key", str(moved)]) == 0
+    assert "intact; 5 entries" in capsys.readouterr().out

@@ -1,17 +1,21 @@
 """Encrypted recordings: a fragmented MP4 through EncryptedWriter, decrypted and decoded;
-a truncated file restores up to its last complete chunk."""
+a truncated file restores up to its last complete chunk, a tampered one restores nothing; the
+plain output is complete or not there, never written through a link."""
 
 from __future__ import annotations
 
 import os
+import stat
+import time
 
 import numpy as np
 import pytest
 
 from engine.cli import main
 from engine.safety.commands import EXIT_PARTIAL
-from engine.safety.crypto import (HEADER, DecryptionError, EncryptedWriter, decrypt_file,
-                                  key_from_passphrase)
+from engine.errors import ConfigError
+from engine.safety.crypto import (CHUNK_BYTES, HEADER, LENGTH, TAG_BYTES, DecryptionError,
+                                  EncryptedWriter, decrypt_file, key_from_passphrase)
 
 PASSPHRASE = "correct horse battery staple"
 FRAMES = 60
@@ -19,7 +23,7 @@ FRAMES = 60
 
 @pytest.fixture(scope="module")
 def key():
-    return key_from_passphrase(PASSPHRASE, log2_n=14)  # cheaper than the default; same code
+    return key_from_passphrase(PASSPHRASE)
 
 
 def write_fragmented_mp4(file, frames: int = FRAMES) -> None:
@@ -93,6 +97,122 @@ def test_wrong_passphrase_writes_nothing(recording, tmp_path):
     with pytest.raises(DecryptionError, match="wrong passphrase"):
         decrypt_file(recording, tmp_path / "out.mp4", "not it")
     assert list(tmp_path.iterdir()) == []
+
+
+def decrypt_cli(source, target, capsys) -> tuple[int, str]:
+    """``persona decrypt SOURCE TARGET`` with the right passphrase: (exit status, stderr)."""
+    os.environ["REC_PASS"] = PASSPHRASE
+    try:
+        code = main(["decrypt", str(source), str(target), "--passphrase-env", "REC_PASS"])
+    finally:
+        del os.environ["REC_PASS"]
+    return code, capsys.readouterr().err
+
+
+def test_links_planted_at_the_output_are_never_written_through(recording, tmp_path, capsys):
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    victim.chmod(0o644)
+    out = tmp_path / "out.mp4"
+    for planted in (out, out.with_name("out.mp4.part")):
+        planted.symlink_to(victim)
+    with pytest.raises(DecryptionError, match="wrong passphrase"):
+        decrypt_file(recording, out, "not it")
+    assert victim.read_text() == "keep me" and out.is_symlink()  # untouched on failure
+
+    assert decrypt_cli(recording, out, capsys)[0] == 0
+    assert victim.read_text() == "keep me"
+    assert not out.is_symlink() and decoded_frames(out) == FRAMES
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4", "out.mp4.part", "victim"]
+
+
+def test_an_existing_output_is_replaced_only_on_success(recording, tmp_path, capsys):
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"previous good file")
+    bad = tmp_path / "bad.enc"
+    data = bytearray(recording.read_bytes())
+    data[HEADER.size + CHUNK_BYTES] ^= 0x01  # inside the first chunk's ciphertext
+    bad.write_bytes(bytes(data))
+    assert decrypt_cli(bad, out, capsys)[0] == 1
+    assert out.read_bytes() == b"previous good file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.enc", "out.mp4"]  # no temp left
+    assert decrypt_cli(recording, out, capsys)[0] == 0
+    assert decoded_frames(out) == FRAMES
+
+
+@pytest.mark.parametrize("where", ["folder", "missing folder"])
+def test_output_that_cannot_be_a_file_is_one_line(recording, tmp_path, capsys, where):
+    out = tmp_path / "out"
+    if where == "folder":
+        out.mkdir()
+    else:
+        out = out / "x.mp4"
+    code, err = decrypt_cli(recording, out, capsys)
+    assert code == 1
+    assert err.count("\n") == 1 and err.startswith("persona: error:") and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["out"] if where == "folder" else [])
+
+
+def sealed_chunks(path) -> list[tuple[int, int]]:
+    """(offset, length) of each chunk's length field and sealed body, read from the file."""
+    data, chunks, at = path.read_bytes(), [], HEADER.size
+    while at < len(data):
+        (length,) = LENGTH.unpack_from(data, at)
+        chunks.append((at, length))
+        at += LENGTH.size + length
+    return chunks
+
+
+@pytest.mark.parametrize("cut", ["boundary", "length", "body", "header only"])
+def test_a_crash_anywhere_reads_as_cut_short(recording, tmp_path, capsys, cut):
+    chunks = sealed_chunks(recording)
+    at, length = chunks[2]
+    end = {"boundary": at, "length": at + 2, "body": at + LENGTH.size + length // 2,
+           "header only": HEADER.size}[cut]
+    short = tmp_path / "short.enc"
+    short.write_bytes(recording.read_bytes()[:end])
+    code, err = decrypt_cli(short, tmp_path / "out.mp4", capsys)
+    assert code == EXIT_PARTIAL and "cut short" in err
+    assert (tmp_path / "out.mp4").stat().st_size == (0 if cut == "header only" else 2 * CHUNK_BYTES)
+
+
+@pytest.mark.parametrize("length", [1 << 20, CHUNK_BYTES + TAG_BYTES + 1, TAG_BYTES - 1],
+                         ids=["1 MiB", "one over the bound", "shorter than a tag"])
+def test_an_impossible_chunk_length_is_tampering_not_a_cut(recording, tmp_path, capsys, length):
+    # A length that runs past the end of the file used to read as "cut short" (exit 2).
+    data = bytearray(recording.read_bytes())
+    at, _ = sealed_chunks(recording)[-2]
+    data[at:at + LENGTH.size] = LENGTH.pack(length)
+    bad = tmp_path / "bad.enc"
+    bad.write_bytes(bytes(data))
+    code, err = decrypt_cli(bad, tmp_path / "out.mp4", capsys)
+    assert code == 1 and "impossible length" in err and "cut short" not in err
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_forged_header_cannot_make_decryption_slow(recording, tmp_path, capsys):
+    data = bytearray(recording.read_bytes())
+    data[10:13] = bytes([20, 16, 4])  # scrypt log2(N), r, p: 2 GiB and ~25 s when honoured
+    bad = tmp_path / "bad.enc"
+    bad.write_bytes(bytes(data))
+    started = time.perf_counter()
+    code, err = decrypt_cli(bad, tmp_path / "out.mp4", capsys)
+    assert code == 1 and "key-derivation parameters" in err
+    assert time.perf_counter() - started < 1.0
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_writer_refuses_an_existing_name_or_link(tmp_path, key):
+    earlier = tmp_path / "earlier.enc"
+    earlier.write_bytes(b"last week's recording")
+    link = tmp_path / "link.enc"
+    link.symlink_to(tmp_path / "elsewhere")
+    for path in (earlier, link):
+        with pytest.raises(ConfigError, match="already exists"):
+            EncryptedWriter(path, key)
+    assert earlier.read_bytes() == b"last week's recording"
+    assert not (tmp_path / "elsewhere").exists()
 
 
 @pytest.mark.parametrize("where", ["header", "chunk"])

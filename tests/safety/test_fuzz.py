@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import signal
-import struct
 import tempfile
 import time
 import warnings
@@ -31,6 +30,7 @@ from hypothesis import strategies as st
 
 from engine.errors import EngineError
 from engine.resources import PROJECT_ROOT
+from tests.safety.hostile_files import glb
 
 BUDGET_S = float(os.environ.get("PERSONA_FUZZ_SECONDS", "60"))
 TARGETS = 4
@@ -191,15 +191,6 @@ HOSTILE_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40),
                            st.floats(allow_nan=True), st.text(max_size=10),
                            st.lists(st.integers(-5, 5), max_size=4), st.just({}),
                            st.just([[[[]]]]))
-
-
-def glb(document: dict, binary: bytes) -> bytes:
-    text = json.dumps(document, allow_nan=True).encode()
-    text += b" " * (-len(text) % 4)
-    binary += b"\x00" * (-len(binary) % 4)
-    body = struct.pack("<I4s", len(text), b"JSON") + text + struct.pack("<I4s", len(binary),
-                                                                        b"BIN\x00") + binary
-    return struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body
 
 
 def json_paths(node, prefix=()):

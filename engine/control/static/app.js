@@ -119,7 +119,7 @@ function render() {
   document.getElementById("voice-state").textContent = !voice ? t("voice_off")
     : voice.muted ? t("voice_muted") : voice.bypass ? t("voice_real") : t("voice_on");
   const pressed = {
-    blank: status.blank, freeze: status.freeze,
+    blank: status.blank, freeze: status.freeze, panic: status.panic,
     mute: voice ? voice.muted : false, voice: voice ? !voice.bypass : false,
   };
   for (const button of document.querySelectorAll("button.control[aria-pressed]")) {
@@ -256,7 +256,7 @@ function onKey(event) {
     sceneButton.click();
     return;
   }
-  const command = {B: "blank", M: "mute", F: "freeze", V: "voice", C: "calibrate"}[key];
+  const command = {B: "blank", M: "mute", F: "freeze", V: "voice", C: "calibrate", P: "panic"}[key];
   if (command) {
     event.preventDefault();
     document.querySelector(`button.control[data-command="${command}"]`).click();
@@ -276,7 +276,14 @@ document.addEventListener("DOMContentLoaded", () => {
       if (command === "calibrate") announce(t("calibrating"));
       // A switch asks for the state it does not show now, so a double click cannot undo itself.
       const wanted = button.getAttribute("aria-pressed") !== "true";
-      send(command, vocabulary.switches.includes(command) ? {on: wanted} : undefined);
+      // What could expose the person is asked once more: lifting the panic, the real voice.
+      if (command === "panic" && !wanted) {
+        if (confirm(t("panic_lift_confirm"))) send(command, {on: false, argument: "lift"});
+      } else if (command === "voice" && !wanted) {
+        if (confirm(t("real_voice_confirm"))) send(command, {on: false, argument: "confirm"});
+      } else {
+        send(command, vocabulary.switches.includes(command) ? {on: wanted} : undefined);
+      }
     });
   }
   document.getElementById("contrast").addEventListener("click", () =>
