@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, str] = {
     "hud": "engine.hud:bench_hud",
     "render": "engine.avatar.bench:bench_render",
     "tracking": "engine.tracking.bench:bench_tracking",
+    "fidelity": "engine.tracking.fidelity:bench_fidelity",
     "voice": "engine.voice.bench:bench_voice",
     "voice-soak": "engine.voice.bench:bench_voice_soak",
     "io": "engine.output.bench:bench_io",

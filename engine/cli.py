@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "engine.voice.commands",
     "engine.safety.commands",
     "engine.avatar.commands",
+    "engine.doctor",
 )
 
 
@@ -59,8 +60,16 @@ class Commands:
         return self._groups[name]
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with the engine's error convention: bad input is one line and exit 1 (argparse's
+    own is the usage text and exit 2). Sub-command parsers are of this class too."""
+
+    def error(self, message: str):
+        self.exit(1, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="persona", description="Persona real-time avatar engine")
+    parser = Parser(prog="persona", description="Persona real-time avatar engine")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
     commands = Commands(parser)

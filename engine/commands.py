@@ -27,6 +27,19 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def _intensity(text: str) -> float:
+    """An expression scale as a scene's style takes it: 0 to MAX_INTENSITY (nan never is)."""
+    from engine.performer import MAX_INTENSITY
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"intensity must be a number, got {text!r}") from None
+    if not 0.0 <= value <= MAX_INTENSITY:  # False for nan too
+        raise argparse.ArgumentTypeError(f"intensity {text} is outside 0..{MAX_INTENSITY:g}")
+    return value
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     settings = Settings.load(args.config or settings_path())
     overrides = {name: getattr(args, name) for name in ("source", "scene", "fps", "use")
@@ -75,8 +88,8 @@ def run(args: argparse.Namespace) -> int:
         settings = settings.updated({"unencrypted": True}, "command line")
     if args.dev:
         settings = settings.updated({"dev": True}, "command line")
-    # Live sessions keep an audit log (names and times only, chained by a keyed hash) unless
-    # the settings say audit_log = "" (docs/safety.md); `persona audit verify` finds it the same way.
+    # Live sessions keep an audit log (names and times only, chained by a keyed hash) unless the
+    # settings say audit_log = "" (docs/safety.md); `persona audit verify` finds it the same way.
     from engine.safety.audit import audit_log_path
 
     audit_log = audit_log_path(settings.audit_log)
@@ -220,7 +233,7 @@ def register(commands) -> None:
     _add_common(parser)
     parser.add_argument("--script", default="neutral@1,smile@1.5,surprise@1.5",
                         help="NAME[:INTENSITY][@SECONDS],... e.g. 'smile:0.8@1.5,surprise@2'")
-    parser.add_argument("--intensity", type=float, default=1.0,
+    parser.add_argument("--intensity", type=_intensity, default=1.0,
                         help="scale every expression (the scene's style applies on top)")
     parser.add_argument("--silent", action="store_true", help="no audio track")
     parser.add_argument("-o", "--output", required=True, help=".mp4 video or .png contact sheet")

@@ -58,6 +58,7 @@ _AMBER_FLAG = ((240, 168, 32, 240), (24, 20, 12, 255), (60, 44, 10, 255))
 _MESSAGE = (36, 84, 140, 230)
 REFUSAL_SHOWN_S = 8.0
 MESSAGE_SHOWN_S = 4.0
+STALL_SHOWN_S = 0.5  # a longest stall from here on is drawn in amber: the picture froze visibly
 _METER_FLOOR_DB = -60.0
 _PATH = re.compile(r"(/[^\s:'\"]*/)([^/\s:'\"]+)")  # an absolute path: its folder, its name
 
@@ -123,6 +124,21 @@ def face_label(status: Status) -> tuple[str, tuple]:
     return "Face: not seen (avatar at rest)", _WARN
 
 
+def detail_lines(status: Status) -> list[tuple[str, tuple]]:
+    """The detail view's lines and their colours: the frame watchdog, then held-back warnings."""
+    stall = status.longest_stall_ms / 1e3
+    lines = [
+        ("Frame watchdog", _DIM),
+        (f"On time {status.on_time_pct:.1f} %   ·   dropped {status.dropped_frames}   ·   "
+         f"over budget {status.over_budget_s:.2f} s", _TEXT),
+        (f"Longest stall {stall:.2f} s   ·   slow stage: {status.slow_stage or 'none'}",
+         _WARN if status.slow_stage or stall >= STALL_SHOWN_S else _TEXT),
+        (f"Stage errors {status.stage_errors}   ·   warnings held back "
+         f"{status.suppressed_warnings}", _WARN if status.stage_errors else _TEXT),
+    ]
+    return lines + [(f"×{count}  {label}", _DIM) for label, count in status.repeated_warnings]
+
+
 @lru_cache(maxsize=8)
 def bold_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     """DejaVu Sans Bold beside the regular face, else the regular face."""
@@ -156,7 +172,8 @@ class Hud:
         self.detail = False  # the detail view: watchdog figures and held-back warnings
         self._last_draw = -math.inf
         self._last_key: tuple | None = None
-        self._meters: list[tuple[int, int, int, int, str]] = []  # x, y, w, h, VoiceStatus field
+        # Where the level meters are in the image: (x, y, w, h, the VoiceStatus field they show).
+        self.meters: list[tuple[int, int, int, int, str]] = []
         self._panels: dict[str, tuple] = {}
         self.redraws = 0  # how often the text was set (tests and benchmarks read it)
         self.changed = False  # whether the last render changed the image
@@ -192,7 +209,7 @@ class Hud:
         self.image[:] = 0
         s = self.scale
         margin, gap = round(16 * s), round(8 * s)
-        self._meters = []
+        self.meters = []
         flag_panels = self._cached("flags", (flags(status), notice), self._flags, status, notice)
         y = margin
         for panel in flag_panels:
@@ -202,7 +219,7 @@ class Hud:
         if status.hud:
             panel, meters = self._status_panel(status)
             left.append(panel)  # first in the column, at (margin, margin)
-            self._meters = [(margin + x, margin + y, w, h, field) for x, y, w, h, field in meters]
+            self.meters = [(margin + x, margin + y, w, h, field) for x, y, w, h, field in meters]
             if self.detail:
                 left.append(self._detail(status))
         left.append(self._cached("message", (status.message,
@@ -293,7 +310,7 @@ class Hud:
 
     def _draw_meters(self, voice: VoiceStatus | None) -> bool:
         changed = False
-        for x, y, w, h, field in self._meters:
+        for x, y, w, h, field in self.meters:
             region = self.image[y:y + h, x:x + w]
             if region.size == 0 or voice is None:
                 continue
@@ -331,17 +348,7 @@ class Hud:
     def _detail(self, status: Status) -> Image.Image:
         s = self.scale
         pad, line = round(12 * s), round(22 * s)
-        stall = status.longest_stall_ms / 1e3
-        lines = [
-            ("Frame watchdog", _DIM),
-            (f"On time {status.on_time_pct:.1f} %   ·   dropped {status.dropped_frames}   ·   "
-             f"over budget {status.over_budget_s:.2f} s", _TEXT),
-            (f"Longest stall {stall:.2f} s   ·   slow stage: {status.slow_stage or 'none'}",
-             _WARN if status.slow_stage or stall >= 0.5 else _TEXT),
-            (f"Stage errors {status.stage_errors}   ·   warnings held back "
-             f"{status.suppressed_warnings}", _WARN if status.stage_errors else _TEXT),
-        ]
-        lines += [(f"×{count}  {label}", _DIM) for label, count in status.repeated_warnings]
+        lines = detail_lines(status)
         width = round(600 * s)
         picture, draw = self._panel(width, 2 * pad + line * len(lines))
         for n, (text, colour) in enumerate(lines):

@@ -3,7 +3,9 @@
 ``Retargeter.update(face, t)`` runs, in order:
 
 1. calibration — the person's neutral face maps to zero, their range to [0, 1], their neutral
-   head pose to facing forward (``engine.tracking.calibration``);
+   head pose to facing forward (``engine.tracking.calibration``); then, for faces the landmark
+   tracker measured, the automatic calibration (``AutoCalibration``: a slowly adapting rest and
+   range, so someone who never calibrates still gets a relaxed avatar);
 2. smoothing — a One-Euro filter per channel; blinks get a fast filter so they stay crisp while
    brows and mouth are smoothed harder;
 3. face lost — the last expression holds for ``hold_s`` (a blink-length dropout shows nothing),
@@ -22,7 +24,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from engine.tracking.calibration import Calibration
+from engine.tracking.calibration import AutoCalibration, Calibration
 from engine.tracking.one_euro import OneEuroFilter
 from engine.tracking.rotations import matrix_from_quat, quat_from_matrix, slerp
 from engine.types import BLENDSHAPE_INDEX, NUM_BLENDSHAPES, Expression, FaceState
@@ -69,8 +71,12 @@ class Retargeter:
 
     def __init__(self, calibration: Calibration | None = None,
                  rest_pose: Callable[[float], Expression] | None = None,
-                 hold_s: float = HOLD_S, ease_s: float = EASE_S) -> None:
+                 hold_s: float = HOLD_S, ease_s: float = EASE_S,
+                 auto_calibrate: bool = True) -> None:
         self.calibration = calibration or Calibration.default()
+        # Only for coefficients our own tracker measured (faces with landmarks): other drivers
+        # (ARKit over VMC, replays) send coefficients their source already calibrated.
+        self.auto = AutoCalibration() if auto_calibrate else None
         self.rest_pose = rest_pose or (lambda t: Expression.neutral())
         self.hold_s, self.ease_s = hold_s, ease_s
         min_cutoff = np.full(NUM_BLENDSHAPES, SHAPE_MIN_CUTOFF)
@@ -95,6 +101,8 @@ class Retargeter:
         """Take the given frame(s) of a neutral face as this person's rest; returns and keeps it."""
         faces = [faces] if isinstance(faces, FaceState) else list(faces)
         self.calibration = Calibration.from_neutral(faces)
+        if self.auto is not None:
+            self.auto.reset()  # the new neutral is the reference now
         return self.calibration
 
     def calibrate_next(self, seconds: float = CALIBRATION_S) -> None:
@@ -135,11 +143,16 @@ class Retargeter:
         self._capture.append(face)
         if t >= self._capture_until:
             self.calibration = Calibration.from_neutral(self._capture)
+            if self.auto is not None:
+                self.auto.reset()
             log.info("calibrated on %d neutral frames", len(self._capture))
             self._capture = None
 
     def _tracked(self, face: FaceState, t: float) -> Expression:
-        shapes = self._shapes(self.calibration.apply(face), t)
+        shapes = self.calibration.apply(face)
+        if self.auto is not None and face.landmarks is not None:
+            shapes = self.auto.update(shapes, t)
+        shapes = self._shapes(shapes, t)
         quat = quat_from_matrix(self.calibration.relative_head(face.head))
         if self._quat is not None and np.dot(quat, self._quat) < 0:
             quat = -quat  # q and -q are the same rotation; keep the filter on one side

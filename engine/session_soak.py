@@ -189,11 +189,14 @@ class Microphone(threading.Thread):
 
 class MonitorRecorder:
     """Records the default PulseAudio source (the null sink's monitor) as 5 ms power cells on
-    the ``time.perf_counter`` clock, so that they line up with the app's frames."""
+    the ``time.perf_counter`` clock, so that they line up with the app's frames; with
+    ``keep_samples`` the samples too (a test compares waveforms)."""
 
-    def __init__(self, device: str = "pulse") -> None:
+    def __init__(self, device: str = "pulse", keep_samples: bool = False) -> None:
         self.device = device
+        self.keep_samples = keep_samples
         self._cells: list[np.ndarray] = []
+        self._blocks: list[np.ndarray] = []
         self._carry = np.zeros(0, np.float32)
         self._received = 0
         self.t0 = math.inf  # when sample 0 arrived: the least delayed block, less what came before
@@ -215,6 +218,8 @@ class MonitorRecorder:
     def _callback(self, data, frames, time_info, status) -> None:
         self._received += frames
         self.t0 = min(self.t0, time.perf_counter() - self._received / RATE)
+        if self.keep_samples:
+            self._blocks.append(data[:, 0].copy())
         samples = np.concatenate([self._carry, data[:, 0]])
         power = cell_power(samples)
         self._cells.append(power)
@@ -223,6 +228,10 @@ class MonitorRecorder:
     def levels(self) -> tuple[float, np.ndarray]:
         """(time of the first cell, power of every 5 ms cell recorded so far)."""
         return self.t0, np.concatenate(self._cells) if self._cells else np.zeros(0)
+
+    def samples(self) -> np.ndarray:
+        """Everything recorded (with ``keep_samples``); sample 0 arrived at ``t0``."""
+        return np.concatenate(self._blocks) if self._blocks else np.zeros(0, np.float32)
 
 
 # -- what was heard ---------------------------------------------------------------------------

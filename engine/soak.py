@@ -7,9 +7,12 @@ second, and halfway through one scene file is broken on
 disk (a typo'd field), so every later switch to it must be refused while the session goes on.
 
 Figures: whether the loop survived (``crashed`` 0/1), stage errors, switches asked / made /
-refused, resident memory growth after warm-up (target < 20 MB over 10 minutes), the frame
-on-time rate, fps and frame-time percentiles. The default run is 60 s; ``--seconds 600`` is the
-full ten-minute soak.
+refused, resident memory growth after warm-up (target < 20 MB over 10 minutes), and the frame
+watchdog's figures after warm-up: the longest stall (``longest_stall_ms``, the longest
+frame-to-frame gap: a scene load that held the loop shows here), dropped frames, time over
+budget, a stage that kept overrunning (``slow_stage``), the on-time rate counting dropped slots,
+fps and frame-time percentiles. The default run is 60 s; ``--seconds 600`` is the full
+ten-minute soak.
 
 The session comes from ``engine.session.build_app``, exactly as ``persona run`` builds it.
 """

@@ -1,11 +1,18 @@
-"""Shared fixtures: third-party sample assets and headless GL."""
+"""Shared fixtures: third-party sample assets and headless GL.
+
+The tests run in a home folder of their own, set before anything imports the engine: they must
+never read the developer's settings, nor write into their avatars, audit log or audit key.
+"""
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+os.environ["HOME"] = tempfile.mkdtemp(prefix="persona-tests-home-")
 
 SHARED_ASSETS = Path(__file__).resolve().parent.parent.parent / "shared" / "assets"
 

@@ -9,7 +9,7 @@ The detail view's figures are real too: the session runs on a fake-time clock an
 blocks for 2 s once (and overruns the frame a few times more), and ALSA-style underrun lines are
 written to file descriptor 2 with the terminal's filter in place (``engine.logs``).
 
-Usage: python tools/hud_screenshots.py [--out docs/img] [--size 1280x720]
+Usage: python tools/hud_screenshots.py [--out docs/img] [--size 960x540]
 """
 
 from __future__ import annotations
@@ -139,6 +139,7 @@ def shoot(out: Path, size: tuple[int, int]) -> list[Path]:
             command("blank", on=True)
             save("blank")
             command("blank", on=False)
+            frames(20)  # not mid-blink: a frozen blink reads as a fault
             command("freeze", on=True)
             save("frozen")
             command("freeze", on=False)
@@ -156,6 +157,12 @@ def shoot(out: Path, size: tuple[int, int]) -> list[Path]:
             command("hud", on=True)
             command("mute", on=False)
             command("voice", on=True)
+            command("panic", on=True)
+            save("panic")
+            command("panic", "lift")
+            command("blank", on=False)
+            command("mute", on=False)
+            frames(120)  # the calibration message has gone (shown for 4 s)
             broken = scenes[1]
             broken.path.write_text(broken.path.read_text().replace(
                 "[style]\n", "[style]\nintesity = 1.0\n"))
@@ -184,7 +191,7 @@ def shoot(out: Path, size: tuple[int, int]) -> list[Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/img"))
-    parser.add_argument("--size", default="1280x720")
+    parser.add_argument("--size", default="960x540")
     args = parser.parse_args()
     width, height = (int(part) for part in args.size.split("x"))
     args.out.mkdir(parents=True, exist_ok=True)

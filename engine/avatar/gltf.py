@@ -244,8 +244,8 @@ class _Reader:
             except ValueError as error:
                 raise self.fail(f"{where}.uri", f"invalid base64 ({error})") from error
         target = _local_file(self.path, uri, f"{where}.uri")
-        return regular_file.read_bytes(target, MAX_FILE_BYTES,
-                                       lambda reason: self.fail(f"{where}.uri", f"{uri!r}: {reason}"))
+        return regular_file.read_bytes(
+            target, MAX_FILE_BYTES, lambda reason: self.fail(f"{where}.uri", f"{uri!r}: {reason}"))
 
     def buffer_view(self, index: int, where: str) -> tuple[bytes, int, int, int | None]:
         """(buffer bytes, start, length, stride) of a buffer view, bounds checked."""
@@ -597,7 +597,8 @@ def _check_hierarchy(reader: _Reader, nodes: list[Node]) -> None:
         i: int | None = start
         while i is not None and i not in depth:
             if i in on_chain:
-                loop = " → ".join(str(j) for j in chain[chain.index(i):] + [i])
+                ancestors = chain[chain.index(i):]  # i, its parent, that one's parent...
+                loop = " → ".join(str(j) for j in [i, *reversed(ancestors[1:]), i])
                 raise reader.fail(f"nodes[{i}]", f"node {nodes[i].name!r} is its own ancestor "
                                                  f"(children form a cycle: {loop})")
             chain.append(i)

@@ -31,7 +31,8 @@ def open_source(spec: str, size: tuple[int, int] = (1280, 720), fps: float = 30.
     path = Path(spec).expanduser()
     if path.suffix.lower() in IMAGE_SUFFIXES or path.exists():
         if not path.is_file():
-            raise AssetError(f"source {spec}: no such file")
+            raise AssetError(f"source {spec}: " + ("not a regular file" if path.exists()
+                                                   else "no such file"))
         if path.suffix.lower() in IMAGE_SUFFIXES:
             from engine.capture.image import ImageSource
 

@@ -65,7 +65,12 @@ def entry_mac(entry: dict, key: bytes) -> str:
     return hmac.new(key, _DOMAIN + canonical.encode("ascii"), hashlib.sha256).hexdigest()
 
 
-def load_key(key_file: Path, create: bool) -> bytes:
+def _authentic(entry: dict, key: bytes) -> bool:
+    # As bytes: compare_digest refuses str with non-ASCII characters, which a forged line may hold.
+    return hmac.compare_digest(entry["hash"].encode(), entry_mac(entry, key).encode())
+
+
+def _load_key(key_file: Path, create: bool) -> bytes:
     """The audit key; with ``create``, a new one is made when there is none yet."""
     try:
         key = key_file.read_bytes()
@@ -89,7 +94,7 @@ def _new_key(key_file: Path) -> bytes:
         with replace_on_success(key_file, replace=False) as staged:
             staged.file.write(os.urandom(KEY_BYTES))
     except FileExistsError:
-        return load_key(key_file, create=False)
+        return _load_key(key_file, create=False)
     log.info("made a new audit key %s", key_file)
     return key_file.read_bytes()
 
@@ -122,28 +127,45 @@ class AuditLog:
     and from several sessions writing one file.
 
     Opening checks that the key is there and that the last entry verifies with it, so a
-    session never extends a damaged or foreign chain (AssetError, before anything starts).
+    session never extends a damaged or foreign chain. A log that fails (edited, cut, or written
+    before logs were keyed) is set aside under a new name — kept as evidence for
+    ``persona audit verify`` — and a new chain starts whose first entry names it: an audit
+    problem is reported loudly but never keeps a clinician from their session.
     """
 
     def __init__(self, path: str | os.PathLike, key_file: str | os.PathLike | None = None) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         key_file = Path(key_file) if key_file is not None else KEY_FILE
+        aside = None
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._locked() as fd:
-                empty = os.fstat(fd).st_size == 0
-                if not empty and not key_file.exists():
-                    raise AssetError(
-                        f"{self.path} was written without the audit key {key_file} (by Persona "
-                        f"0.2, before logs were keyed, or the key was lost): it cannot be "
-                        f"continued; move it away to start a new log")
-                self._key = load_key(key_file, create=empty)
-                self._tail(fd)
+                problem = self._unusable(fd, key_file)
+                if problem is not None:
+                    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+                    aside = self.path.with_name(f"{self.path.name}.{stamp}.set-aside")
+                    os.rename(self.path, aside)  # under the lock: no writer extends it now
+                    log.error("audit log %s %s: set aside as %s, and a new log started; check "
+                              "it with 'persona audit verify %s'", self.path, problem,
+                              aside.name, aside)
+            self._key = _load_key(key_file, create=True)
         except OSError as error:
             raise AssetError(f"cannot open audit log {self.path}: {error.strerror}") from None
+        if aside is not None:
+            self.record("log_set_aside", file=aside.name)
+
+    def _unusable(self, fd: int, key_file: Path) -> str | None:
+        """Why the open log cannot be continued, or None when its last entry verifies."""
+        if os.fstat(fd).st_size == 0:
+            return None
+        if not key_file.exists():
+            return "was written without the audit key (by Persona 0.2, or the key was lost)"
+        self._key = _load_key(key_file, create=False)
+        try:
+            self._tail(fd)
         except ValueError as error:
-            raise AssetError(f"{self.path}: last audit entry does not verify ({error}); run "
-                             f"'persona audit verify {self.path}' and start a new log") from None
+            return f"ends in an entry that does not verify ({error})"
+        return None
 
     @contextmanager
     def _locked(self) -> Iterator[int]:
@@ -175,7 +197,7 @@ class AuditLog:
         if len(lines) == 1 and size > len(tail):
             raise ValueError("the last line is too long")
         last = _parse(lines[-1])
-        if not hmac.compare_digest(last["hash"], entry_mac(last, self._key)):
+        if not _authentic(last, self._key):
             raise ValueError("its hash does not match the audit key")
         return last["seq"] + 1, last["hash"]
 
@@ -213,7 +235,7 @@ def verify(path: str | os.PathLike, key_file: str | os.PathLike | None = None,
     path = Path(path)
     if not path.is_file():
         raise AssetError(f"{path}: no such audit log")
-    key = load_key(Path(key_file) if key_file is not None else KEY_FILE, create=False)
+    key = _load_key(Path(key_file) if key_file is not None else KEY_FILE, create=False)
     problems: list[str] = []
     first_bad: int | None = None
     prev, expected_seq, count = GENESIS, 0, 0
@@ -232,7 +254,7 @@ def verify(path: str | os.PathLike, key_file: str | os.PathLike | None = None,
                 problems.append(f"{where}: not an audit entry ({error})")
                 prev, expected_seq = None, None
             else:
-                if not hmac.compare_digest(entry["hash"], entry_mac(entry, key)):
+                if not _authentic(entry, key):
                     problems.append(f"{where}: entry was edited or written without this audit "
                                     f"key (hash does not match)")
                 if prev is not None and entry["prev"] != prev:

@@ -92,8 +92,12 @@ def likeness_files(avatar_dir: Path, toml_dict: dict) -> list[Path]:
 
 
 def file_sha256(path: Path) -> str:
+    """The hash of one likeness file, read as warily as the loaders read it (no FIFO waits)."""
+    from engine.avatar.gltf import MAX_FILE_BYTES
+    from engine.safety.regular_file import open_regular
+
     digest = hashlib.sha256()
-    with open(path, "rb") as file:
+    with open_regular(path, MAX_FILE_BYTES, lambda why: ConsentError(f"{path}: {why}")) as file:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

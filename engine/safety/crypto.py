@@ -41,7 +41,7 @@ from engine.safe_write import create_new, replace_on_success
 MAGIC = b"PERSONA\x1a"
 VERSION = 1
 KDF_SCRYPT, KDF_RAW = 1, 0
-CHUNK_BYTES = 64 * 1024  # the most plaintext in one chunk: writers never seal more, readers refuse more
+CHUNK_BYTES = 64 * 1024  # most plaintext in a chunk: writers never seal more, readers refuse more
 TAG_BYTES = 16
 SALT_BYTES = FILE_ID_BYTES = CHECK_BYTES = 16
 HEADER = struct.Struct(">8sBBBBB16s16s16s")

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import BinaryIO
 
 from engine.errors import EngineError
 
@@ -23,9 +25,10 @@ _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY
 Fail = Callable[[str], EngineError]
 
 
-def read_bytes(path: str | os.PathLike, max_bytes: int, fail: Fail) -> bytes:
-    """The contents of the regular file ``path``, at most ``max_bytes`` of them; otherwise
-    raises ``fail(reason)``."""
+@contextmanager
+def open_regular(path: str | os.PathLike, max_bytes: int, fail: Fail) -> Iterator[BinaryIO]:
+    """The regular file ``path`` open for reading, checked before a byte is read: not a FIFO
+    or device, at most ``max_bytes`` long; otherwise raises ``fail(reason)``."""
     try:
         descriptor = os.open(path, _OPEN_FLAGS)  # follows symlinks: a linked file is fine
     except FileNotFoundError:
@@ -39,11 +42,18 @@ def read_bytes(path: str | os.PathLike, max_bytes: int, fail: Fail) -> bytes:
         if status.st_size > max_bytes:  # refused before reading a byte of it
             raise fail(f"larger than {max_bytes} bytes; too large for this file")
         with open(descriptor, "rb", closefd=False) as file:
-            data = file.read(max_bytes + 1)
+            yield file
     except OSError as error:
         raise fail(f"cannot read ({error.strerror or error})") from None
     finally:
         os.close(descriptor)
+
+
+def read_bytes(path: str | os.PathLike, max_bytes: int, fail: Fail) -> bytes:
+    """The contents of the regular file ``path``, at most ``max_bytes`` of them; otherwise
+    raises ``fail(reason)``."""
+    with open_regular(path, max_bytes, fail) as file:
+        data = file.read(max_bytes + 1)
     if len(data) > max_bytes:  # it grew after fstat
         raise fail(f"larger than {max_bytes} bytes; too large for this file")
     return data

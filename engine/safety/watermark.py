@@ -54,7 +54,6 @@ THRESHOLD = 5.0            # z-score; P(z >= 5) without a watermark <= exp(-25/2
 WEIGHT_WINDOW = 3          # chips over which the picture's local residual power is estimated
 WEIGHT_FLOOR = 0.05        # x median power: keeps perfectly flat chips from taking all the weight
 MAX_VIDEO_FRAMES = 240     # frames read by detect_file; more add little once the score is high
-MAX_IMAGE_PIXELS = 64_000_000
 
 
 @dataclass(frozen=True)
@@ -219,15 +218,9 @@ def detect_file(path: Path, max_frames: int = MAX_VIDEO_FRAMES) -> Detection:
 
 
 def _read_image(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    from engine.images import read_image
 
-    try:
-        with Image.open(path) as image:
-            if image.width * image.height > MAX_IMAGE_PIXELS:
-                raise AssetError(f"{path}: image {image.width}x{image.height} is too large")
-            return np.asarray(image.convert("RGB"))
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as error:
-        raise AssetError(f"{path}: not a readable image or video ({error})") from None
+    return np.asarray(read_image(path))
 
 
 def _detect_video(path: Path, max_frames: int) -> Detection:

@@ -4,10 +4,10 @@ Three layers, each in ``docs/tracking.md``:
 
 1. **Normalised coordinates** (``normalise``): the landmarks after ``head_pose.to_face_frame``
    (template centimetres, head pose and distance removed) are re-expressed in the face's *own*
-   proportions: lengths in units of its inter-ocular distance, positions about its own midline
-   and nose base, scaled back to the template's values. A face with the template's proportions
-   is unchanged; a face with wider-set eyes is measured as if it had the template's; heights of
-   cheeks and nose wings are taken against the nose base, lower-lid heights in eye widths, so the
+   proportions: lengths in units of its inter-ocular distance, x about its own midline, widths
+   in units of its inter-ocular distance (scaled to the template's). A face with the template's
+   proportions is unchanged; a face with wider-set eyes is measured as if it had the template's;
+   lower-lid heights are in eye widths like the upper lid's, so the
    rest/full values below are not biased by who is being tracked.
 2. **Geometric formulas, one side only** (``_half``): every measure is a ramp between rest and
    full values on those coordinates, written once, for the person's *left* side and the midline.
@@ -15,10 +15,11 @@ Three layers, each in ``docs/tracking.md``:
    landmark swapped with its partner through the template's symmetry permutation), so a mirrored
    face gives exactly swapped channels; ``jawLeft``/``mouthLeft`` and the eyes' look directions
    swap the same way, and the unpaired channels are the mean of the two runs.
-3. **Learned mapping** (``engine.tracking.learned``): a ridge regression from both halves' signed
-   measures to the coefficients, trained on rendered faces with known weights
-   (``tools/train_blendshapes.py``), used per channel where it beat the formulas on held-out
-   identities. The formulas remain the fallback (no weights file, ``learned=False``).
+3. **Learned mapping** (``engine.tracking.learned``, ``compute(..., learned=True)``): a ridge
+   regression from both halves' signed measures to the coefficients, trained on rendered
+   personas with known weights (``tools/train_blendshapes.py``), used per channel pair where it
+   beat the formulas on validation identities. Not the default yet: it wins on held-out
+   personas but not on real faces; the formulas are the default and the fallback.
 
 "Left" is the person's own left, as in ARKit.
 """
@@ -82,10 +83,10 @@ LOWER_LIP_THICK_REST, LOWER_LIP_THICK_ROLLED = 0.8, 0.3
 LIP_SIDE_THICK_REST, LIP_SIDE_THICK_PRESSED = 0.65, 0.3
 CHIN_RAISE_FULL = 0.6  # jaw shorter than rest with lips closed: the chin pushes the lip up
 CHEEK_WIDTH_REST, CHEEK_WIDTH_PUFF = 9.0, 9.6
-# Heights above the nose base (subnasale), normalised cm.
-CHEEK_REST, CHEEK_RAISED = 0.12, 0.42  # cheek over the nose-lip fold
-CHEEK_UPPER_REST, CHEEK_UPPER_RAISED = 2.37, 2.57  # cheek under the lower lid
-NOSE_WING_REST, NOSE_WING_RAISED = 0.52, 0.82
+# Heights in normalised coordinates (y), cm: the face-frame fit anchors them to the skull.
+CHEEK_REST, CHEEK_RAISED = -1.0, -0.7  # cheek over the nose-lip fold
+CHEEK_UPPER_REST, CHEEK_UPPER_RAISED = 1.25, 1.45  # cheek under the lower lid
+NOSE_WING_REST, NOSE_WING_RAISED = -0.6, -0.3
 SNEER_SMILE_SHARE = 0.4  # a smile lifts the nose wings too; this share of its lift is not a sneer
 
 
@@ -165,32 +166,36 @@ def proportions(points: np.ndarray) -> tuple[float, float, float]:
 
 
 @lru_cache(maxsize=1)
-def _template_units() -> tuple[float, float, np.ndarray]:
+def _template_units() -> tuple[float, float]:
     from engine.tracking.template import load_template
 
     points = load_template().points.astype(np.float64)
-    iod, mid, centre = proportions(points)
-    return iod, mid, np.array([centre, points[lm.SUBNASALE, 1], points[lm.SUBNASALE, 2]])
+    iod, mid, _ = proportions(points)
+    return iod, mid
 
 
 PROPORTION_CLAMP = (0.8, 1.25)  # a face beyond these proportions is a bad fit, not a person
 
 
 def normalise(points: np.ndarray) -> np.ndarray:
-    """(478, 3) landmarks in the face's own proportions, scaled to the template's: about the
-    face's midline (x) and nose base (y, z), in units of its inter-ocular distance.
+    """(478, 3) landmarks in the face's own proportions: x about the face's own midline, in
+    units of its inter-ocular distance (scaled to the template's); y and z as the face-frame fit
+    left them (that fit already scales every face to the template's rigid landmarks).
 
-    One scale for all three axes: the mid-face height (eye corners to nose base) would be the
-    natural vertical unit, but MediaPipe's estimate of it moves with head pitch (the same person
+    Only x is rescaled. The mid-face height (eye corners to nose base) would be the natural
+    vertical unit, but MediaPipe's estimate of it moves with head pitch (the same person
     measures 4.04 cm in a photo and 4.38 cm in a video frame, where the inter-ocular distance
-    agrees within 0.5 %), so it would add noise rather than remove identity.
+    agrees within 0.5 %), and an isotropic rescale by the inter-ocular distance lengthens a
+    narrow-eyed face's jaw into a jawOpen of 0.24 at rest; both add error rather than remove
+    identity.
     """
     iod, _, centre = proportions(points)
-    template_iod, _, template_ref = _template_units()
+    template_iod = _template_units()[0]
     low, high = PROPORTION_CLAMP
     scale = min(high, max(low, template_iod / max(iod, 1e-6)))
-    ref = np.array([centre, points[lm.SUBNASALE, 1], points[lm.SUBNASALE, 2]])
-    return (points - ref) * scale + template_ref
+    out = np.array(points, np.float64)
+    out[:, 0] = (out[:, 0] - centre) * scale
+    return out
 
 
 # --- the formulas -----------------------------------------------------------------------------
@@ -264,12 +269,11 @@ def _half(points: np.ndarray, eye_angles: np.ndarray, floor: float) -> list[floa
     side_thickness = y[lm.LEFT_UPPER_LIP] - y[lm.LEFT_LOWER_LIP] - lip_gap
     pressed = signed(side_thickness, LIP_SIDE_THICK_REST, LIP_SIDE_THICK_PRESSED)
     out[index["mouthPressLeft"]] = pressed * (1.0 - lips_apart)
-    # Cheek and nose-wing heights against the nose base (the frame's origin is not the face's).
-    cheek_raise = 0.5 * (signed(y[lm.LEFT_CHEEK] - nose_base, CHEEK_REST, CHEEK_RAISED)
-                         + signed(y[lm.LEFT_CHEEK_UPPER] - nose_base, CHEEK_UPPER_REST,
-                                  CHEEK_UPPER_RAISED))
+    # Cheek and nose-wing heights in the (skull-fixed) normalised frame.
+    cheek_raise = 0.5 * (signed(y[lm.LEFT_CHEEK], CHEEK_REST, CHEEK_RAISED)
+                         + signed(y[lm.LEFT_CHEEK_UPPER], CHEEK_UPPER_REST, CHEEK_UPPER_RAISED))
     out[index["cheekSquintLeft"]] = cheek_raise
-    nose_rise = y[lm.LEFT_NOSE_WING] - nose_base - NOSE_WING_REST
+    nose_rise = y[lm.LEFT_NOSE_WING] - NOSE_WING_REST
     out[index["noseSneerLeft"]] = signed(nose_rise - SNEER_SMILE_SHARE * smile_rise, 0.0,
                                          NOSE_WING_RAISED - NOSE_WING_REST)
 
@@ -326,15 +330,16 @@ def halves(points: np.ndarray, eye_angles: np.ndarray, floor: float) -> tuple[np
 
 
 def compute(points: np.ndarray, eye_angles: np.ndarray, floor: float = 0.0,
-            learned: bool = True) -> np.ndarray:
+            learned: bool = False) -> np.ndarray:
     """(52,) float32 coefficients in ARKit order, in [``floor``, 1].
 
     ``points``: (478, 3) landmarks in the template frame; ``eye_angles``: (2, 2) from
     ``gaze.eye_angles`` (rows left, right eye; yaw, pitch radians). With ``floor`` < 0 each
     channel also says how far on the other side of its rest the face is ("signed"
     coefficients): a person's neutral measured this way lets calibration move every rest, not
-    only the ones the default puts below their neutral. ``learned=False``: the geometric
-    formulas alone.
+    only the ones the default puts below their neutral. ``learned=True`` applies the learned
+    mapping where it won on held-out renders; it is off by default because, trained on
+    generated personas only, it does not yet carry over to real faces (``docs/tracking.md``).
     """
     if learned:
         from engine.tracking import learned as learned_model

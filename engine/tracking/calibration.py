@@ -130,3 +130,62 @@ class Calibration:
         if not (np.all(np.isfinite(rest)) and np.all(np.isfinite(full)) and np.all(full > rest)):
             raise ConfigError(f"{source}: calibration values must be finite with full > rest")
         return cls(rest, full, head_rest, gaze_rest, signed)
+
+
+# Automatic calibration: the rest each channel relaxes to, learned while the person uses it.
+AUTO_WINDOW_S = 8.0  # the rest estimate looks at this much recent history
+AUTO_REST_PERCENTILE = 20.0  # "low values": the rest is this percentile of the window
+AUTO_REST_RATE = 0.1  # the rest rises at most this much per second (falls at once)
+AUTO_REST_MAX = 0.3  # and never above this: a held expression keeps at least 70 % of its value
+AUTO_MIN_SPAN = 0.6  # the range never shrinks below this, so noise is never stretched > 1.7x
+AUTO_RANGE_DECAY = 0.01  # the range's top (a running max) decays this much per second
+AUTO_MIN_FRAMES = 15  # frames in the window before the rest starts to move
+
+
+class AutoCalibration:
+    """A slowly adapting per-channel rest and range for people who never press calibrate.
+
+    Applied after the hotkey calibration (``Calibration.apply``) to its [0, 1] output:
+
+        c' = clamp((c - rest) / (top - rest), 0, 1)
+
+    ``rest`` follows the 20th percentile of the channel over the last 8 s: it rises towards it
+    at no more than 0.1 per second and never above 0.3, and falls to it at once (a lower rest
+    only shows more of the person's face). ``top`` is a running max that decays by 0.01 per
+    second, never below ``rest + 0.6`` nor above 1. A resting activation of up to 0.3 (a
+    face that reads as a slight frown) is gone within about three seconds; a held expression
+    is never adapted away: at value v it still shows at least (v - 0.3) / 0.7, and a full one
+    stays full.
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.rest = np.zeros(NUM_BLENDSHAPES)
+        self.top = np.ones(NUM_BLENDSHAPES)
+        self._times: list[float] = []
+        self._values: list[np.ndarray] = []
+        self._last: float | None = None
+        self._target: np.ndarray | None = None
+
+    def update(self, values: np.ndarray, t: float) -> np.ndarray:
+        """Feed one frame's (52,) coefficients in [0, 1] at time ``t``; returns them adapted."""
+        values = np.asarray(values, np.float64)
+        dt = 0.0 if self._last is None else min(max(t - self._last, 0.0), 0.5)
+        self._last = t
+        self._times.append(t)
+        self._values.append(values)
+        while self._times[0] < t - AUTO_WINDOW_S:
+            self._times.pop(0)
+            self._values.pop(0)
+        if len(self._values) >= AUTO_MIN_FRAMES:
+            if self._target is None or len(self._values) % 5 == 0:  # the percentile every 5th frame
+                self._target = np.minimum(
+                    np.percentile(self._values, AUTO_REST_PERCENTILE, axis=0), AUTO_REST_MAX)
+            self.rest = np.where(self._target < self.rest, self._target,
+                                 np.minimum(self.rest + AUTO_REST_RATE * dt, self._target))
+        self.top = np.clip(np.maximum(values, self.top - AUTO_RANGE_DECAY * dt),
+                           self.rest + AUTO_MIN_SPAN, 1.0)
+        span = np.maximum(self.top - self.rest, 1e-6)
+        return np.clip((values - self.rest) / span, 0.0, 1.0).astype(np.float32)

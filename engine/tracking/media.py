@@ -16,7 +16,6 @@ from engine.errors import AssetError
 from engine.types import Frame
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-MAX_PIXELS = 8192 * 8192  # refuse decompression bombs
 
 
 def is_image(path: str | os.PathLike) -> bool:
@@ -24,16 +23,10 @@ def is_image(path: str | os.PathLike) -> bool:
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """(H, W, 3) uint8 RGB."""
-    from PIL import Image
+    """(H, W, 3) uint8 RGB, through the one bounded image reader."""
+    from engine.images import read_image as read_bounded
 
-    try:
-        with Image.open(path) as image:
-            if image.width * image.height > MAX_PIXELS:
-                raise AssetError(f"{path}: image too large ({image.width}x{image.height})")
-            return np.ascontiguousarray(np.asarray(image.convert("RGB")))
-    except (OSError, ValueError, Image.DecompressionBombError) as error:
-        raise AssetError(f"{path}: cannot read image ({error})") from error
+    return np.ascontiguousarray(np.asarray(read_bounded(path)))
 
 
 def read_frames(path: str | os.PathLike, max_frames: int | None = None) -> Iterator[Frame]:

@@ -76,7 +76,8 @@ def convert_command(args: argparse.Namespace) -> int:
     if args.preset is None and args.pitch is None and args.formant is None:
         raise ConfigError("voice convert: give --preset NAME or --pitch/--formant")
     # Checked before anything is read: a bad flag must not wait for a long file.
-    flags = {"pitch_semitones": ("--pitch", args.pitch), "formant_ratio": ("--formant", args.formant)}
+    flags = {"pitch_semitones": ("--pitch", args.pitch),
+             "formant_ratio": ("--formant", args.formant)}
     changes = {key: checked_number(key, value, flag)
                for key, (flag, value) in flags.items() if value is not None}
     preset = load_preset(args.preset) if args.preset else VoicePreset(name="command-line")

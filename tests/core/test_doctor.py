@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.doctor_pulse import (DESCRIPTION, MONITOR, SINK, SINK_COMMAND, SOURCE,
+from engine.doctor.pulse import (DESCRIPTION, MONITOR, SINK, SINK_COMMAND, SOURCE,
                                  SOURCE_COMMAND, parse_nodes)
-from engine.doctor_tone import AMPLITUDE, RATE, analyse, tone
+from engine.doctor.tone import AMPLITUDE, RATE, analyse, tone
 from tests.conftest import require_programs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -246,6 +246,38 @@ def test_no_sink_yet_gives_the_documented_lines(pulse, tmp_path):
     assert mic["fix"] == f"{SINK_COMMAND} && {SOURCE_COMMAND}"
 
 
+# -- Windows and macOS: the virtual cable, judged from the device list ----------------------
+
+def cable_devices(output: str, microphone: str):
+    from engine.doctor.audio import VoiceDevices
+    from engine.voice.devices import AudioDevice
+
+    devices = [AudioDevice(0, "Microphone (USB Headset)", "Windows WASAPI", 1, 0, 48000.0),
+               AudioDevice(1, "Speakers (USB Headset)", "Windows WASAPI", 0, 2, 48000.0),
+               AudioDevice(2, "CABLE Input (VB-Audio Virtual Cable)", "Windows WASAPI", 0, 2,
+                           48000.0),
+               AudioDevice(3, "CABLE Output (VB-Audio Virtual Cable)", "Windows WASAPI", 2, 0,
+                           48000.0)]
+    by_name = {device.name.split(" (")[0]: device for device in devices}
+    return VoiceDevices(devices, by_name[microphone], by_name[output])
+
+
+def test_windows_cable_routing_and_feedback():
+    from engine.doctor.audio import check_cable
+
+    good = check_cable(cable_devices("CABLE Input", "Microphone"), "Windows")
+    assert [(f.what, f.status) for f in good] == [("voice routing", "ok")]
+    assert "'CABLE Output'" in good[0].detail
+    speakers = check_cable(cable_devices("Speakers", "Microphone"), "Windows")
+    assert speakers[0].status == "MISSING" and '--output "CABLE Input"' in speakers[0].fix
+    loop = check_cable(cable_devices("CABLE Input", "CABLE Output"), "Windows")
+    assert [(f.what, f.status) for f in loop] == [("voice routing", "ok"),
+                                                  ("microphone input", "MISSING")]
+    no_cable = cable_devices("Speakers", "Microphone")
+    no_cable.devices[2:] = []
+    assert check_cable(no_cable, "Windows")[0].fix.startswith("install VB-Audio")
+
+
 # -- the tone analysis on its own ------------------------------------------------------------
 
 def test_tone_analysis_finds_the_tone_and_what_surrounds_it():
@@ -262,8 +294,8 @@ def test_tone_analysis_finds_the_tone_and_what_surrounds_it():
 def test_the_clinician_quick_start_uses_the_names_the_doctor_checks():
     text = CLINICIAN_DOC.read_text()
     assert text.index("persona doctor") < text.index("## ")  # the first thing to run
-    for needed in ("Persona Camera", DESCRIPTION, f"PULSE_SINK={SINK}", "--voice",
-                   "pactl set-default-source", "modprobe v4l2loopback", "OBS Virtual Camera",
-                   "VB-Cable", "BlackHole", "hud.md",
+    for needed in (SINK_COMMAND, SOURCE_COMMAND, "Persona Camera", f"PULSE_SINK={SINK}",
+                   "--voice", "pactl set-default-source", "modprobe v4l2loopback",
+                   "OBS Virtual Camera", "VB-Cable", "BlackHole", "hud.md",
                    "<!-- state table: filled by the lead -->"):
         assert needed in text, needed

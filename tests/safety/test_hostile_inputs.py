@@ -39,7 +39,7 @@ class Case:
     not_written: Path | None = None  # an output the command must not claim to have written
 
 
-# -- building the hostile files ---------------------------------------------------------------------
+# -- building the hostile files --------------------------------------------------------------------
 
 def write_model(tmp_path: Path, suffix: str, nodes: list[dict]) -> Path:
     path = tmp_path / f"model{suffix}"
@@ -81,7 +81,7 @@ def consent_avatar(folder: Path, manifest_is_fifo: bool = False) -> Path:
     return folder
 
 
-# -- the command-line cases -------------------------------------------------------------------------
+# -- the command-line cases ------------------------------------------------------------------------
 
 def model_cycle(suffix: str, command: str) -> Callable[[Path], Case]:
     def build(tmp_path: Path) -> Case:
@@ -232,7 +232,7 @@ def test_command_refuses_in_one_line(build, tmp_path):
         assert not case.not_written.exists()
 
 
-# -- through the loaders, in this process ------------------------------------------------------------
+# -- through the loaders, in this process ----------------------------------------------------------
 
 class Hang(Exception):
     pass
@@ -307,3 +307,11 @@ def test_node_cycle_is_refused_naming_the_node(suffix, tmp_path):
 
     error = refused_quickly(lambda: load_model(write_model(tmp_path, suffix, CYCLE)))
     assert "node0" in str(error) and "cycle" in str(error)
+
+
+def test_deep_hierarchy_is_refused(tmp_path):
+    from engine.avatar.gltf import MAX_NODE_DEPTH, load_model
+
+    chain = [{"children": [n + 1]} for n in range(MAX_NODE_DEPTH + 1)] + [{"mesh": 0}]
+    error = refused_quickly(lambda: load_model(write_model(tmp_path, ".glb", chain)))
+    assert "levels deep" in str(error)

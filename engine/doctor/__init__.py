@@ -3,8 +3,8 @@
 Checks, in plain words and each with its fix, what a session needs: the scenes' avatars may be
 used (consent), the camera sends pictures, the virtual camera opens, a display exists for the
 preview, the microphone and output exist, the virtual microphone exists, carries Persona's voice
-and does not feed it back, and the renderer reaches the frame rate. Each check lives in an
-``engine.doctor_*`` module; this one runs them in order and prints one line per finding as it
+and does not feed it back, and the renderer reaches the frame rate. Each check lives in a
+module of this package; this one runs them in order and prints one line per finding as it
 comes, then, with ``--json``, one JSON object. Exit 0 when nothing is MISSING, else 1.
 """
 
@@ -16,7 +16,7 @@ import platform
 from collections.abc import Callable
 
 from engine.config import Settings, settings_path
-from engine.doctor_findings import MISSING, Finding
+from engine.doctor.findings import MISSING, Finding
 
 CHECKS = ("consent", "camera", "virtualcam", "display", "audio", "virtualmic", "graphics")
 
@@ -24,11 +24,11 @@ CHECKS = ("consent", "camera", "virtualcam", "display", "audio", "virtualmic", "
 def run_checks(settings: Settings, camera: str | None, wanted: tuple[str, ...],
                report: Callable[[Finding], None]) -> list[Finding]:
     """Every wanted check, cheapest first; ``report`` sees each finding as soon as it exists."""
-    from engine.doctor_audio import CABLES, check_audio_devices, check_cable
-    from engine.doctor_consent import check_consent
-    from engine.doctor_graphics import check_graphics
-    from engine.doctor_routing import check_virtual_mic
-    from engine.doctor_video import (camera_spec, check_camera, check_display,
+    from engine.doctor.audio import CABLES, check_audio_devices, check_cable
+    from engine.doctor.consent import check_consent
+    from engine.doctor.graphics import check_graphics
+    from engine.doctor.routing import check_virtual_mic
+    from engine.doctor.video import (camera_spec, check_camera, check_display,
                                      check_virtual_camera)
 
     findings: list[Finding] = []

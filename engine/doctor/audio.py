@@ -8,7 +8,7 @@ import platform
 from dataclasses import dataclass
 
 from engine.config import Settings
-from engine.doctor_findings import MISSING, OK, Finding, within
+from engine.doctor.findings import MISSING, OK, Finding, within
 from engine.errors import EngineError
 from engine.voice.devices import AudioDevice
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.config import Settings
-from engine.doctor_findings import MISSING, OK, WARNING, Finding, within
+from engine.doctor.findings import MISSING, OK, WARNING, Finding, within
 from engine.errors import DeviceError, EngineError
 
 VIDEO4LINUX = Path("/sys/class/video4linux")
@@ -62,7 +62,7 @@ def check_camera(spec: str, settings: Settings) -> Finding:
         try:
             frame = source.latest()
             if frame is None:
-                raise DeviceError("opened, but sent no picture")
+                raise DeviceError(f"{spec} opened, but sent no picture")
             height, width = frame.image.shape[:2]
             return width, height
         finally:
@@ -71,10 +71,10 @@ def check_camera(spec: str, settings: Settings) -> Finding:
     try:
         width, height = within(CAMERA_TIMEOUT_S, probe, f"camera {spec}")
     except EngineError as error:
-        return Finding("camera", MISSING, "camera", f"{spec}: {error}{_cameras_seen()}",
-                       "plug in the webcam and close other programs that use it (Zoom's own "
-                       "camera preview too), or pick another: persona doctor --camera N, then "
-                       "persona run --source webcam:N")
+        return Finding("camera", MISSING, "camera", f"{error}{_cameras_seen()}",
+                       "plug in the webcam and quit programs using it (Zoom's own video too); "
+                       "try another with persona doctor --camera N, then use it with persona "
+                       "run --source webcam:N")
     kind = "camera" if spec.startswith("webcam") else "source (not a camera)"
     return Finding("camera", OK, "camera", f"{kind} {spec} sends pictures ({width}x{height})")
 

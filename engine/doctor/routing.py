@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import os
 
-from engine.doctor_audio import VoiceDevices
-from engine.doctor_findings import MISSING, OK, WARNING, Finding
-from engine.doctor_pulse import (DESCRIPTION, MONITOR, SINK, SINK_COMMAND, SOURCE,
+from engine.doctor.audio import VoiceDevices
+from engine.doctor.findings import MISSING, OK, WARNING, Finding
+from engine.doctor.pulse import (DESCRIPTION, MONITOR, SINK, SINK_COMMAND, SOURCE,
                                  SOURCE_COMMAND, Node, Server)
-from engine.doctor_tone import parec_available, round_trip
+from engine.doctor.tone import parec_available, round_trip
 from engine.errors import DeviceError
 from engine.voice.devices import AudioDevice
 
@@ -26,7 +26,7 @@ OTHER_SOUND_DB = -60.0  # above this, something besides Persona plays into the m
 
 
 def check_virtual_mic(chosen: VoiceDevices | None) -> list[Finding]:
-    from engine.doctor_pulse import available, server
+    from engine.doctor.pulse import available, server
 
     if not available():
         return [Finding("virtualmic", MISSING, "virtual microphone", "pactl is not installed",
@@ -44,11 +44,14 @@ def check_virtual_mic(chosen: VoiceDevices | None) -> list[Finding]:
     meeting = meeting_source(found)
     findings = [_sink_finding(found, meeting)]
     if found.default_sink == SINK:
+        others = [node.name for node in found.sinks if node.name != SINK]
+        headphones = others[0] if others else "YOUR_HEADPHONES"
         findings.append(Finding("virtualmic", WARNING, "speakers",
                                 f"the default sink is {DESCRIPTION}: every program's sound, "
                                 "Zoom's too, goes into the microphone and your client hears "
-                                "themselves", "pactl set-default-sink YOUR_HEADPHONES (pactl "
-                                f"list short sinks); only Persona goes there, by PULSE_SINK={SINK}"))
+                                "themselves", f"pactl set-default-sink {headphones} (sinks here: "
+                                f"{', '.join(others) or 'none'}); only Persona goes into "
+                                f"{SINK}, by PULSE_SINK={SINK}"))
     if chosen is None:
         return findings + [Finding("virtualmic", MISSING, "voice routing",
                                    "not checked: no audio devices", "see the audio lines")]
@@ -130,8 +133,11 @@ def _routing_finding(found: Server, device: AudioDevice | None, meeting: Node | 
         return Finding("virtualmic", MISSING, "voice routing", "no output device",
                        "see the audio output line")
     sink = _server_side(device, "PULSE_SINK", found.default_sink, found.sinks)
-    node = found.sink(sink) if sink else None
-    goes_to = (node.description if node else sink) if sink else f"{device.name} directly"
+    if sink is None:
+        goes_to = f"{device.name} directly"
+    else:
+        node = found.sink(sink)
+        goes_to = node.description if node else sink
     fix = (f"start Persona, and this check, as {RUN_LINE} (or move Persona's stream to "
            f"{DESCRIPTION} in pavucontrol's Playback tab)")
     if not parec_available():

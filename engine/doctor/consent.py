@@ -5,8 +5,8 @@ loading anything onto the GPU and without writing to the audit log."""
 from __future__ import annotations
 
 from engine.config import Settings
-from engine.doctor_findings import MISSING, OK, WARNING, Finding
-from engine.doctor_graphics import session_scene
+from engine.doctor.findings import MISSING, OK, WARNING, Finding
+from engine.doctor.graphics import session_scene
 from engine.errors import EngineError
 from engine.scenes import Scene, SceneError, load_scenes, resolve_avatar
 

@@ -4,9 +4,11 @@ reaches, measured by rendering frames of the session's own scene through the rea
 
 from __future__ import annotations
 
+import dataclasses
+
 from engine.config import Settings
-from engine.doctor_findings import MISSING, OK, WARNING, Finding, within
-from engine.errors import ConsentError, EngineError
+from engine.doctor.findings import MISSING, OK, WARNING, Finding, within
+from engine.errors import ConsentError, DeviceError, EngineError
 from engine.scenes import Scene, load_scenes
 
 FRAMES = 30
@@ -24,11 +26,15 @@ def check_graphics(settings: Settings) -> list[Finding]:
     try:
         renderer, summary, scene = within(RENDER_TIMEOUT_S, lambda: _render(settings),
                                           "rendering")
+    except DeviceError as error:  # no OpenGL context
+        return [Finding("graphics", MISSING, "graphics", f"cannot render: {error}", GPU_FIX)]
     except ConsentError as error:
         return [Finding("graphics", WARNING, "frame rate", f"not measured: {error}",
-                        "see the consent line above")]
+                        "see the consent lines")]
     except EngineError as error:
-        return [Finding("graphics", MISSING, "graphics", f"cannot render: {error}", GPU_FIX)]
+        return [Finding("graphics", MISSING, "frame rate",
+                        f"the starting scene cannot be shown: {error}",
+                        "persona scenes check says what to fix")]
     software = any(name in renderer.lower() for name in SOFTWARE_RENDERERS)
     if software:
         graphics = Finding("graphics", WARNING, "graphics",
@@ -78,9 +84,10 @@ def _render(settings: Settings) -> tuple[str, dict[str, float], str]:
     from engine.session import build_app, offline_clock
 
     scene = session_scene(settings)
-    # What the doctor measures must not open a window, serve the control page or write files.
-    settings = settings.updated({"preview": False, "control": False, "dev": False,
-                                 "record_track": None, "audit_log": None}, "doctor")
+    # What the doctor measures must not open a window, serve the control page, take global
+    # hotkeys or write files.
+    settings = dataclasses.replace(settings, preview=False, control=False, control_lan=None,
+                                   global_keys={}, dev=False, record_track=None, audit_log=None)
     # Only the starting scene: preloading every avatar would time start-up, not frames.
     session = build_app(settings, source=SyntheticSource(settings.size, settings.fps,
                                                          realtime=False),
