@@ -23,7 +23,7 @@ DEFAULT_KEYS = {
     "1": "scene:1", "2": "scene:2", "3": "scene:3", "4": "scene:4", "5": "scene:5",
     "6": "scene:6", "7": "scene:7", "8": "scene:8", "9": "scene:9",
     "B": "blank", "F": "freeze", "M": "mute", "V": "voice", "C": "calibrate", "H": "hud",
-    "P": "panic",
+    "P": "panic", "I": "detail",
     "ESCAPE": "quit",
 }
 

@@ -153,6 +153,16 @@ def _premultiplied(picture: Image.Image) -> np.ndarray:
     return np.asarray(picture.convert("RGBa"))  # Pillow's premultiplied mode, done in C
 
 
+def refusal_shown(status: Status) -> bool:
+    """A refused scene's reason shows for a while, and for as long as the card is up: a session
+    that could not start on its scene waits behind the card until the clinician has read why."""
+    refused = status.refused
+    return refused is not None and (refused.age_s <= REFUSAL_SHOWN_S or status.blank)
+
+
+DETAIL_ACTION = "detail"  # the key binding that toggles the detail view (I by default)
+
+
 class Hud:
     """Draws the status into a reused (H, W, 4) premultiplied RGBA image."""
 
@@ -227,9 +237,8 @@ class Hud:
                                  self._message, status))
         refused = status.refused
         left.append(self._cached("refusal", (refused and refused.scene, refused and refused.reason,
-                                             refused is not None
-                                             and refused.age_s > REFUSAL_SHOWN_S,
-                                             status.scene), self._refusal, status))
+                                             refusal_shown(status), status.scene),
+                                 self._refusal, status))
         y = margin
         for panel in left:
             if panel is not None:
@@ -377,7 +386,7 @@ class Hud:
 
     def _refusal(self, status: Status) -> Image.Image | None:
         refused = status.refused
-        if refused is None or refused.age_s > REFUSAL_SHOWN_S:
+        if not refusal_shown(status):
             return None
         s = self.scale
         width_max = self.size[0] - round(32 * s) - round(24 * s)

@@ -310,24 +310,27 @@ def _with_shader_reload(on_frame, shaders: ShaderLibrary, interval_s: float = 0.
 
 
 def _open_window(session: Session, settings: Settings, opened: list[Sink]) -> None:
-    from engine.hud import Hud
+    from engine.hud import DETAIL_ACTION, Hud
     from engine.output.window import WindowSink
 
     app = session.app
     hud = Hud(settings.size)
     live_camera = any(type(sink).__name__ == "VirtualCameraSink" for sink in opened)
 
-    def overlay():
-        if not app.switches.hud:
-            return None
+    def overlay():  # with the HUD off it still draws the privacy flags: a hidden flag is a leak
         status = session.board.latest()
         # Read each time: the server starts after the window, and its code changes on pairing.
         pairing = session.control.pairing_text if session.control is not None else None
         return None if status is None else hud.render_if_changed(
             status, notice=window.notice or pairing)
 
-    window = WindowSink(session.gl, session.shaders, settings.keys,
-                        on_command=lambda text: app.commands.put(Command.parse(text)),
+    def on_command(text: str) -> None:
+        if text == DETAIL_ACTION:  # the HUD's detail view is the window's, not the loop's
+            hud.detail = not hud.detail
+        else:
+            app.commands.put(Command.parse(text))
+
+    window = WindowSink(session.gl, session.shaders, settings.keys, on_command=on_command,
                         overlay=overlay, confirm_quit=lambda: live_camera)
     window.open(*settings.size, settings.fps)
     session.resources.callback(window.close)

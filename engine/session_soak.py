@@ -150,6 +150,14 @@ def cell_power(samples: np.ndarray) -> np.ndarray:
     return np.mean(np.square(samples[:whole].reshape(-1, cell), dtype=np.float64), axis=1)
 
 
+@dataclass(frozen=True)
+class Levels:
+    """The power of consecutive 5 ms cells of a signal and when each began (perf_counter)."""
+
+    times: np.ndarray
+    power: np.ndarray
+
+
 class Microphone(threading.Thread):
     """Speaks ``speech`` (looped) into a voice engine started with ``input=False``, one hop at a
     time as the hop's last sample is "spoken", the way a sound card delivers a microphone."""
@@ -160,7 +168,8 @@ class Microphone(threading.Thread):
         self.voice = voice
         self.speech = np.asarray(speech[:len(speech) // cell * cell], np.float32)
         self.pushed = 0
-        # When sample 0 was spoken: the least delayed push, less the samples pushed by then.
+        # When sample 0 was spoken: the least delayed push, less the samples pushed by then (a
+        # late push is followed by a quicker one; none is ever early).
         self.t0 = math.inf
         self._halt = threading.Event()
 
@@ -180,26 +189,38 @@ class Microphone(threading.Thread):
         self._halt.set()
         self.join(5.0)
 
-    def levels(self) -> tuple[float, np.ndarray]:
-        """(time of the first cell, power of every 5 ms cell spoken so far)."""
+    def spoken(self, start: float, count: int) -> np.ndarray:
+        """The ``count`` samples spoken from time ``start`` on."""
+        first = round((start - self.t0) * RATE)
+        return self.speech[(first + np.arange(count)) % len(self.speech)]
+
+    def levels(self) -> Levels:
+        """Every 5 ms cell spoken so far."""
         clip = cell_power(self.speech)
-        cells = self.pushed // int(RATE * CELL_S)
-        return self.t0, clip[np.arange(cells) % len(clip)]
+        cells = np.arange(self.pushed // int(RATE * CELL_S))
+        return Levels(self.t0 + CELL_S * cells, clip[cells % len(clip)])
 
 
 class MonitorRecorder:
     """Records the default PulseAudio source (the null sink's monitor) as 5 ms power cells on
     the ``time.perf_counter`` clock, so that they line up with the app's frames; with
-    ``keep_samples`` the samples too (a test compares waveforms)."""
+    ``keep_samples`` the samples too (a test compares waveforms).
+
+    A block's samples arrived by the time its callback ran, and a callback is late by a
+    varying amount, so the least delayed callback dates the stream. A stream that loses
+    samples (an overflow on a busy machine) is dated afresh from there on: each block takes the
+    least delay among the callbacks of the second that follows it.
+    """
 
     def __init__(self, device: str = "pulse", keep_samples: bool = False) -> None:
         self.device = device
         self.keep_samples = keep_samples
+        self.overflows = 0
         self._cells: list[np.ndarray] = []
         self._blocks: list[np.ndarray] = []
         self._carry = np.zeros(0, np.float32)
         self._received = 0
-        self.t0 = math.inf  # when sample 0 arrived: the least delayed block, less what came before
+        self._arrivals: list[tuple[float, int]] = []  # (callback time, samples received by then)
         self._stream = None
 
     def start(self) -> None:
@@ -217,7 +238,8 @@ class MonitorRecorder:
 
     def _callback(self, data, frames, time_info, status) -> None:
         self._received += frames
-        self.t0 = min(self.t0, time.perf_counter() - self._received / RATE)
+        self._arrivals.append((time.perf_counter(), self._received))
+        self.overflows += bool(status.input_overflow)
         if self.keep_samples:
             self._blocks.append(data[:, 0].copy())
         samples = np.concatenate([self._carry, data[:, 0]])
@@ -225,33 +247,46 @@ class MonitorRecorder:
         self._cells.append(power)
         self._carry = samples[len(power) * int(RATE * CELL_S):].copy()
 
-    def levels(self) -> tuple[float, np.ndarray]:
-        """(time of the first cell, power of every 5 ms cell recorded so far)."""
-        return self.t0, np.concatenate(self._cells) if self._cells else np.zeros(0)
+    def sample_times(self, samples: np.ndarray) -> np.ndarray:
+        """When each of the recorded samples numbered ``samples`` arrived."""
+        arrivals = np.array(self._arrivals)
+        received = arrivals[:, 1]
+        # Sample 0's time by each callback, then the least of each callback's next second.
+        offsets = arrivals[:, 0] - received / RATE
+        span = max(1, int(np.searchsorted(arrivals[:, 0], arrivals[0, 0] + 1.0)))
+        padded = np.concatenate([offsets, np.full(span - 1, np.inf)])
+        least = np.lib.stride_tricks.sliding_window_view(padded, span).min(axis=1)
+        block = np.minimum(np.searchsorted(received, samples, side="right"), len(received) - 1)
+        return least[block] + samples / RATE
 
-    def samples(self) -> np.ndarray:
-        """Everything recorded (with ``keep_samples``); sample 0 arrived at ``t0``."""
-        return np.concatenate(self._blocks) if self._blocks else np.zeros(0, np.float32)
+    def levels(self) -> Levels:
+        """Every 5 ms cell recorded so far."""
+        power = np.concatenate(self._cells) if self._cells else np.zeros(0)
+        return Levels(self.sample_times(np.arange(len(power)) * int(RATE * CELL_S)), power)
+
+    def heard(self, start: float, count: int) -> np.ndarray:
+        """``count`` samples heard from time ``start`` on (with ``keep_samples``)."""
+        samples = np.concatenate(self._blocks)
+        first = int(np.searchsorted(self.sample_times(np.arange(len(samples))), start))
+        return samples[first:first + count]
 
 
 # -- what was heard ---------------------------------------------------------------------------
 
 
-def window_levels(levels: tuple[float, np.ndarray], start: float, stop: float) -> np.ndarray:
-    """dBFS of every 50 ms window lying wholly inside [start, stop), one per 5 ms step."""
-    t0, power = levels
-    first = max(0, math.ceil((start - t0) / CELL_S))
-    last = min(len(power), math.floor((stop - t0) / CELL_S))
+def window_levels(levels: Levels, start: float, stop: float) -> np.ndarray:
+    """dBFS of every 50 ms window of cells lying wholly inside [start, stop), one per cell."""
+    inside = levels.power[(levels.times >= start) & (levels.times + CELL_S <= stop)]
     width = int(round(WINDOW_S / CELL_S))
-    if last - first < width:
+    if len(inside) < width:
         return np.zeros(0)
-    total = np.concatenate([[0.0], np.cumsum(power[first:last])])
+    total = np.concatenate([[0.0], np.cumsum(inside)])
     mean = (total[width:] - total[:-width]) / width
     return np.maximum(-120.0, 10.0 * np.log10(mean + 1e-12))
 
 
-def speech_lag(spoken: tuple[float, np.ndarray], heard: tuple[float, np.ndarray],
-               start: float, stop: float, max_lag_s: float = 0.6) -> tuple[float, float]:
+def speech_lag(spoken: Levels, heard: Levels, start: float, stop: float,
+               max_lag_s: float = 0.6) -> tuple[float, float]:
     """How far (s) what was heard lags what was spoken over [start, stop), and how well the two
     match there (correlation of their 5 ms amplitude envelopes at that lag, 1 = perfectly).
 
@@ -259,17 +294,15 @@ def speech_lag(spoken: tuple[float, np.ndarray], heard: tuple[float, np.ndarray]
     they went in, so the envelopes line up to within a few milliseconds."""
     grid = np.arange(start, stop, CELL_S)
 
-    def envelope(levels: tuple[float, np.ndarray], times: np.ndarray) -> np.ndarray:
-        t0, power = levels
-        return np.interp(times, t0 + CELL_S * np.arange(len(power)), np.sqrt(power))
+    def envelope(levels: Levels, times: np.ndarray) -> np.ndarray:
+        centred = np.interp(times, levels.times, np.sqrt(levels.power))
+        return centred - centred.mean()
 
     reference = envelope(spoken, grid)
-    reference = reference - reference.mean()
     lags = np.arange(0.0, max_lag_s, 0.001)
     scores = np.zeros(len(lags))
     for n, lag in enumerate(lags):
         candidate = envelope(heard, grid + lag)
-        candidate = candidate - candidate.mean()
         scale = np.linalg.norm(reference) * np.linalg.norm(candidate)
         scores[n] = float(reference @ candidate / scale) if scale > 0 else 0.0
     best = int(np.argmax(scores))
@@ -306,8 +339,7 @@ class Heard:
     leaks: list[tuple[float, float]] = field(default_factory=list)  # (start, dBFS) over limit
 
 
-def listen(spoken: tuple[float, np.ndarray], heard: tuple[float, np.ndarray],
-           stretches: list[Interval], voice) -> Heard:
+def listen(spoken: Levels, heard: Levels, stretches: list[Interval], voice) -> Heard:
     """Line what was heard up with the app's states and measure each stretch.
 
     Speech spoken at t comes out at t + latency: the morph's own delay (``morph.latency_ms``),

@@ -57,7 +57,6 @@ class WindowSink:
         self.on_command = on_command
         self.overlay = overlay
         self.confirm_quit = confirm_quit
-        self.show_overlay = True
         self._pass = ScreenPass(gl.ctx, shaders, "present.glsl", vertices=3)
         self._image: moderngl.Texture | None = None
         self._hud: moderngl.Texture | None = None
@@ -96,8 +95,6 @@ class WindowSink:
                 self.notice = "Virtual camera is live: press Esc again to quit"
                 log.warning(self.notice)
                 return
-        if command == "hud":
-            self.show_overlay = not self.show_overlay
         self.on_command(command)
 
     def write(self, frame: Frame) -> None:
@@ -110,7 +107,7 @@ class WindowSink:
         if self._quit_asked_at and time.monotonic() - self._quit_asked_at > QUIT_CONFIRM_S:
             self._quit_asked_at, self.notice = None, None
         self._image.write(frame.image)  # top row first; present.glsl flips
-        if self.show_overlay and self.overlay is not None:
+        if self.overlay is not None:
             hud = self.overlay()
             if hud is not None:
                 self._hud.write(np.ascontiguousarray(hud))
@@ -120,7 +117,7 @@ class WindowSink:
         ctx.disable(moderngl.BLEND | moderngl.DEPTH_TEST)
         self._image.use(0)
         self._hud.use(1)
-        self._pass.draw(image=0, overlay=1, overlay_on=self.show_overlay and self.overlay is not None)
+        self._pass.draw(image=0, overlay=1, overlay_on=self.overlay is not None)
         glfw.swap_buffers(window)
         glfw.poll_events()
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.types import BLENDSHAPE_INDEX, BLENDSHAPE_NAMES, NUM_BLENDSHAPES
+from engine.types import BLENDSHAPE_NAMES, NUM_BLENDSHAPES
 
 WEIGHTS_PATH = Path(__file__).with_name("blendshapes_ridge.npz")
 FEATURE_FLOOR = -3.0  # signed ramps are computed down to this for the features
@@ -117,4 +117,3 @@ def fit(left: np.ndarray, right: np.ndarray, weights: np.ndarray, lam: float) ->
     return np.linalg.solve(x.T @ x + penalty, x.T @ y)
 
 
-__all__ = ["RidgeMapping", "load", "fit", "design", "half_features", "BLENDSHAPE_INDEX"]

@@ -82,8 +82,8 @@ class TwoTrackVoice:
 
 @pytest.fixture(scope="module")
 def tracks() -> tuple[np.ndarray, np.ndarray]:
-    """(morphed, real) voice, long enough for the longest test (the random walks, about 90 s):
-    8 s morphed once, looped."""
+    """(morphed, real) voice, long enough for the longest test (a random walk that runs to its
+    most gestures: about 7 minutes of frames): 8 s morphed once, looped."""
     morphed = morphed_demo_voice(8.0, "anonymous-deep", TRACK_RATE)
     real = speech_like(8.0, TRACK_RATE)  # what morphed_demo_voice morphs
     return np.tile(morphed, 60), np.tile(real, 60)
@@ -338,9 +338,10 @@ def test_switching_into_an_anonymous_scene_turns_the_morph_back_on(clinician):
 # -- anything at all -------------------------------------------------------------------------
 
 
+# What each walk must have gone through. (Entering the anonymous scene with the real voice on
+# is rarer than that, and has its own test; every step of the walk checks its rule.)
 WALK_COVERS = {"speaking", "muted", "card", "panic", "panic lifted by release",
-               "panic lifted by lift", "real voice by V twice", "real voice confirmed",
-               "morph back on entering an anonymous scene"}
+               "panic lifted by lift", "real voice by V twice", "real voice confirmed"}
 WALK_GESTURES = (150, 500)  # at least, and at most while something is not yet covered
 PRESS, RELEASED = Command("panic"), Command("panic", RELEASE)  # P down, P up (the window's)
 
@@ -418,14 +419,11 @@ def test_no_sequence_of_switches_leaks(clinician, seed):
                 confirmed = command.argument == CONFIRM or now - asked_at <= CONFIRM_S
                 assert name == "voice" and confirmed and not before[1], context
                 seen.add("real voice confirmed" if command.argument else "real voice by V twice")
-            if before[3] and not bypass and name == "scene":
-                seen.add("morph back on entering an anonymous scene")
             seen.add("panic" if panicked else "card" if blank else
                      "muted" if muted else "speaking")
             if name == "voice" and on is not True and not before[3]:
                 asked_at = now
             held_since = now if command == PRESS else None if command == RELEASED else held_since
-    print("frames", app.clock.frames, walked)
     assert seen >= WALK_COVERS, sorted(WALK_COVERS - seen)
     # What was not hidden was heard: the walk's speaking frames, together, are clearly audible.
     assert 10.0 * np.log10(np.mean(10.0 ** (np.array(speaking_levels) / 10.0))) > AUDIBLE_DBFS
@@ -464,20 +462,22 @@ LIVE_S = CALIBRATION_S + 22.0
 
 def waveform_match(microphone: Microphone, recorder: MonitorRecorder, start: float,
                    latency: float) -> float:
-    """How closely what was heard follows what was spoken, sample by sample, over the second
-    from ``start`` (the best normalised correlation within 20 ms of ``latency``): about 1 when
-    the real voice passes, low for the morph, which re-synthesises every period."""
+    """How closely what was heard follows what was spoken, sample by sample, in the second from
+    ``start``: the best normalised correlation within 20 ms of ``latency``, over four quarter
+    seconds (a trim of the output queue may shift one). About 1 when the real voice passes, low
+    for the morph, which re-synthesises every pitch period."""
     from scipy.signal import correlate
 
-    spoken_at = round((start - microphone.t0) * RATE)
-    spoken = microphone.speech[(spoken_at + np.arange(RATE)) % len(microphone.speech)]
-    heard = recorder.samples()
-    slack = int(0.02 * RATE)
-    heard_at = round((start + latency - recorder.t0) * RATE) - slack
-    heard = heard[heard_at:heard_at + RATE + 2 * slack]
-    scores = correlate(heard, spoken, mode="valid")
-    energy = np.sqrt(np.convolve(heard ** 2, np.ones(RATE), mode="valid"))
-    return float(np.max(scores / (np.linalg.norm(spoken) * energy + 1e-12)))
+    slack, piece = int(0.02 * RATE), RATE // 4
+    best = 0.0
+    for quarter in range(4):
+        at = start + quarter * 0.25
+        spoken = microphone.spoken(at, piece)
+        heard = recorder.heard(at + latency - slack / RATE, piece + 2 * slack)
+        scores = correlate(heard, spoken, mode="valid")
+        energy = np.sqrt(np.convolve(heard ** 2, np.ones(piece), mode="valid"))
+        best = max(best, float(np.max(scores / (np.linalg.norm(spoken) * energy + 1e-12))))
+    return best
 
 
 def test_live_voice_on_a_null_sink_goes_silent_behind_every_switch(gl, tmp_path, null_sink):

@@ -7,10 +7,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from engine.blank import blank_card
+from engine.hud import refusal_shown
 
 
 @pytest.fixture
@@ -50,6 +53,9 @@ def test_a_live_session_starts_behind_the_card_with_the_reason(refused_scene):
         status = session.app.status()
         assert status.blank and status.refused is not None
         assert status.refused.scene == "Jane" and "consent" in status.refused.reason
+        # The reason stays on the HUD as long as the card is up, not just for a few seconds.
+        later = replace(status, refused=replace(status.refused, age_s=600.0))
+        assert refusal_shown(later) and not refusal_shown(replace(later, blank=False))
         shown = sink.frames[-1].image.astype(int)
         assert np.abs(shown - blank_card(size).astype(int)).mean() < 8.0  # the card (+ badge)
     finally:

@@ -122,7 +122,7 @@ def test_hotkeys_switch_blank_toggle_the_hud_and_quit(windowed):
     press(rig, "b", lambda: rig.app.shutter.blank)
     press(rig, "b", lambda: not rig.app.shutter.blank)
     press(rig, "f", lambda: rig.app.switches.freeze)
-    press(rig, "h", lambda: not window.show_overlay)
+    press(rig, "h", lambda: not rig.app.switches.hud)
     rig.app.step()
     assert screen(gl)[HUD_TEXT].max() == 0, "H hid the HUD"
     press(rig, "Escape", lambda: rig.app.switches.quit)
