@@ -39,12 +39,14 @@ CELL_S = 0.005  # levels are kept as the power of 5 ms cells
 WINDOW_S = 0.05  # what a listener hears as one sound: RMS over 50 ms
 LEAK_LIMIT_DBFS = -60.0
 SINK = "persona_session"
-CALIBRATION_S = 6.0  # speech only at the start, while the device queues settle
+# Speech only at the start: PulseAudio takes a second or two to start pulling the output and
+# the recording, the voice's output queue fills meanwhile and is trimmed back within seconds.
+CALIBRATION_S = 8.0
 # Timing jitter the intervals allow for on top of the measured latency: the worker picks a
 # switch up at its next hop (15 ms) and may run late on a loaded machine, the frame timestamp
 # is taken just before the controls stage, and the lag estimate is good to a few ms.
 JITTER_S = 0.03
-LAG_WINDOW_S = 4.0  # speech the latency is measured on: a few phrases
+LAG_WINDOW_S = 3.0  # speech the latency is measured on: two phrases or more
 MIN_MATCH = 0.7  # envelope correlation below which a latency estimate is not trusted
 
 
@@ -274,15 +276,17 @@ class MonitorRecorder:
 # -- what was heard ---------------------------------------------------------------------------
 
 
-def window_levels(levels: Levels, start: float, stop: float) -> np.ndarray:
-    """dBFS of every 50 ms window of cells lying wholly inside [start, stop), one per cell."""
-    inside = levels.power[(levels.times >= start) & (levels.times + CELL_S <= stop)]
+def window_levels(levels: Levels, start: float, stop: float) -> tuple[np.ndarray, np.ndarray]:
+    """(start time, dBFS) of every 50 ms window of cells lying wholly inside [start, stop),
+    one per cell."""
+    inside = (levels.times >= start) & (levels.times + CELL_S <= stop)
     width = int(round(WINDOW_S / CELL_S))
-    if len(inside) < width:
-        return np.zeros(0)
-    total = np.concatenate([[0.0], np.cumsum(inside)])
+    if inside.sum() < width:
+        return np.zeros(0), np.zeros(0)
+    total = np.concatenate([[0.0], np.cumsum(levels.power[inside])])
     mean = (total[width:] - total[:-width]) / width
-    return np.maximum(-120.0, 10.0 * np.log10(mean + 1e-12))
+    return (levels.times[inside][:len(mean)],
+            np.maximum(-120.0, 10.0 * np.log10(mean + 1e-12)))
 
 
 def speech_lag(spoken: Levels, heard: Levels, start: float, stop: float,
@@ -336,7 +340,8 @@ class Heard:
     speaking_s: float = 0.0
     speaking_median_dbfs: float = -120.0
     speaking_levels: list[float] = field(default_factory=list)  # median of each stretch
-    leaks: list[tuple[float, float]] = field(default_factory=list)  # (start, dBFS) over limit
+    # Windows over the limit: (when the stretch began, how far into it, its dBFS)
+    leaks: list[tuple[float, float, float]] = field(default_factory=list)
 
 
 def listen(spoken: Levels, heard: Levels, stretches: list[Interval], voice) -> Heard:
@@ -357,7 +362,9 @@ def listen(spoken: Levels, heard: Levels, stretches: list[Interval], voice) -> H
     result = Heard()
 
     def lag(start: float, stop: float) -> float | None:
-        # A second at least: a window has to hold a phrase's start or end to be lined up.
+        # A second at least, and recorded: a window has to hold a phrase's start or end to be
+        # lined up (the recording itself starts a second or two late).
+        start = max(start, float(heard.times[0]) if len(heard.times) else math.inf)
         if stop - start < 1.0:
             return None
         found, match = speech_lag(spoken, heard, start, stop)
@@ -383,18 +390,19 @@ def listen(spoken: Levels, heard: Levels, stretches: list[Interval], voice) -> H
         stop = stretch.stop + after - morph_s - hop_s - JITTER_S
         if stretch.hidden:
             start = stretch.start + before - morph_s + mute_fade_s() + JITTER_S
-            levels = window_levels(heard, start, stop)
+            times, levels = window_levels(heard, start, stop)
             result.hidden_s += stretch.stop - stretch.start
             result.hidden_intervals += 1
             if len(levels):
                 result.hidden_measured_s += stop - start
-                loudest = float(levels.max())
-                result.leak_max_dbfs = max(result.leak_max_dbfs, loudest)
-                if loudest >= LEAK_LIMIT_DBFS:
-                    result.leaks.append((stretch.start, round(loudest, 1)))
+                loudest = int(np.argmax(levels))
+                result.leak_max_dbfs = max(result.leak_max_dbfs, float(levels[loudest]))
+                if levels[loudest] >= LEAK_LIMIT_DBFS:
+                    result.leaks.append((stretch.start, round(times[loudest] - stretch.start, 3),
+                                         round(float(levels[loudest]), 1)))
         else:
             # Speech comes back a latency after the unmute; the fade-in is short.
-            levels = window_levels(heard, stretch.start + before + JITTER_S, stop)
+            _, levels = window_levels(heard, stretch.start + before + JITTER_S, stop)
             result.speaking_s += stretch.stop - stretch.start
             if len(levels):
                 speaking.append(levels)
@@ -502,8 +510,10 @@ def bench_session(seconds: float | None) -> dict[str, float]:
             session.close()
     stretches = intervals(np.array(run.times), np.array(run.hidden), 1.0 / settings.fps)
     heard = listen(microphone.levels(), recorder.levels(), stretches, voice)
-    for at, level in heard.leaks:
-        log.error("leak: %.1f dBFS in the stretch hidden at %.1f s", level, at - run.times[0])
+    for at, into, level in heard.leaks:
+        log.error("leak: %.1f dBFS %.2f s into the stretch hidden at %.1f s (for %.1f s)", level,
+                  into, at - run.times[0],
+                  next(s.stop - s.start for s in stretches if s.start == at))
     figures = app.stats.summary()
     return {
         "seconds": seconds,

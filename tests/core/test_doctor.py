@@ -297,5 +297,5 @@ def test_the_clinician_quick_start_uses_the_names_the_doctor_checks():
     for needed in (SINK_COMMAND, SOURCE_COMMAND, "Persona Camera", f"PULSE_SINK={SINK}",
                    "--voice", "pactl set-default-source", "modprobe v4l2loopback",
                    "OBS Virtual Camera", "VB-Cable", "BlackHole", "hud.md",
-                   "<!-- state table: filled by the lead -->"):
+                   "## What the switches do"):
         assert needed in text, needed

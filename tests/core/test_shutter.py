@@ -21,7 +21,7 @@ import pytest
 from engine.clock import Clock
 from engine.offline import PrecomputedVoice, morphed_demo_voice
 from engine.scenes import load_scene
-from engine.session_soak import (LEAK_LIMIT_DBFS, RATE, Microphone, MonitorRecorder,
+from engine.session_soak import (CALIBRATION_S, LEAK_LIMIT_DBFS, RATE, Microphone, MonitorRecorder,
                                  Step, intervals, listen, run_script)
 from engine.shutter import CONFIRM_S, PANIC_HOLD_S, Shutter
 from engine.status import CONFIRM, LIFT, RELEASE, Command
@@ -437,7 +437,6 @@ def _step(at: float, text: str | Command, *, refused: bool = False, **expect: bo
     return Step(at, command, expect, refused)
 
 
-CALIBRATION_S = 6.0  # speech only at first, while the device queues settle (several seconds)
 LIVE_SCRIPT = (
     _step(0.0, "blank", blank=True, muted=True),
     _step(2.0, "blank", blank=False, muted=False),
@@ -507,13 +506,13 @@ def test_live_voice_on_a_null_sink_goes_silent_behind_every_switch(gl, tmp_path,
                                                         False]
     heard = listen(microphone.levels(), recorder.levels(), stretches, voice)
     # The latency is the morph's 37 ms plus the queues: well under a quarter of a second once
-    # settled; if it were not, the guards would hide most of what they should check.
-    assert max(heard.latencies) < 0.25, heard.latencies
+    # they have settled. The guards follow it, and still leave most of each hidden stretch.
+    latency = float(np.median(heard.latencies))
+    assert latency < 0.25, heard.latencies
     assert heard.leak_max_dbfs < LEAK_LIMIT_DBFS, heard.leaks
-    assert heard.hidden_measured_s > 0.7 * heard.hidden_s  # the guards left most to listen to
+    assert heard.hidden_measured_s > 0.7 * heard.hidden_s
     assert min(heard.speaking_levels) > AUDIBLE_DBFS, heard.speaking_levels
     # The real voice really passed while it was on, and the morph came back in scene 4.
-    latency = float(np.median(heard.latencies))
     start = run.times[0]
     assert waveform_match(microphone, recorder, start + CALIBRATION_S + 17.5, latency) > 0.9
     assert waveform_match(microphone, recorder, start + CALIBRATION_S + 20.5, latency) < 0.5
