@@ -4,6 +4,7 @@ next frame; a load that never finishes is refused after its time bound."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -106,25 +107,50 @@ def test_a_load_that_never_finishes_is_refused_after_its_time_bound(live_rig):
         release.set()
 
 
-@pytest.mark.parametrize("hostile", ["fifo scene file", "huge background"])
-def test_a_hostile_scene_is_refused_while_the_loop_goes_on(live_rig, hostile, tmp_path):
+def cycle_avatar(rig: Rig, gl, folder) -> None:
+    """Scene 2's avatar becomes a glTF whose nodes form a cycle (0 → 1 → 0), loaded as a session
+    loads avatars: consent checked, files read on the loading worker."""
+    from engine.config import Settings
+    from engine.session import avatar_loader
+    from tests.safety.hostile_files import triangle_gltf
+
+    avatar = folder / "avatars" / "loop"
+    avatar.mkdir(parents=True)
+    document = triangle_gltf([{"mesh": 0, "children": [1]}, {"children": [0]}])
+    (avatar / "loop.gltf").write_text(json.dumps(document))
+    (avatar / "avatar.toml").write_text('model = "loop.gltf"\n[consent]\nlikeness = "synthetic"\n')
+    path = rig.app.director.scenes[1].path
+    path.write_text(path.read_text().replace('avatar = "green"', f'avatar = "{avatar}/"'))
+    loader = rig.app.director.loader
+    real = avatar_loader(gl, rig.shaders, Settings(audit_log=None))
+    quads = loader.load_avatar
+    loader.load_avatar = lambda scene: real(scene) if scene.avatar.endswith("/") else quads(scene)
+
+
+@pytest.mark.parametrize("hostile, why", [("fifo scene file", "not a regular file"),
+                                          ("huge background", "too large"),
+                                          ("node-cycle avatar", "its own ancestor")])
+def test_a_hostile_scene_is_refused_while_the_loop_goes_on(live_rig, gl, hostile, why, tmp_path):
+    from tests.safety.hostile_files import png_claiming
+
     rig = live_rig
     path = rig.app.director.scenes[1].path
     if hostile == "fifo scene file":
         path.unlink()
         os.mkfifo(path)  # nothing will ever write to it
-    else:
-        from PIL import Image
-
+    elif hostile == "huge background":
         picture = tmp_path / "huge.png"
-        Image.new("L", (20000, 20000)).save(picture)  # small on disk, 400 Mpixel decoded
+        picture.write_bytes(png_claiming(20000, 20000))  # 70 bytes, 400 Mpixel decoded
         path.write_text(path.read_text().replace("[background]\ncolor = [0.0, 0.0, 0.0]",
                                                  f'[background]\nimage = "{picture}"'))
+    else:
+        cycle_avatar(rig, gl, tmp_path)
     rig.app.commands.put(Command("scene", "2"))
     fps = run_for(rig, 1.0)
     assert fps >= 29.0
     assert rig.app.director.loading is None and rig.app.director.current.scene.name == "red"
-    assert rig.app.director.refused is not None and rig.app.director.refused.scene == "green"
+    refused = rig.app.director.refused
+    assert refused is not None and refused.scene == "green" and why in refused.reason, refused
     rig.app.commands.put(Command("blank", on=True))
     rig.app.step()
     assert shows_card(rig)
