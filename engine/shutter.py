@@ -119,7 +119,7 @@ class Shutter:
         now = self._clock()
         if argument == RELEASE:  # the panic key let go: lift only after a long enough hold
             armed, self._lift_armed_at = self._lift_armed_at, None
-            if armed is None:
+            if armed is None or not current:  # not pressed during a panic, or lifted meanwhile
                 return None
             if now - armed < PANIC_HOLD_S:
                 return f"panic stays on: hold P for {PANIC_HOLD_S:.0f} s to lift it"

@@ -7,7 +7,11 @@ never read the developer's settings, nor write into their avatars, audit log or 
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -59,3 +63,28 @@ def gl():
     yield context
     context.close()
 
+
+
+@contextmanager
+def xvfb(monkeypatch, screen: str, numbers: range) -> Iterator[str]:
+    """A private X server (the first free display number of ``numbers``) as ``DISPLAY``."""
+    require_programs("Xvfb", "xdotool")
+    # -terminate: the server ends with its last client, so it cannot outlive a crashed test run.
+    number = next(n for n in numbers if not Path(f"/tmp/.X11-unix/X{n}").exists())
+    server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", screen,
+                               "-nolisten", "tcp", "-terminate"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not Path(f"/tmp/.X11-unix/X{number}").exists():
+        if time.monotonic() > deadline:
+            server.kill()
+            pytest.fail("Xvfb did not start")
+        time.sleep(0.05)
+    monkeypatch.setenv("DISPLAY", f":{number}")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.delenv("XDG_SESSION_TYPE", raising=False)
+    try:
+        yield f":{number}"
+    finally:
+        server.terminate()
+        server.wait(10)

@@ -9,7 +9,6 @@ import os
 import queue
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
@@ -18,29 +17,13 @@ from engine.control.hotkeys import GlobalHotkeys
 from engine.errors import ConfigError
 from engine.keycombo import parse_combo
 from engine.status import Command, CommandName
-from tests.conftest import require_programs
+from tests.conftest import xvfb
 
 
 @pytest.fixture
 def display(monkeypatch):
-    require_programs("Xvfb", "xdotool")
-    # -terminate: the server ends with its last client, so it cannot outlive a crashed test run.
-    number = next(n for n in range(140, 190) if not Path(f"/tmp/.X11-unix/X{n}").exists())
-    server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "320x240x24",
-                               "-nolisten", "tcp", "-terminate"], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{number}").exists():
-        if time.monotonic() > deadline:
-            server.kill()
-            pytest.fail("Xvfb did not start")
-        time.sleep(0.05)
-    monkeypatch.setenv("DISPLAY", f":{number}")
-    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    monkeypatch.delenv("XDG_SESSION_TYPE", raising=False)
-    yield f":{number}"
-    server.terminate()
-    server.wait(10)
+    with xvfb(monkeypatch, "320x240x24", range(140, 190)) as name:
+        yield name
 
 
 class OtherWindow:

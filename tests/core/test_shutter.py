@@ -263,6 +263,17 @@ def test_panic_is_lifted_only_by_holding_p_for_2_s(clinician):
     clinician.speaking()
 
 
+@pytest.mark.parametrize("held", [1.0, 2.5])
+def test_letting_go_of_p_after_the_page_lifted_the_panic_says_nothing(clinician, held):
+    # It once answered "panic stays on: hold P" (a short hold) or lifted a second time.
+    panic(clinician)
+    clinician.key("panic", then=frames(0.5))  # P held...
+    clinician.send(Command("panic", LIFT), then=frames(held - 0.5))  # ...while the page lifts
+    assert not clinician.app.shutter.panic
+    clinician.hidden_and_silent(clinician.key(f"panic:{RELEASE}", then=frames(0.5)))
+    assert clinician.answered is None and not clinician.app.shutter.panic
+
+
 def test_the_pages_confirmed_lift_ends_the_panic_and_leaves_the_card_up(clinician):
     clinician.send(Command("panic", on=True), then=1)  # the page's button
     clinician.hidden_and_silent(clinician.send(Command("panic", on=True), then=frames(0.5)))

@@ -8,7 +8,6 @@ import ctypes
 import os
 import subprocess
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from engine.app import Command
 from engine.config import DEFAULT_KEYS
 from engine.hud import Hud
-from tests.conftest import require_programs
+from tests.conftest import require_programs, xvfb
 from tests.control.conftest import Rig
 
 
@@ -31,21 +30,8 @@ HUD_TEXT = (slice(12, 40), slice(14, 120))  # the scene name in the HUD's status
 
 @pytest.fixture
 def display(monkeypatch):
-    # -terminate: the server ends with its last client, so it cannot outlive a crashed test run.
-    number = next(n for n in range(90, 140) if not Path(f"/tmp/.X11-unix/X{n}").exists())
-    server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "800x600x24",
-                               "-nolisten", "tcp", "-terminate"], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{number}").exists():
-        if time.monotonic() > deadline:
-            server.kill()
-            pytest.fail("Xvfb did not start")
-        time.sleep(0.05)
-    monkeypatch.setenv("DISPLAY", f":{number}")
-    yield f":{number}"
-    server.terminate()
-    server.wait(10)
+    with xvfb(monkeypatch, "800x600x24", range(90, 140)) as name:
+        yield name
 
 
 def release_current_egl() -> None:
