@@ -5,14 +5,20 @@ face lost 5 s of every 15 s) with the live voice engine playing into a PulseAudi
 virtual microphone. A thread speaks into the engine at a microphone's pace; a script presses the
 clinician's switches (scene changes, into the privacy scene too; the card; mute; panic and its
 lift; the real voice asked for with and without confirmation); the sink's monitor is recorded,
-as the other side of the call would hear it.
+as the other side of the call would hear it, and so is what the app hands its recorder.
 
 Afterwards every stretch in which the card, the mute or the panic was on (from the state the app
-had after each frame) is shifted by the output latency measured on the speech itself, trimmed by
-the guards below, and searched for its loudest 50 ms: ``leak_max_dbfs`` must stay under
-``LEAK_LIMIT_DBFS``. The stretches in between must be clearly audible (``speaking_median_dbfs``).
-Each scripted command also says what the switches must be after it (``state_mismatches``) and
-whether the shutter must refuse it (``refused`` counts what it refused).
+had after each frame) is listened to, less the mute's fade, for its loudest 50 ms:
+``leak_max_dbfs`` at the far end and ``recorder_leak_max_dbfs`` in what the recorder was given
+must stay under ``LEAK_LIMIT_DBFS``. The stretches in between must be clearly audible
+(``speaking_median_dbfs``). Each scripted command also says what the switches must be after it
+(``state_mismatches``) and whether the shutter must refuse it (``refused`` counts what it did).
+
+Where a stretch begins and ends at the far end is measured, not assumed: the output latency
+moves (PulseAudio starts slowly, and a stall on a busy machine grows its queue by a couple of
+hundred milliseconds for a while), so the speech just before and just after each hidden stretch
+is found, sample for sample, in the recording (``heard_at``), and the stretch is shifted by
+what was measured there.
 
 The default run is 600 s; the test runs one script cycle. A PulseAudio server is started for the
 run when none is running (``engine.voice.pulse``).
@@ -29,25 +35,27 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.errors import EngineError
+from engine.output.base import BaseSink
 from engine.status import CONFIRM, LIFT, RELEASE, Command
+from engine.types import AudioBlock, Frame
 
 log = logging.getLogger(__name__)
 
 RATE = 48000
-CELL_S = 0.005  # levels are kept as the power of 5 ms cells
-WINDOW_S = 0.05  # what a listener hears as one sound: RMS over 50 ms
+WINDOW_S = 0.05  # what a listener hears as one sound: RMS over 50 ms...
+STEP_S = 0.005  # ...every 5 ms
 LEAK_LIMIT_DBFS = -60.0
 SINK = "persona_session"
 # Speech only at the start: PulseAudio takes a second or two to start pulling the output and
 # the recording, the voice's output queue fills meanwhile and is trimmed back within seconds.
 CALIBRATION_S = 8.0
-# Timing jitter the intervals allow for on top of the measured latency: the worker picks a
-# switch up at its next hop (15 ms) and may run late on a loaded machine, the frame timestamp
-# is taken just before the controls stage, and the lag estimate is good to a few ms.
-JITTER_S = 0.03
-LAG_WINDOW_S = 3.0  # speech the latency is measured on: two phrases or more
-MIN_MATCH = 0.7  # envelope correlation below which a latency estimate is not trusted
+PIECE_S = 0.25  # speech found in the recording to line an edge up: a syllable or two
+SPEECH_DBFS = -45.0  # a piece that loud is speech, not a pause (the voice sits near −23 dBFS)
+MIN_MATCH = 0.9  # the far end hears the very samples the recorder was given: they correlate ~1
+# Slack at either end of a hidden stretch at the far end, for a trim of the output queue or an
+# underrun between the piece of speech it was lined up on and the edge, where the piece nearest
+# the edge was a pause or arrived split and the next one had to do.
+SLACK_S = 0.02
 
 
 def mute_fade_s(depth_db: float = -LEAK_LIMIT_DBFS) -> float:
@@ -77,7 +85,7 @@ def _step(at: float, name: str, argument: str | None = None, on: bool | None = N
 
 SPEAKING = {"blank": False, "panic": False, "muted": False}
 # One cycle of a session; hotkey presses (on=None) and the control page's requests (on given).
-# Every hidden stretch lasts at least a second, so the guards leave most of it to measure.
+# Every hidden stretch lasts a second or more, so the mute's fade leaves most of it to measure.
 CYCLE: tuple[Step, ...] = (
     _step(0.0, "scene", "1", **SPEAKING, real_voice=False),
     _step(3.0, "blank", blank=True, muted=True),  # B: be right back
@@ -113,8 +121,9 @@ CYCLE: tuple[Step, ...] = (
     _step(50.0, "voice", on=True, **SPEAKING, real_voice=False),  # the morph needs no asking
 )
 CYCLE_S = 52.0
-# The lift's answer ("panic lifted: the card stays up...") goes out as a refusal would, so that
-# the clinician sees it; it counts among ``refused`` in the script above for the same reason.
+# The shutter's answers that refuse nothing (P pressed during a panic: "keep holding P"; the
+# lift: "the card stays up until B") reach the clinician as a refusal does, and count among
+# ``refused`` in the script above for that reason.
 
 
 def script(seconds: float) -> Iterator[tuple[float, Step]]:
@@ -142,22 +151,7 @@ def answered(before: tuple[str | None, float], after: tuple[str | None, float]) 
     return after[0] is not None and (after[0] != before[0] or abs(after[1] - before[1]) > 0.02)
 
 
-# -- the microphone and the listener ----------------------------------------------------------
-
-
-def cell_power(samples: np.ndarray) -> np.ndarray:
-    """Mean power of each whole 5 ms cell of ``samples`` (at ``RATE``)."""
-    cell = int(RATE * CELL_S)
-    whole = len(samples) // cell * cell
-    return np.mean(np.square(samples[:whole].reshape(-1, cell), dtype=np.float64), axis=1)
-
-
-@dataclass(frozen=True)
-class Levels:
-    """The power of consecutive 5 ms cells of a signal and when each began (perf_counter)."""
-
-    times: np.ndarray
-    power: np.ndarray
+# -- the microphone, the recorder tap and the far end ----------------------------------------
 
 
 class Microphone(threading.Thread):
@@ -166,9 +160,8 @@ class Microphone(threading.Thread):
 
     def __init__(self, voice, speech: np.ndarray) -> None:
         super().__init__(name="session-microphone", daemon=True)
-        cell = int(RATE * CELL_S)
         self.voice = voice
-        self.speech = np.asarray(speech[:len(speech) // cell * cell], np.float32)
+        self.speech = np.asarray(speech, np.float32)
         self.pushed = 0
         # When sample 0 was spoken: the least delayed push, less the samples pushed by then (a
         # late push is followed by a quicker one; none is ever early).
@@ -196,33 +189,65 @@ class Microphone(threading.Thread):
         first = round((start - self.t0) * RATE)
         return self.speech[(first + np.arange(count)) % len(self.speech)]
 
-    def levels(self) -> Levels:
-        """Every 5 ms cell spoken so far."""
-        clip = cell_power(self.speech)
-        cells = np.arange(self.pushed // int(RATE * CELL_S))
-        return Levels(self.t0 + CELL_S * cells, clip[cells % len(clip)])
+
+class Tap(BaseSink):
+    """A sink that keeps what the app hands its recorder each frame (the voice's drained
+    samples, as float16: ten minutes in 55 MB) and how many it had been handed by when."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._blocks: list[np.ndarray] = []
+        self._handed: list[tuple[float, int]] = []  # (perf_counter, samples so far)
+        self._total = 0
+
+    def _open(self, width: int, height: int, fps: float) -> None:
+        """Pictures are not kept."""
+
+    def _write(self, frame: Frame) -> None:
+        """Pictures are not kept."""
+
+    def _close(self) -> None:
+        """Nothing to release."""
+
+    def write_audio(self, block: AudioBlock) -> None:
+        self._blocks.append(np.asarray(block.samples).astype(np.float16))
+        self._total += len(block.samples)
+        self._handed.append((time.perf_counter(), self._total))
+
+    def samples(self) -> np.ndarray:
+        return np.concatenate(self._blocks) if self._blocks else np.zeros(0, np.float16)
+
+    def handed_by(self, times: np.ndarray) -> np.ndarray:
+        """How many samples had been handed over by each of ``times``."""
+        if not self._handed:
+            return np.zeros(len(times), int)
+        handed = np.array(self._handed)
+        found = np.searchsorted(handed[:, 0], times, side="right")
+        return np.where(found > 0, handed[np.maximum(found - 1, 0), 1], 0).astype(int)
+
+    def time_of(self, index: int) -> float:
+        """When sample ``index`` was handed over."""
+        times, totals = zip(*self._handed)
+        return times[min(int(np.searchsorted(totals, index, side="right")), len(times) - 1)]
 
 
 class MonitorRecorder:
-    """Records the default PulseAudio source (the null sink's monitor) as 5 ms power cells on
-    the ``time.perf_counter`` clock, so that they line up with the app's frames; with
-    ``keep_samples`` the samples too (a test compares waveforms).
+    """Records the default PulseAudio source (the null sink's monitor): what the far end hears.
 
-    A block's samples arrived by the time its callback ran, and a callback is late by a
-    varying amount, so the least delayed callback dates the stream. A stream that loses
-    samples (an overflow on a busy machine) is dated afresh from there on: each block takes the
-    least delay among the callbacks of the second that follows it.
+    Samples are kept as float16 (ten minutes in 55 MB) with when each callback ran, so that a
+    moment can be found in them: a block's samples arrived by the time its callback ran, and a
+    callback is late by a varying amount, so the least delayed callback dates the stream; a
+    stream that loses samples (an overflow on a busy machine) is dated afresh from there on,
+    each block taking the least delay among the callbacks of the second after it.
     """
 
-    def __init__(self, device: str = "pulse", keep_samples: bool = False) -> None:
+    def __init__(self, device: str = "pulse") -> None:
         self.device = device
-        self.keep_samples = keep_samples
         self.overflows = 0
-        self._cells: list[np.ndarray] = []
         self._blocks: list[np.ndarray] = []
-        self._carry = np.zeros(0, np.float32)
-        self._received = 0
         self._arrivals: list[tuple[float, int]] = []  # (callback time, samples received by then)
+        self._received = 0
+        self._dated: tuple[np.ndarray, np.ndarray] | None = None
         self._stream = None
 
     def start(self) -> None:
@@ -242,177 +267,191 @@ class MonitorRecorder:
         self._received += frames
         self._arrivals.append((time.perf_counter(), self._received))
         self.overflows += bool(status.input_overflow)
-        if self.keep_samples:
-            self._blocks.append(data[:, 0].copy())
-        samples = np.concatenate([self._carry, data[:, 0]])
-        power = cell_power(samples)
-        self._cells.append(power)
-        self._carry = samples[len(power) * int(RATE * CELL_S):].copy()
+        self._blocks.append(data[:, 0].astype(np.float16))
 
-    def sample_times(self, samples: np.ndarray) -> np.ndarray:
-        """When each of the recorded samples numbered ``samples`` arrived."""
+    def samples(self) -> np.ndarray:
+        return np.concatenate(self._blocks) if self._blocks else np.zeros(0, np.float16)
+
+    def _block_starts(self) -> tuple[np.ndarray, np.ndarray]:
+        """(time of each block's first sample, its number), worked out once per recording."""
+        if self._dated is None or len(self._dated[0]) != len(self._arrivals):
+            self._dated = self._date_blocks()
+        return self._dated
+
+    def _date_blocks(self) -> tuple[np.ndarray, np.ndarray]:
         arrivals = np.array(self._arrivals)
         received = arrivals[:, 1]
-        # Sample 0's time by each callback, then the least of each callback's next second.
-        offsets = arrivals[:, 0] - received / RATE
+        first = np.concatenate([[0.0], received[:-1]])
+        offsets = arrivals[:, 0] - received / RATE  # sample 0's time, by each callback
         span = max(1, int(np.searchsorted(arrivals[:, 0], arrivals[0, 0] + 1.0)))
         padded = np.concatenate([offsets, np.full(span - 1, np.inf)])
         least = np.lib.stride_tricks.sliding_window_view(padded, span).min(axis=1)
-        block = np.minimum(np.searchsorted(received, samples, side="right"), len(received) - 1)
-        return least[block] + samples / RATE
+        return least + first / RATE, first
 
-    def levels(self) -> Levels:
-        """Every 5 ms cell recorded so far."""
-        power = np.concatenate(self._cells) if self._cells else np.zeros(0)
-        return Levels(self.sample_times(np.arange(len(power)) * int(RATE * CELL_S)), power)
+    def index_at(self, when: float) -> int:
+        """The number of the sample heard at ``when``."""
+        starts, first = self._block_starts()
+        block = max(0, int(np.searchsorted(starts, when, side="right")) - 1)
+        return int(first[block] + round((when - starts[block]) * RATE))
 
-    def heard(self, start: float, count: int) -> np.ndarray:
-        """``count`` samples heard from time ``start`` on (with ``keep_samples``)."""
-        samples = np.concatenate(self._blocks)
-        first = int(np.searchsorted(self.sample_times(np.arange(len(samples))), start))
-        return samples[first:first + count]
+    def time_of(self, index: int) -> float:
+        """When sample ``index`` was heard."""
+        starts, first = self._block_starts()
+        block = max(0, int(np.searchsorted(first, index, side="right")) - 1)
+        return float(starts[block] + (index - first[block]) / RATE)
 
 
 # -- what was heard ---------------------------------------------------------------------------
 
 
-def window_levels(levels: Levels, start: float, stop: float) -> tuple[np.ndarray, np.ndarray]:
-    """(start time, dBFS) of every 50 ms window of cells lying wholly inside [start, stop),
-    one per cell."""
-    inside = (levels.times >= start) & (levels.times + CELL_S <= stop)
-    width = int(round(WINDOW_S / CELL_S))
-    if inside.sum() < width:
-        return np.zeros(0), np.zeros(0)
-    total = np.concatenate([[0.0], np.cumsum(levels.power[inside])])
-    mean = (total[width:] - total[:-width]) / width
-    return (levels.times[inside][:len(mean)],
-            np.maximum(-120.0, 10.0 * np.log10(mean + 1e-12)))
+def window_levels(samples: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """dBFS of every 50 ms window of ``samples[start:stop]``, one every 5 ms."""
+    start, stop = max(0, start), min(len(samples), stop)
+    width, step = int(RATE * WINDOW_S), int(RATE * STEP_S)
+    if stop - start < width:
+        return np.zeros(0)
+    total = np.concatenate([[0.0], np.cumsum(np.square(samples[start:stop], dtype=np.float64))])
+    begins = np.arange(0, stop - start - width + 1, step)
+    return np.maximum(-120.0, 10.0 * np.log10((total[begins + width] - total[begins]) / width
+                                              + 1e-12))
 
 
-def speech_lag(spoken: Levels, heard: Levels, start: float, stop: float,
-               max_lag_s: float = 0.6) -> tuple[float, float]:
-    """How far (s) what was heard lags what was spoken over [start, stop), and how well the two
-    match there (correlation of their 5 ms amplitude envelopes at that lag, 1 = perfectly).
+def locate(piece: np.ndarray, samples: np.ndarray, lo: int, hi: int) -> tuple[int, float]:
+    """Where ``piece`` begins in ``samples[lo:hi]`` and how well it matches there (normalised
+    correlation, 1 = the very same samples)."""
+    from scipy.signal import correlate
 
-    The morph changes the voice but not when it speaks: phrase onsets and pauses come out as
-    they went in, so the envelopes line up to within a few milliseconds."""
-    grid = np.arange(start, stop, CELL_S)
-
-    def envelope(levels: Levels, times: np.ndarray) -> np.ndarray:
-        centred = np.interp(times, levels.times, np.sqrt(levels.power))
-        return centred - centred.mean()
-
-    reference = envelope(spoken, grid)
-    lags = np.arange(0.0, max_lag_s, 0.001)
-    scores = np.zeros(len(lags))
-    for n, lag in enumerate(lags):
-        candidate = envelope(heard, grid + lag)
-        scale = np.linalg.norm(reference) * np.linalg.norm(candidate)
-        scores[n] = float(reference @ candidate / scale) if scale > 0 else 0.0
-    best = int(np.argmax(scores))
-    return float(lags[best]), float(scores[best])
+    lo, hi = max(0, lo), min(len(samples), hi)
+    region = samples[lo:hi].astype(np.float64)
+    piece = piece.astype(np.float64)
+    if len(region) < len(piece) or not piece.any():
+        return -1, 0.0
+    scores = correlate(region, piece, mode="valid", method="fft")
+    total = np.concatenate([[0.0], np.cumsum(region ** 2)])
+    energy = np.sqrt(np.maximum(total[len(piece):] - total[:-len(piece)], 0.0))
+    match = scores / (np.linalg.norm(piece) * energy + 1e-12)
+    best = int(np.argmax(match))
+    return lo + best, float(match[best])
 
 
-@dataclass
-class Interval:
-    start: float  # perf_counter time of the frame that changed the state
-    stop: float
-    hidden: bool
-
-
-def intervals(times: np.ndarray, hidden: np.ndarray, period: float) -> list[Interval]:
-    """Stretches of constant hidden state from the per-frame log, alternating hidden/speaking."""
-    edges = [0, *(np.flatnonzero(np.diff(hidden.astype(np.int8))) + 1), len(times)]
-    stops = [*times[1:], times[-1] + period]
-    return [Interval(float(times[a]), float(stops[b - 1]), bool(hidden[a]))
-            for a, b in zip(edges[:-1], edges[1:])]
+def speech_pieces(played: np.ndarray, start: int, stop: int, backwards: bool) -> Iterator[int]:
+    """The starts of the pieces of ``played[start:stop]`` that hold speech, nearest one end
+    first, 50 ms apart."""
+    width, step = int(RATE * PIECE_S), int(RATE * STEP_S) * 10
+    starts = range(stop - width, start - 1, -step) if backwards else range(start, stop - width + 1,
+                                                                            step)
+    for begin in starts:
+        if window_levels(played, begin, begin + width).max(initial=-120.0) > SPEECH_DBFS:
+            yield begin
 
 
 @dataclass
 class Heard:
-    """What the far end heard, split by the app's state."""
+    """What the recorder was given and what the far end heard, split by the app's state."""
 
-    latencies: list[float] = field(default_factory=list)  # speech in → out, each estimate
-    leak_max_dbfs: float = -120.0
+    leak_max_dbfs: float = -120.0  # the far end, in the hidden stretches
+    recorder_leak_max_dbfs: float = -120.0  # what the recorder was given, in them
     hidden_s: float = 0.0
     hidden_intervals: int = 0
-    hidden_measured_s: float = 0.0  # what was left of the hidden stretches inside the guards
+    hidden_measured_s: float = 0.0  # what of the hidden stretches was listened to (far end)
+    unaligned_edges: int = 0  # edges whose speech could not be found in the recording
     speaking_s: float = 0.0
     speaking_median_dbfs: float = -120.0
     speaking_levels: list[float] = field(default_factory=list)  # median of each stretch
-    # Windows over the limit: (when the stretch began, how far into it, its dBFS)
-    leaks: list[tuple[float, float, float]] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)  # handed to the recorder → heard
+    # Windows over the limit: ("far end" or "recorder", when the stretch began, how long
+    # after that the window began, its dBFS), in seconds into the session
+    leaks: list[tuple[str, float, float, float]] = field(default_factory=list)
 
 
-def listen(spoken: Levels, heard: Levels, stretches: list[Interval], voice) -> Heard:
-    """Line what was heard up with the app's states and measure each stretch.
+def listen(tap: Tap, recorder: MonitorRecorder, times: np.ndarray, hidden: np.ndarray) -> Heard:
+    """Split what the recorder was given and what the far end heard by the app's state.
 
-    Speech spoken at t comes out at t + latency: the morph's own delay (``morph.latency_ms``),
-    the wait for a hop to fill, the worker and the device queues. The latency is measured on
-    the speech itself, at the end of the speaking stretch before each hidden one and at the
-    start of the one after (the device queues settle for a few seconds after the streams open,
-    and may grow after an underrun). A mute lands on the next hop the worker finishes, whose
-    output goes out after the same queues but not the morph's delay: it takes effect between
-    latency − morph delay − one hop and latency − morph delay after the frame that set it. A
-    hidden stretch is listened to from its start plus the longest of those plus the mute's fade,
-    to its end plus the shortest, with ``JITTER_S`` on both sides.
+    A frame applies its commands first and hands the recorder what the voice produced since the
+    last frame at its end; the voice applies a mute at its next hop. So everything handed over
+    before the frame that hid began was produced before it, everything handed over from the next
+    frame on was produced after it, with the mute's fade still to run; the same holds for the
+    frame that shows again. That is the hidden stretch in what the recorder was given. At the
+    far end it is found by the speech just before it and just after it: the very samples
+    handed to the recorder, located in the recording, give the shift at each end.
     """
-    morph_s = voice.morph.latency_ms / 1000.0
-    hop_s = voice.hop / RATE
+    played = tap.samples()
+    heard = recorder.samples()
+    handed = tap.handed_by(np.append(times, math.inf))  # before each frame, and at the end
+    fade = int(mute_fade_s() * RATE)
+    slack = int(SLACK_S * RATE)
     result = Heard()
+    edges = [0, *(np.flatnonzero(np.diff(hidden.astype(np.int8))) + 1), len(times)]
 
-    def lag(start: float, stop: float) -> float | None:
-        # A second at least, and recorded: a window has to hold a phrase's start or end to be
-        # lined up (the recording itself starts a second or two late).
-        start = max(start, float(heard.times[0]) if len(heard.times) else math.inf)
-        if stop - start < 1.0:
-            return None
-        found, match = speech_lag(spoken, heard, start, stop)
-        if match < MIN_MATCH:
-            return None
-        result.latencies.append(found)
-        return found
+    def shift(within: tuple[int, int], backwards: bool) -> int | None:
+        """Far end index − recorder index, for the speech nearest one end of ``within``: the
+        first piece found whole at the far end (an underrun inside a piece splits it)."""
+        for begin in speech_pieces(played, *within, backwards):
+            expected = recorder.index_at(tap.time_of(begin))
+            found, match = locate(played[begin:begin + int(RATE * PIECE_S)], heard,
+                                  expected - RATE // 10, expected + RATE)
+            if match >= MIN_MATCH:
+                result.latencies.append(recorder.time_of(found) - tap.time_of(begin))
+                return found - begin
+        return None
 
-    # Speech spoken in a speaking stretch's last morph delay is cut by the mute that ends it.
-    heads = {n: lag(s.start, min(s.start + LAG_WINDOW_S, s.stop - morph_s - hop_s))
-             for n, s in enumerate(stretches) if not s.hidden}
-    tails = {n: lag(max(s.start, s.stop - LAG_WINDOW_S), s.stop - morph_s - hop_s)
-             for n, s in enumerate(stretches) if not s.hidden}
-    if not result.latencies:
-        raise EngineError("the speech could not be lined up with what the null sink heard")
-    longest, shortest = max(result.latencies), min(result.latencies)
-    speaking = []
-    for n, stretch in enumerate(stretches):
-        before = tails.get(n - 1) if stretch.hidden else heads[n]
-        after = heads.get(n + 1) if stretch.hidden else tails[n]
-        before = longest if before is None else before
-        after = shortest if after is None else after
-        stop = stretch.stop + after - morph_s - hop_s - JITTER_S
-        if stretch.hidden:
-            start = stretch.start + before - morph_s + mute_fade_s() + JITTER_S
-            times, levels = window_levels(heard, start, stop)
-            result.hidden_s += stretch.stop - stretch.start
-            result.hidden_intervals += 1
-            if len(levels):
-                result.hidden_measured_s += stop - start
-                loudest = int(np.argmax(levels))
-                result.leak_max_dbfs = max(result.leak_max_dbfs, float(levels[loudest]))
-                if levels[loudest] >= LEAK_LIMIT_DBFS:
-                    result.leaks.append((stretch.start, round(times[loudest] - stretch.start, 3),
-                                         round(float(levels[loudest]), 1)))
+    speaking: list[np.ndarray] = []
+    shifts: dict[int, int | None] = {}  # frame of an edge → shift measured next to it
+    # Each edge is lined up on the speech within a second of where listening starts or stops,
+    # nearest first: the piece ending where the fade has run (the last of what was said before
+    # it hid, and the fade itself), or the piece starting with the last samples produced before
+    # it showed again (the silence, then what is said after). What the far end heard between
+    # the two is what came of the hidden stretch, wherever the queues moved it.
+    for edge in edges[1:-1]:
+        if hidden[edge]:
+            end = handed[edge + 1] + fade
+            shifts[edge] = shift((end - RATE, end), backwards=True)
         else:
-            # Speech comes back a latency after the unmute; the fade-in is short.
-            _, levels = window_levels(heard, stretch.start + before + JITTER_S, stop)
-            result.speaking_s += stretch.stop - stretch.start
+            shifts[edge] = shift((handed[edge], handed[edge] + RATE), backwards=False)
+    result.unaligned_edges = sum(found is None for found in shifts.values())
+
+    def loudest(where: str, first: int, samples: np.ndarray, start: int, stop: int,
+                time_of) -> float:
+        """The loudest 50 ms of a hidden stretch, noted as a leak when over the limit."""
+        levels = window_levels(samples, start, stop)
+        if not len(levels):
+            return -120.0
+        at = int(np.argmax(levels))
+        if levels[at] >= LEAK_LIMIT_DBFS:
+            began = float(times[first] - times[0])
+            into = time_of(max(0, start) + at * int(RATE * STEP_S)) - float(times[first])
+            result.leaks.append((where, began, round(into, 3), round(float(levels[at]), 1)))
+        return float(levels[at])
+
+    for first, last in zip(edges[:-1], edges[1:]):
+        seconds = float((times[last] if last < len(times) else times[-1]) - times[first])
+        # A stretch that runs to the end of the session has one edge: its shift does for both.
+        before = shifts.get(first, shifts.get(last))
+        after = shifts.get(last, before)
+        if hidden[first]:
+            result.hidden_s += seconds
+            result.hidden_intervals += 1
+            start, stop = handed[first + 1] + fade, handed[last]
+            result.recorder_leak_max_dbfs = max(result.recorder_leak_max_dbfs, loudest(
+                "recorder", first, played, start, stop, tap.time_of))
+            if before is None or after is None:
+                continue
+            start, stop = start + before + slack, stop + after - slack
+            result.hidden_measured_s += max(0, stop - start) / RATE
+            result.leak_max_dbfs = max(result.leak_max_dbfs, loudest(
+                "far end", first, heard, start, stop, recorder.time_of))
+        else:
+            result.speaking_s += seconds
+            if before is None or after is None:
+                continue
+            start = handed[first + 1] if first > 0 else 0
+            levels = window_levels(heard, start + before + slack, handed[last] + after - slack)
             if len(levels):
-                speaking.append(levels)
                 result.speaking_levels.append(round(float(np.median(levels)), 1))
+                speaking.append(levels)
     if speaking:
         result.speaking_median_dbfs = float(np.median(np.concatenate(speaking)))
     return result
-
-
-# -- the session ------------------------------------------------------------------------------
 
 
 def switch_state(app) -> dict[str, bool]:
@@ -477,7 +516,6 @@ def _text(command: Command) -> str:
 def bench_session(seconds: float | None) -> dict[str, float]:
     from engine.capture.synthetic import SyntheticSource
     from engine.config import Settings
-    from engine.output.null import NullSink
     from engine.performer import ScriptedPerformer
     from engine.session import build_app
     from engine.soak import DroppingTracker
@@ -490,8 +528,9 @@ def bench_session(seconds: float | None) -> dict[str, float]:
     speech = speech_like(30.0, RATE, seed=7)
     with null_sinks(SINK, default_sink=SINK, default_source=f"{SINK}.monitor"):
         voice = VoiceEngine(sample_rate=RATE)
+        tap = Tap()
         session = build_app(settings, source=SyntheticSource(settings.size, settings.fps),
-                            tracker=DroppingTracker(ScriptedPerformer()), sinks=[NullSink()],
+                            tracker=DroppingTracker(ScriptedPerformer()), sinks=[tap],
                             voice=voice)
         app = session.app
         recorder = MonitorRecorder()
@@ -501,20 +540,19 @@ def bench_session(seconds: float | None) -> dict[str, float]:
             voice.start(input=False, output="pulse")
             microphone.start()
             run = run_script(app, script(seconds), seconds)
-            time.sleep(0.5)  # the last frames' audio reaches the monitor
+            time.sleep(1.0)  # the last frames' audio reaches the far end
         finally:
             microphone.stop()
             voice_state = voice.state()
             voice.stop()
             recorder.stop()
             session.close()
-    stretches = intervals(np.array(run.times), np.array(run.hidden), 1.0 / settings.fps)
-    heard = listen(microphone.levels(), recorder.levels(), stretches, voice)
-    for at, into, level in heard.leaks:
-        log.error("leak: %.1f dBFS %.2f s into the stretch hidden at %.1f s (for %.1f s)", level,
-                  into, at - run.times[0],
-                  next(s.stop - s.start for s in stretches if s.start == at))
+    heard = listen(tap, recorder, np.array(run.times), np.array(run.hidden))
+    for where, at, into, level in heard.leaks:
+        log.error("leak (%s): %.1f dBFS %.2f s into the stretch hidden at %.1f s", where, level,
+                  into, at)
     figures = app.stats.summary()
+    latencies = heard.latencies or [math.nan]
     return {
         "seconds": seconds,
         "frames": float(len(run.times)),
@@ -523,20 +561,25 @@ def bench_session(seconds: float | None) -> dict[str, float]:
         "state_mismatches": float(run.mismatches),
         "real_voice_in_anonymous_frames": float(run.anonymous_real),
         "hidden_s": round(heard.hidden_s, 1),
-        "hidden_measured_s": round(heard.hidden_measured_s, 1),
         "hidden_intervals": float(heard.hidden_intervals),
+        "hidden_measured_s": round(heard.hidden_measured_s, 1),
         "leak_max_dbfs": round(heard.leak_max_dbfs, 1),
+        "recorder_leak_max_dbfs": round(heard.recorder_leak_max_dbfs, 1),
         "leaks": float(len(heard.leaks)),
+        "unaligned_edges": float(heard.unaligned_edges),
         "speaking_s": round(heard.speaking_s, 1),
         "speaking_median_dbfs": round(heard.speaking_median_dbfs, 1),
         "speaking_quietest_stretch_dbfs": min(heard.speaking_levels, default=-120.0),
-        "latency_ms_min": round(1000.0 * min(heard.latencies), 1),
-        "latency_ms_median": round(1000.0 * float(np.median(heard.latencies)), 1),
-        "latency_ms_max": round(1000.0 * max(heard.latencies), 1),
-        "latency_estimates": float(len(heard.latencies)),
+        # Handed to the recorder (at a frame's end) → heard at the far end, at each edge: the
+        # output queues, less up to a frame; below zero after a late frame, the voice having
+        # played on meanwhile.
+        "output_latency_ms_min": round(1000.0 * min(latencies), 1),
+        "output_latency_ms_median": round(1000.0 * float(np.median(latencies)), 1),
+        "output_latency_ms_max": round(1000.0 * max(latencies), 1),
         "morph_latency_ms": round(voice.morph.latency_ms, 1),
         "stage_errors": float(sum(app.stage_errors.values())),
         "fps": figures["fps"],
         "on_time_pct": figures["on_time_pct"],
         "voice_problems_caused_by_us": float(voice_state["problems_caused_by_us"]),
+        "monitor_overflows": float(recorder.overflows),
     }

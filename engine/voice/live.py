@@ -112,6 +112,10 @@ class VoiceEngine:
         self._saved_switch_interval = sys.getswitchinterval()
         self._worker_busy = False
         self._lowest_fill: dict[str, int | None] = {}  # per output role, since the last check
+        # Surplus the worker wants dropped, per role. Only the callback reads a ring, so only the
+        # callback drops from it: a trim from the worker racing the callback's read could lose
+        # the read position's update and replay stale samples — speech from before a mute.
+        self._trim: dict[str, int] = {}
         self._preset_requests: deque[tuple[VoicePreset, float]] = deque()
 
     # -- life cycle -------------------------------------------------------------------------------
@@ -268,13 +272,11 @@ class VoiceEngine:
         fill around but not its minimum, so this never cuts audio the device was about to ask
         for. A slower input clock shows up as input starvation instead and needs no action.
         """
-        for ring, role in ((self._output_ring, "output"), (self._monitor_ring, "monitor")):
+        for role in ("output", "monitor"):
             lowest = self._lowest_fill.get(role)
             self._lowest_fill[role] = None
             if lowest is not None and lowest > self.output_target + self.hop:
-                trimmed = ring.discard(lowest - self.output_target)
-                if role == "output":
-                    self.counters.drift_trims += trimmed
+                self._trim[role] = lowest - self.output_target  # dropped by the next callback
 
     def _run_hop(self) -> None:
         started = time.perf_counter()
@@ -372,6 +374,11 @@ class VoiceEngine:
     def _play(self, role: str, ring, scratch: np.ndarray, outdata, frames: int) -> bool:
         """Copy up to ``frames`` samples from ``ring`` into the device buffer, zero-filling the
         rest and noting the ring's lowest fill; True when the block was complete."""
+        trim = self._trim.pop(role, 0)
+        if trim:
+            trimmed = ring.discard(trim)
+            if role == "output":
+                self.counters.drift_trims += trimmed
         fill = ring.available()
         lowest = self._lowest_fill.get(role)
         if lowest is None or fill < lowest:

@@ -87,6 +87,8 @@ class VoiceMorph:
         self._ceiling = db_to_amplitude(self.preset.limit_db)
         self._bypass = self._bypass_target = 0.0
         self._mute = self._mute_target = 0.0
+        self._muted = False  # what was asked; the ramp follows it (see set_mute)
+        self._unmute_in = 0  # output samples still to pass before an unmute may start
 
     # -- controls (call from any one control thread; take effect at the next block) -----------
     def set_preset(self, preset: VoicePreset, crossfade_s: float = 0.3) -> None:
@@ -98,7 +100,16 @@ class VoiceMorph:
         self._bypass_target = 1.0 if bypass else 0.0
 
     def set_mute(self, mute: bool) -> None:
-        self._mute_target = 1.0 if mute else 0.0
+        """Mute at once; unmute only once what is still in the pipeline — spoken while muted —
+        has gone out silent, so nothing said behind a mute is ever heard."""
+        if mute:
+            self._mute_target, self._unmute_in = 1.0, 0
+        elif self._muted:
+            # What goes out depends on input up to the latency back and, through the synthesis'
+            # overlap and the resamplers' filters, somewhat further (63 ms at 35 ms latency,
+            # measured): twice the latency covers it.
+            self._unmute_in = 2 * self.latency_samples
+        self._muted = mute
 
     @property
     def bypassed(self) -> bool:
@@ -106,7 +117,7 @@ class VoiceMorph:
 
     @property
     def muted(self) -> bool:
-        return self._mute_target > 0.5
+        return self._muted
 
     @property
     def limiter_reduction_db(self) -> float:
@@ -154,6 +165,10 @@ class VoiceMorph:
             mix, self._bypass = _ramp(self._bypass, self._bypass_target, n,
                                       SMOOTHING_S * self.sample_rate)
             wet = (1.0 - mix) * wet + mix * dry
+        if self._unmute_in > 0:  # this block still goes out muted: late by < a block, never early
+            self._unmute_in -= n
+        elif self._mute_target > 0.0 and not self._muted:
+            self._mute_target = 0.0  # everything in the pipeline was said after the unmute
         if self._mute > 0.0 or self._mute_target > 0.0:
             mix, self._mute = _ramp(self._mute, self._mute_target, n,
                                     SMOOTHING_S * self.sample_rate)

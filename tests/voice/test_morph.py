@@ -118,6 +118,22 @@ def test_mute_fades_to_silence_without_a_step(speech):
     assert _max_step(np.concatenate([first[-1:], fading])) <= 1.2 * _max_step(first)
 
 
+@pytest.mark.parametrize("bypass", [False, True], ids=["morphed", "real voice"])
+def test_nothing_said_behind_a_mute_is_heard_after_it(speech, bypass):
+    samples, rate = speech
+    morph = VoiceMorph(rate)
+    morph.set_bypass(bypass)
+    morph.set_mute(True)
+    hidden = samples[rate:2 * rate]  # spoken while muted, right up to the unmute
+    muted = np.concatenate([morph.process(hidden[i:i + 160]) for i in range(0, len(hidden), 160)])
+    morph.set_mute(False)
+    after = np.concatenate([morph.process(np.zeros(160, np.float32)) for _ in range(40)])
+    # The pipeline still held the last of the hidden speech: it goes out silent (< -60 dBFS).
+    settled = muted[int(0.2 * rate):]  # after the mute's own 20 ms fade
+    assert np.max(np.abs(settled)) < 1e-3 and np.max(np.abs(after)) < 1e-3
+    assert not morph.muted  # the request itself applies at once
+
+
 def test_bad_samples_do_not_raise_or_poison_the_stream(speech):
     samples, rate = speech
     morph = VoiceMorph(rate)
