@@ -153,28 +153,31 @@ def bench_soak(seconds: float | None) -> dict[str, float]:
             injected = False
             stats_reset = False
             turn = 0
+            # A switch loads off the loop and lands frames later: (scene before it, refusal
+            # before it) until it is made or refused.
+            pending = None
             while (now := time.perf_counter()) - started < seconds:
                 if now >= next_switch:
                     turn += 1
                     key = keys[turn % len(keys)]
-                    before = app.director.current.scene.name
-                    last_refusal = app.director.refused
+                    pending = (app.director.current.scene.name, app.director.refused)
                     app.commands.put(Command("scene", key))
                     asked += 1
                     next_switch += SWITCH_EVERY_S
-                else:
-                    before = None
                 if not injected and now - started >= seconds / 2:
                     broken.write_text(broken.read_text().replace("[style]\n",
                                                                  "[style]\n" + BROKEN_FIELD))
                     injected = True
                 app.step()
-                if before is not None:
+                if pending is not None:
+                    before, last_refusal = pending
                     if app.director.current.scene.name != before:
                         made += 1
+                        pending = None
                     elif app.director.refused is not last_refusal:
                         refused += 1
                         refused_early += not injected
+                        pending = None
                 hud.render(control.board.latest())  # as the preview would, from the board
                 if not stats_reset and now - started >= warm_up_s:
                     app.stats = FrameStats(window=int(seconds * settings.fps))
