@@ -44,6 +44,7 @@ class PrecomputedVoice:
     preset: str | None = None
     _position: float = field(default=0.0, init=False)
     _muted: bool = field(default=False, init=False)
+    _bypass: bool = field(default=False, init=False)
     _input_db: float = field(default=-120.0, init=False)
     _output_db: float = field(default=-120.0, init=False)
 
@@ -63,13 +64,16 @@ class PrecomputedVoice:
         self._muted = muted
 
     def set_bypass(self, bypass: bool) -> None:
-        """The track is already morphed; bypass has no meaning offline."""
+        """The track is already morphed and plays on as it is (offline there is no real voice
+        to pass); the switch is kept and reported, so the HUD and the shutter see what was
+        asked, as with the live engine."""
+        self._bypass = bypass
 
     def set_preset(self, preset, crossfade_s: float = 0.3) -> None:
         """Presets were applied when the track was computed."""
 
     def status(self) -> VoiceStatus:
-        return VoiceStatus(muted=self._muted, bypass=False, preset=self.preset,
+        return VoiceStatus(muted=self._muted, bypass=self._bypass, preset=self.preset,
                            input_db=round(self._input_db, 1), output_db=round(self._output_db, 1),
                            sample_rate=self.sample_rate)
 

@@ -20,7 +20,6 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -69,18 +68,6 @@ class BlockingPerformer(ScriptedPerformer):
         return super().track(frame)
 
 
-class SwitchableVoice(PrecomputedVoice):
-    """The precomputed voice, with the real-voice switch reported as the live engine does."""
-
-    _bypass = False
-
-    def set_bypass(self, bypass: bool) -> None:
-        self._bypass = bypass
-
-    def status(self):
-        return replace(super().status(), bypass=self._bypass)
-
-
 def composite(frame: np.ndarray, hud: np.ndarray) -> np.ndarray:
     """The preview window's blend (shaders/present.glsl) on the CPU."""
     alpha = hud[..., 3:4].astype(np.float32) / 255.0
@@ -110,7 +97,7 @@ def shoot(out: Path, size: tuple[int, int]) -> list[Path]:
                             tracker=performer, sinks=[sink], scenes=scenes, realtime=False,
                             clock=Clock(settings.fps, fake.time, fake.sleep, spin_s=0.0))
         app = session.app
-        app.voice = SwitchableVoice(speech_like(60.0, RATE), RATE, settings.fps,
+        app.voice = PrecomputedVoice(speech_like(60.0, RATE), RATE, settings.fps,
                                     app.director.current.scene.voice)
         written = []
 

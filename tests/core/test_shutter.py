@@ -54,8 +54,9 @@ class TwoTrackVoice:
     """The precomputed voice as the app sees the live one, with the real voice as well.
 
     ``PrecomputedVoice`` plays a track that was morphed ahead and has no unmorphed signal to
-    pass, so its bypass does nothing; this plays two of them in step, the morphed track and the
-    speaker's own, and lets the bypass choose, as the live engine's time-aligned dry path does.
+    pass, so its bypass only changes what it reports; this plays two of them in step, the
+    morphed track and the speaker's own, and lets the bypass choose, as the live engine's
+    time-aligned dry path does.
     """
 
     def __init__(self, morphed: np.ndarray, real: np.ndarray) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import logging
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -29,22 +28,10 @@ TOP_LEFT = (slice(8, 100), slice(8, 190))  # the status panel
 UNDER_PANEL = (slice(140, 160), slice(8, 190))  # where the detail view goes
 
 
-class SwitchableVoice(PrecomputedVoice):
-    """The precomputed voice, reporting the real-voice switch as the live engine does."""
-
-    _bypass = False
-
-    def set_bypass(self, bypass: bool) -> None:
-        self._bypass = bypass
-
-    def status(self):
-        return replace(super().status(), bypass=self._bypass)
-
-
 @pytest.fixture
 def rig(gl, tmp_path):
     made = Rig(gl, tmp_path, size=SIZE)
-    made.app.voice = SwitchableVoice(speech_like(30.0, RATE), RATE, FPS, "calm-warm")
+    made.app.voice = PrecomputedVoice(speech_like(30.0, RATE), RATE, FPS, "calm-warm")
     steps(made.app, 5)
     yield made
     made.close()
