@@ -39,6 +39,11 @@ from engine.voice.stream import VoiceMorph
 log = logging.getLogger(__name__)
 
 DRIFT_WINDOW_S = 2.0
+# A mute silences what the output rings already hold at the next device block, with a fade this
+# long (no click). The morph mutes only what it produces from its next hop on, and after a stall
+# the rings can hold a few hundred milliseconds said before the mute (measured: 400 ms of speech
+# heard after a mute behind a 300 ms backlog).
+GATE_FADE_S = 0.0025
 DeviceSpec = str | int | None | bool  # name substring / index, None = default, False = none
 
 
@@ -117,6 +122,13 @@ class VoiceEngine:
         # the read position's update and replay stale samples — speech from before a mute.
         self._trim: dict[str, int] = {}
         self._preset_requests: deque[tuple[VoicePreset, float]] = deque()
+        # The callbacks' own mute over what is queued (``set_mute``): asked state, and the gain
+        # each output role last played at.
+        self._gate_closed = False
+        self._gate_gain: dict[str, float] = {}
+        fade = max(1, int(rate * GATE_FADE_S))
+        self._fade_out = np.linspace(1.0, 0.0, fade, dtype=np.float32)
+        self._fade_in = self._fade_out[::-1].copy()
 
     # -- life cycle -------------------------------------------------------------------------------
     def start(self, input: DeviceSpec = None, output: DeviceSpec = None,
@@ -174,6 +186,11 @@ class VoiceEngine:
         self.morph.set_bypass(bypass)
 
     def set_mute(self, mute: bool) -> None:
+        """Mute at once: the morph stops producing speech from its next hop, and the output
+        callbacks silence what the rings still hold from before. Unmuting opens the callbacks
+        at once (what the rings hold then was produced muted) and leaves the morph to wait
+        until nothing said behind the mute is left in its pipeline."""
+        self._gate_closed = mute
         self.morph.set_mute(mute)
 
     def reset_counters(self) -> None:
@@ -386,11 +403,26 @@ class VoiceEngine:
         # The preallocated buffer fits the block size asked for; a host API that ignores it
         # gets a fresh array rather than a false underrun.
         got = ring.read(frames, out=scratch if frames <= len(scratch) else None)
+        self._gate(role, got)
         outdata[:len(got), 0] = got
         if len(got) == frames:
             return True
         outdata[len(got):, 0] = 0.0
         return False
+
+    def _gate(self, role: str, block: np.ndarray) -> None:
+        """Apply the mute to samples leaving for a device, in place: silence while closed,
+        a short fade where it opens or closes."""
+        gain = self._gate_gain.get(role, 1.0)
+        wanted = 0.0 if self._gate_closed else 1.0
+        if gain == wanted:
+            if wanted == 0.0:
+                block[:] = 0.0
+            return
+        fade = (self._fade_out if wanted == 0.0 else self._fade_in)[:len(block)]
+        block[:len(fade)] *= fade
+        block[len(fade):] *= wanted
+        self._gate_gain[role] = wanted
 
     def _output_callback(self, outdata, frames, time_info, status) -> None:
         try:

@@ -113,3 +113,38 @@ def test_devices_command_lists_pulse(null_sink, capsys):
 
     assert main(["devices"]) == 0
     assert "pulse" in capsys.readouterr().out
+
+
+def test_a_mute_silences_speech_already_queued_for_the_device(null_sink):
+    """After a stall the output ring holds speech said before a mute (here: a 300 ms burst of
+    input, as a worker catching up delivers it). The mute must silence that too, not only what
+    the morph produces after it: before the callbacks had their own gate, 400 ms of speech was
+    heard after the mute."""
+    from engine.session_soak import Microphone, MonitorRecorder, window_levels
+    from engine.voice.live import VoiceEngine
+    from engine.voice.synthetic import speech_like
+
+    engine = VoiceEngine(sample_rate=RATE)
+    recorder = MonitorRecorder()
+    microphone = Microphone(engine, speech_like(20.0, RATE, seed=3))
+    try:
+        recorder.start()
+        engine.start(input=False, output="pulse")
+        microphone.start()
+        time.sleep(3.0)  # PulseAudio settles
+        engine.push_input(speech_like(0.3, RATE, seed=9))
+        time.sleep(0.15)  # the worker has morphed the burst into the output ring
+        queued = engine._output_ring.available()
+        muted_at = time.perf_counter()
+        engine.set_mute(True)
+        time.sleep(1.2)
+    finally:
+        microphone.stop()
+        engine.stop()
+        recorder.stop()
+    assert queued > 0.2 * RATE  # the backlog was there when the mute came
+    heard = recorder.samples().astype(np.float32)
+    at = recorder.index_at(muted_at)
+    assert window_levels(heard, at - RATE // 5, at).max() > -35.0  # speech up to the mute
+    # The next device block fades out; the device's own buffer plays on for a few ms.
+    assert window_levels(heard, at + RATE // 20, at + RATE).max() < -60.0
