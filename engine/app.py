@@ -83,7 +83,7 @@ class App:
         self.tracker = tracker
         self.director = director
         self.compositor = compositor
-        self.renderer = SceneRenderer(compositor.ctx, compositor.size)
+        self.renderer = SceneRenderer(compositor.size)
         # A lost face eases to a breathing, blinking neutral instead of freezing.
         self.retargeter = retargeter or Retargeter(rest_pose=IdleLife().rest_pose)
         self.sinks = list(sinks)

@@ -14,7 +14,6 @@ import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-import moderngl
 import numpy as np
 
 from engine.avatar.base import LoadedAvatar
@@ -73,8 +72,7 @@ def load_background(scene: Scene) -> Background:
 class SceneLoader:
     """Loads scenes into layers; owns the session's avatar cache (used on the loop's thread)."""
 
-    def __init__(self, ctx: moderngl.Context, load_avatar: AvatarLoader) -> None:
-        self.ctx = ctx
+    def __init__(self, load_avatar: AvatarLoader) -> None:
         self.load_avatar = load_avatar
         self._avatars: dict[str, LoadedAvatar] = {}  # by the name scenes give them
 
@@ -105,7 +103,7 @@ class SceneLoader:
                               f"{avatar.name!r} needs the camera picture")
         backdrop = None
         if scene.background.camera is not None:
-            backdrop = CameraBackdrop(self.ctx, scene.background.camera)
+            backdrop = CameraBackdrop(scene.background.camera, layer.size)
         layer.set_background(prepared.background)
         return LiveScene(scene, avatar, layer, backdrop, prepared.voice_preset)
 

@@ -3,7 +3,7 @@
 Two passes per live scene, each with one job:
 
 * ``update_backdrops`` (its own stage): the real room behind the avatar for scenes that ask for
-  it — MediaPipe segmentation or the blur, ``engine.backdrop`` — uploaded as a small texture;
+  it — MediaPipe segmentation or the blur, ``engine.backdrop`` — as the layer's pixels;
 * ``render``: the layer is filled with its background (or that backdrop, or the "be right back"
   card while the blank is on) and the avatar draws over it, given only what the privacy rule
   allows (``engine.avatar.base.frame_input``).
@@ -11,20 +11,19 @@ Two passes per live scene, each with one job:
 
 from __future__ import annotations
 
-import moderngl
+import numpy as np
 
 from engine.avatar.base import frame_input
 from engine.blank import blank_card
-from engine.gl.compositor import texture_from_image
+from engine.gl.compositor import layer_pixels
 from engine.scene_loader import LiveScene
 from engine.types import Expression, FaceState, Frame
 
 
 class SceneRenderer:
-    def __init__(self, ctx: moderngl.Context, size: tuple[int, int]) -> None:
-        self.ctx = ctx
+    def __init__(self, size: tuple[int, int]) -> None:
         self.size = size
-        self._card: moderngl.Texture | None = None
+        self._card: np.ndarray | None = None
 
     @staticmethod
     def update_backdrops(live: tuple[LiveScene, ...], frame: Frame | None,
@@ -41,7 +40,7 @@ class SceneRenderer:
             if blank:
                 scene.layer.begin(self._blank_card())
                 continue
-            picture = scene.backdrop.texture if scene.backdrop is not None else None
+            picture = scene.backdrop.pixels if scene.backdrop is not None else None
             target = scene.layer.begin(picture)
             avatar = scene.avatar.avatar
             set_framing = getattr(avatar, "set_framing", None)
@@ -50,12 +49,10 @@ class SceneRenderer:
             avatar.render(frame_input(scene.avatar, expression, face, frame,
                                       scene.scene.anonymous), target)
 
-    def _blank_card(self) -> moderngl.Texture:
+    def _blank_card(self) -> np.ndarray:
         if self._card is None:  # made on first use: most sessions never blank
-            self._card = texture_from_image(self.ctx, blank_card(self.size))
+            self._card = layer_pixels(blank_card(self.size), self.size)
         return self._card
 
     def close(self) -> None:
-        if self._card is not None:
-            self._card.release()
-            self._card = None
+        self._card = None

@@ -11,7 +11,7 @@ A scene is ``scenes/NAME.toml``::
 
     [background]
     color = "#1f2430"               # or [0.12, 0.14, 0.18]
-    # image = "backgrounds/room.jpg"   relative to the scene file; blur = 4 softens it
+    # image = "backgrounds/room.jpg"   relative to the scene file; blur = 4 softens it (a Gaussian of 2^(blur-1) px at 720p)
     # camera = "blur"                  the real room, blurred beyond recognition
     # camera = "segmented"             the real room with the person cut out
 

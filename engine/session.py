@@ -189,7 +189,7 @@ def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clo
 
     scene_list = scenes if scenes is not None else load_scenes(settings.scenes_dir)
     scene_list = _with_scene_file(scene_list, settings.scene)
-    loader = SceneLoader(gl.ctx, avatar_loader(gl, shaders, settings, audit))
+    loader = SceneLoader(avatar_loader(gl, shaders, settings, audit))
     # Live, a starting scene that cannot load gives way to one that can, behind the card (below);
     # a render must show the scene it was asked for, or fail.
     director = Director(scene_list, compositor.layers, loader, crossfade_s=settings.crossfade_s,

@@ -2,7 +2,7 @@
 
 Per frame::
 
-    layer.begin()                  clear to the background colour (or draw the background image)
+    layer.begin()                  clear to the background colour (or write a picture into it)
     avatar.render(expr, layer.fbo) draws over it with ordinary alpha blending
     [outgoing layer, crossfade]    only while scenes are switching: one blended full-screen pass
     badge                          a small blended quad
@@ -10,8 +10,10 @@ Per frame::
     watermark                      saturating add of a precomputed pattern (OpenCV, SIMD)
 
 Every full-screen pass costs 5–10 ms at 720p on llvmpipe, so the common frame has none: the
-background is a clear, the avatar covers only its own pixels, and the readback/flip/watermark run
-as vectorised CPU operations on the one copy that has to come back anyway. The preview window
+background is a clear, or a frame-sized picture (a background image, the camera backdrop, the
+"be right back" card) written straight into the layer's colour texture (1–3 ms: a copy, no
+shading); the avatar covers only its own pixels, and the readback/flip/watermark run as
+vectorised CPU operations on the one copy that has to come back anyway. The preview window
 shows the same pixels plus the HUD (``engine.output.window``), so the HUD can never reach the
 virtual camera or a recording.
 
@@ -36,7 +38,42 @@ class Background:
 
     color: tuple[float, float, float] = (0.12, 0.14, 0.18)
     image: np.ndarray | None = None  # (H, W, 3) uint8 RGB, top row first
-    blur: float = 0.0  # mip level sampled: 0 sharp, 4–6 soft
+    blur: float = 0.0  # 0 sharp, 4–6 soft: a Gaussian of 2^(blur − 1) px at 720p
+
+
+def layer_pixels(image: np.ndarray, size: tuple[int, int],
+                 out: np.ndarray | None = None) -> np.ndarray:
+    """A top-row-first RGB/RGBA uint8 image as a layer's pixels: ``size``, RGBA, bottom row
+    first (GL's order), ready for ``SceneLayer.begin``. Scaled bilinearly (the pictures written
+    this way are smooth: a blurred room, a card); written into ``out`` when given."""
+    width, height = size
+    if image.shape[1] != width or image.shape[0] != height:
+        image = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
+    code = cv2.COLOR_RGB2RGBA if image.shape[2] == 3 else None
+    if out is None:
+        out = np.empty((height, width, 4), np.uint8)
+    flipped = image[::-1]
+    if code is None:
+        out[:] = flipped
+    else:
+        cv2.cvtColor(np.ascontiguousarray(flipped), code, dst=out)
+    return out
+
+
+def background_pixels(background: Background, size: tuple[int, int]) -> np.ndarray | None:
+    """The background image cover-fitted to ``size`` and blurred, as layer pixels; None for a
+    flat colour."""
+    if background.image is None:
+        return None
+    height, width = background.image.shape[:2]
+    x, y, w, h = cover_fit((width, height), size)
+    crop = background.image[int(round((1 - y - h) * height)):int(round((1 - y) * height)),
+                            int(round(x * width)):int(round((x + w) * width))]
+    fitted = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+    if background.blur > 0:
+        sigma = 2.0 ** (background.blur - 1) * size[1] / 720
+        fitted = cv2.GaussianBlur(fitted, (0, 0), sigma)
+    return layer_pixels(fitted, size)
 
 
 @dataclass
@@ -108,8 +145,7 @@ class ScreenPass:
 class SceneLayer:
     """The framebuffer one scene is drawn into: RGBA colour texture and depth."""
 
-    def __init__(self, ctx: moderngl.Context, size: tuple[int, int],
-                 background_pass: ScreenPass) -> None:
+    def __init__(self, ctx: moderngl.Context, size: tuple[int, int]) -> None:
         self.ctx = ctx
         self.size = size
         self.color = ctx.texture(size, 4)
@@ -117,43 +153,27 @@ class SceneLayer:
         self.depth = ctx.depth_renderbuffer(size)
         self.fbo = ctx.framebuffer([self.color], self.depth)
         self.background = Background()
-        self._background_pass = background_pass
-        self._background_texture: moderngl.Texture | None = None
-        self._background_uv_rect = (0.0, 0.0, 1.0, 1.0)
+        self._background_pixels: np.ndarray | None = None
 
     def set_background(self, background: Background) -> None:
-        """Upload a new background; done on scene changes, never per frame."""
+        """A new background; done on scene changes, never per frame."""
         self.background = background
-        if self._background_texture is not None:
-            self._background_texture.release()
-            self._background_texture = None
-        if background.image is not None:
-            self._background_texture = texture_from_image(self.ctx, background.image, mipmaps=True)
-            height, width = background.image.shape[:2]
-            self._background_uv_rect = cover_fit((width, height), self.size)
+        self._background_pixels = background_pixels(background, self.size)
 
-    def begin(self, picture: moderngl.Texture | None = None) -> moderngl.Framebuffer:
-        """Fill the layer with the background — or with ``picture``, a frame-sized texture that
-        changes per frame (a camera backdrop, the "be right back" card) — and return it for the
-        avatar to draw over."""
+    def begin(self, picture: np.ndarray | None = None) -> moderngl.Framebuffer:
+        """Fill the layer with the background — or with ``picture``, layer pixels that change
+        per frame (``layer_pixels``: a camera backdrop, the "be right back" card) — and return
+        it for the avatar to draw over."""
         self.fbo.use()
         self.fbo.clear(*self.background.color, 1.0, depth=1.0)
-        if picture is not None:
-            self._draw(picture, 0.0, (0.0, 0.0, 1.0, 1.0))
-        elif self._background_texture is not None:
-            self._draw(self._background_texture, float(self.background.blur),
-                       self._background_uv_rect)
+        pixels = picture if picture is not None else self._background_pixels
+        if pixels is not None:
+            self.color.write(pixels)
         return self.fbo
 
-    def _draw(self, texture: moderngl.Texture, lod: float, uv_rect: tuple) -> None:
-        self.ctx.disable(moderngl.DEPTH_TEST | moderngl.BLEND | moderngl.CULL_FACE)
-        texture.use(0)
-        self._background_pass.draw(image=0, lod=lod, uv_rect=uv_rect)
-
     def release(self) -> None:
-        for resource in (self.fbo, self.color, self.depth, self._background_texture):
-            if resource is not None:
-                resource.release()
+        for resource in (self.fbo, self.color, self.depth):
+            resource.release()
 
 
 class Compositor:
@@ -164,10 +184,8 @@ class Compositor:
         self.ctx = ctx
         self.size = size
         width, height = size
-        self._background_pass = ScreenPass(ctx, shaders, "background.glsl", vertices=3)
         self._blend_pass = ScreenPass(ctx, shaders, "blend.glsl", vertices=6)
-        self.layers = (SceneLayer(ctx, size, self._background_pass),
-                       SceneLayer(ctx, size, self._background_pass))
+        self.layers = (SceneLayer(ctx, size), SceneLayer(ctx, size))
         self._rgba = np.empty((height, width, 4), np.uint8)  # readback, bottom row first
         self.frame = np.empty((height, width, 3), np.uint8)  # finished frame, top row first
         self.badge: Overlay | None = None
@@ -233,5 +251,4 @@ class Compositor:
         for layer in self.layers:
             layer.release()
         self.set_badge(None)
-        self._background_pass.release()
         self._blend_pass.release()

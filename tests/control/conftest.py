@@ -35,7 +35,7 @@ class Rig:
                             '[background]\ncolor = [0.0, 0.0, 0.0]\n[style]\nmirror = false\n')
             paths.append(path)
         scenes = [load_scene(path) for path in paths]
-        loader = SceneLoader(gl.ctx, lambda scene: lambda: quad(gl.ctx, TINTS[scene.avatar]))
+        loader = SceneLoader(lambda scene: lambda: quad(gl.ctx, TINTS[scene.avatar]))
         director = Director(scenes, self.compositor.layers, loader, crossfade_s=crossfade_s)
         source = SyntheticSource(size, FPS, realtime=False)
         source.start()

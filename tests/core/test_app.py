@@ -42,7 +42,7 @@ def make_app(gl):
             return lambda: quad(gl.ctx, TINTS.get(scene.avatar, (1.0, 1.0, 1.0)))
 
         scenes = [scene("red", "1"), scene("green", "2"), scene("blue", "3")]
-        director = Director(scenes, compositor.layers, SceneLoader(gl.ctx, load),
+        director = Director(scenes, compositor.layers, SceneLoader(load),
                             crossfade_s=crossfade_s)
         source = SyntheticSource(SIZE, FPS, realtime=False)
         source.start()

@@ -39,6 +39,25 @@ def test_image_background_keeps_its_orientation(compositor):
     assert tuple(frame[170, 160]) == (0, 0, 255)
 
 
+def test_wide_image_background_is_cropped_to_its_middle_and_blurred(compositor):
+    image = np.zeros((90, 640, 3), np.uint8)  # 64:9 on a 16:9 frame: the middle quarter shows
+    image[:, :240] = (255, 0, 0)
+    image[:, 240:400] = (0, 255, 0)
+    image[:, 400:] = (0, 0, 255)
+    layer = compositor.layers[0]
+    layer.set_background(Background(image=image))
+    layer.begin()
+    sharp = compositor.finish(layer).copy()
+    assert (sharp[:, 5:-5] == (0, 255, 0)).all()  # no red or blue: cropped, not squeezed
+    image[:, 320:] = (0, 0, 255)  # an edge in the middle of the frame
+    layer.set_background(Background(image=image, blur=4))
+    layer.begin()
+    soft = compositor.finish(layer).astype(int)
+    step = np.abs(np.diff(soft[90, :, 1]))
+    # σ = 2^(4 − 1) px at 720p is 2 px at 180p: a ramp over several pixels, not a 255 step.
+    assert step.max() < 80 and np.count_nonzero(step > 5) >= 5
+
+
 def test_crossfade_mixes_outgoing_and_incoming(compositor):
     incoming, outgoing = compositor.layers
     incoming.set_background(Background(color=(1.0, 1.0, 1.0)))

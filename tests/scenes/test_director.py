@@ -203,11 +203,11 @@ def test_a_session_starts_on_the_first_scene_that_loads(gl, tmp_path):
         return lambda: quad(gl.ctx, (1.0, 1.0, 1.0))
 
     scenes = [Scene("A", "broken", hotkey="1"), Scene("B", "fine", hotkey="2")]
-    director = Director(scenes, compositor.layers, SceneLoader(gl.ctx, load), initial="A")
+    director = Director(scenes, compositor.layers, SceneLoader(load), initial="A")
     assert director.current.scene.name == "B"
     director.close()
     with pytest.raises(EngineError, match="no scene could be loaded; A: corrupt model"):
-        Director(scenes[:1], compositor.layers, SceneLoader(gl.ctx, load))
+        Director(scenes[:1], compositor.layers, SceneLoader(load))
     compositor.release()
     shaders.release()
 
