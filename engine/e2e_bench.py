@@ -1,0 +1,159 @@
+"""``persona bench e2e``: camera to consumer, as a live session runs it.
+
+Each case is the whole app ``persona run`` builds at 1280x720 and 30 fps, paced by the real
+clock: the shared Pexels clip played as the camera at its own rate (``VideoFileSource``,
+realtime), real MediaPipe tracking on its worker, one scene, and one sink with a consumer on
+the other end:
+
+* ``y4m`` — a named pipe, read and thrown away by a thread (what OBS or ffmpeg would do);
+* ``virtualcam`` — the pyvirtualcam sink with the device faked at pyvirtualcam's backend
+  boundary (there is no v4l2loopback here): the library's own format conversion runs.
+
+Figures per case, keys ``<case>_<sink>_<figure>``: capture→output latency p50/p99 (from the
+capture timestamp each frame carries to the moment the sink has it), fps and the share of frames
+on time; warm-up (shader compiles, the tracker's first frames) is left out.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from engine.clock import FrameStats
+from engine.errors import ResourceNotFound
+from engine.resources import SHARED_ASSETS
+
+log = logging.getLogger(__name__)
+
+CLIP = SHARED_ASSETS / "video" / "WolfgangLanger_Pexels.mp4"
+SIZE = (1280, 720)
+FPS = 30.0
+WARM_UP_S = 2.0
+FAKE_BACKEND = "persona-bench"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str  # figure prefix
+    scene: str  # shipped scene file stem
+    camera: str | None = None  # the camera backdrop to use instead of the scene's own
+    avatar: str | None = None  # an avatar folder to use instead of the scene's
+
+
+CASES = (
+    Case("gltf_colour", "default"),
+    Case("gltf_blur", "privacy", camera="blur"),
+    Case("gltf_segmented", "privacy", camera="segmented"),
+)
+
+
+class _DiscardingBackend:
+    """pyvirtualcam's device end, faked: takes I420 frames (what v4l2loopback consumers such as
+    Chrome and Zoom read, so the sink pays for the conversion) and drops them."""
+
+    def __init__(self, *, width, height, fps, fourcc, device, **options) -> None:
+        import pyvirtualcam
+
+        if pyvirtualcam.camera.decode_fourcc(fourcc) != pyvirtualcam.PixelFormat.I420.value:
+            raise RuntimeError("format not supported")
+
+    def send(self, frame) -> None:
+        """The driver would copy it to the device."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def device(self) -> str:
+        return "/dev/null"
+
+    def native_fourcc(self):
+        import pyvirtualcam
+
+        return pyvirtualcam.camera.encode_fourcc("I420")
+
+
+class _PipeReader(threading.Thread):
+    """Opens the named pipe for reading and throws away what arrives, until closed."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(name="e2e-pipe-reader", daemon=True)
+        self.path = path
+        self.bytes = 0
+
+    def run(self) -> None:
+        with open(self.path, "rb", buffering=0) as pipe:
+            while chunk := pipe.read(1 << 20):
+                self.bytes += len(chunk)
+
+
+def _sink(kind: str, folder: Path):
+    if kind == "y4m":
+        from engine.output.y4m import Y4MSink
+
+        path = folder / "camera.y4m"
+        os.mkfifo(path)
+        reader = _PipeReader(path)
+        reader.start()
+        return Y4MSink(str(path))
+    from engine.output.virtualcam import VirtualCameraSink
+
+    return VirtualCameraSink(backend=FAKE_BACKEND)
+
+
+def _scene(case: Case):
+    from engine.scenes import load_scenes
+
+    scene = next((s for s in load_scenes() if s.path is not None and s.path.stem == case.scene),
+                 None)
+    if scene is None:
+        raise ResourceNotFound(f"no shipped scene {case.scene!r}")
+    if case.camera is not None:
+        scene = replace(scene, background=replace(scene.background, camera=case.camera))
+    if case.avatar is not None:
+        scene = replace(scene, avatar=case.avatar)
+    return scene
+
+
+def run_case(case: Case, sink_kind: str, seconds: float) -> dict[str, float]:
+    from engine.capture.video import VideoFileSource
+    from engine.config import Settings
+    from engine.session import build_app, make_tracker
+
+    settings = Settings(width=SIZE[0], height=SIZE[1], fps=FPS, source=str(CLIP), sinks=[],
+                        use="demo", scene=case.scene)
+    with tempfile.TemporaryDirectory(prefix="persona-e2e-") as folder:
+        session = build_app(settings, source=VideoFileSource(CLIP, SIZE, realtime=True),
+                            tracker=make_tracker(settings, realtime=True),
+                            sinks=[_sink(sink_kind, Path(folder))], scenes=[_scene(case)])
+        try:
+            app = session.app
+            app.run(max_frames=int(WARM_UP_S * FPS))
+            frames = int(seconds * FPS)
+            app.stats = FrameStats(window=frames)
+            app.run(max_frames=frames)
+            figures = app.stats.summary()
+        finally:
+            session.close()
+    return {key: figures[key] for key in ("latency_ms_p50", "latency_ms_p99", "fps",
+                                          "on_time_pct", "frame_ms_p50", "frame_ms_p99")}
+
+
+def bench_e2e(seconds: float | None) -> dict[str, float]:
+    import pyvirtualcam
+
+    if not CLIP.is_file():
+        raise ResourceNotFound(f"the benchmark plays {CLIP} as its camera; it is missing")
+    seconds = 8.0 if seconds is None else seconds
+    pyvirtualcam.register_backend(FAKE_BACKEND, _DiscardingBackend)
+    results: dict[str, float] = {"seconds_per_case": seconds, "width": float(SIZE[0]),
+                                 "height": float(SIZE[1]), "target_fps": FPS}
+    for case in CASES:
+        for sink_kind in ("y4m", "virtualcam"):
+            log.info("e2e: %s into %s", case.name, sink_kind)
+            for key, value in run_case(case, sink_kind, seconds).items():
+                results[f"{case.name}_{sink_kind}_{key}"] = value
+    return results
