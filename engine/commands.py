@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from dataclasses import replace
 from pathlib import Path
 
 from engine.config import Settings, settings_path
@@ -15,6 +14,7 @@ log = logging.getLogger(__name__)
 
 DEMO_SECONDS = 10.0
 RENDER_SCENE = "expressive"
+DEFAULT_SCRIPT = "neutral@1,smile@1.5,surprise@1.5"
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -27,17 +27,19 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def _intensity(text: str) -> float:
-    """An expression scale as a scene's style takes it: 0 to MAX_INTENSITY (nan never is)."""
-    from engine.performer import MAX_INTENSITY
+def _within(name: str, low: float, high: float):
+    """An argument type: a number from ``low`` to ``high``, as a scene's [style] takes it."""
 
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"intensity must be a number, got {text!r}") from None
-    if not 0.0 <= value <= MAX_INTENSITY:  # False for nan too
-        raise argparse.ArgumentTypeError(f"intensity {text} is outside 0..{MAX_INTENSITY:g}")
-    return value
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+        if not low <= value <= high:  # False for nan too
+            raise argparse.ArgumentTypeError(f"{name} {text} is outside {low:g}..{high:g}")
+        return value
+
+    return parse
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -145,26 +147,52 @@ def demo(args: argparse.Namespace) -> int:
 
 
 def render(args: argparse.Namespace) -> int:
-    """"Render this face smiling, then surprised": a scripted performance into MP4 or PNG."""
-    from engine.offline import render_stills, render_video
-    from engine.performer import ScriptedPerformer, parse_script
+    """"Render this face smiling, then surprised": a scripted performance, or one taken from a
+    recorded video, into MP4 or a PNG contact sheet."""
+    from engine import offline
+    from engine.expression_script import load_script
+    from engine.performer import ScriptedPerformer
 
+    suffix = Path(args.output).suffix.lower()
+    if suffix not in (".mp4", ".webm", ".mov", ".png", ".jpg"):
+        raise ConfigError(f"{args.output}: output must end in .mp4, .webm or .mov (transparent, "
+                          "engine.output.alpha), .png or .jpg")
+    is_video = suffix in (".mp4", ".webm", ".mov")
     overrides = {"source": "synthetic", "use": args.use or "demo"}
     if args.scene is None:
         overrides["scene"] = RENDER_SCENE  # offline renders want expressions that read clearly
+    drive = None
+    if args.drive:
+        if args.script is not None:
+            raise ConfigError("--drive takes the expressions from the video; leave out --script")
+        if not is_video:
+            raise ConfigError(f"{args.output}: --drive renders an MP4")
+        drive = offline.read_drive_video(args.drive, args.seconds)
+        overrides["fps"] = drive.fps  # one rendered frame per video frame
     settings = _settings(args).updated(overrides, "render")
-    script = tuple(replace(pose, intensity=pose.intensity * args.intensity)
-                   for pose in parse_script(args.script))
-    performer = ScriptedPerformer(script, loop=False, frame_rate=settings.fps)
-    if Path(args.output).suffix.lower() not in (".mp4", ".png", ".jpg"):
-        raise ConfigError(f"{args.output}: output must end in .mp4, .png or .jpg")
+    style = {name: getattr(args, name) for name in ("intensity", "exaggeration", "mirror")
+             if getattr(args, name) is not None}
+    scene = offline.render_scene(settings, args.avatar, style)
     output = _render_output(args.output)
-    if output.suffix.lower() == ".mp4":
-        figures = render_video(settings, performer, output, performer.duration,
-                               with_voice=not args.silent)
+    if drive is not None:
+        with_voice = drive.speech is not None and not args.silent
+        if drive.speech is None and not args.silent:
+            print(f"{args.drive} has no audio: the render is silent")
+        figures = offline.render_video(
+            settings, offline.drive_tracker(), output, drive.frames / drive.fps, with_voice,
+            scene=scene, source=offline.drive_source(drive, settings.size), speech=drive.speech)
+        print(json.dumps(figures))
+        print(f"wrote {output}")
+        return 0
+    performer = ScriptedPerformer(load_script(args.script or DEFAULT_SCRIPT), loop=False,
+                                  frame_rate=settings.fps)
+    seconds = min(performer.duration, args.seconds or performer.duration)
+    if is_video:
+        figures = offline.render_video(settings, performer, output, seconds,
+                                       with_voice=not args.silent, scene=scene)
         print(json.dumps(figures))
     else:
-        render_stills(settings, performer, output)
+        offline.render_stills(settings, performer, output, scene)
     print(f"wrote {output}")  # only now: the render functions put the file in place, or raised
     return 0
 
@@ -231,9 +259,22 @@ def register(commands) -> None:
 
     parser = commands.add("render", render, help="render a scripted performance to MP4 or PNG")
     _add_common(parser)
-    parser.add_argument("--script", default="neutral@1,smile@1.5,surprise@1.5",
-                        help="NAME[:INTENSITY][@SECONDS],... e.g. 'smile:0.8@1.5,surprise@2'")
-    parser.add_argument("--intensity", type=_intensity, default=1.0,
-                        help="scale every expression (the scene's style applies on top)")
+    parser.add_argument("--script", metavar="FILE.toml|NAME[:INTENSITY][@SECONDS],...",
+                        help="a TOML script file, or inline: 'smile:0.8@1.5,jawOpen:0.6@1' "
+                             "(names: docs/scripts.md; default '" + DEFAULT_SCRIPT + "')")
+    parser.add_argument("--drive", metavar="VIDEO",
+                        help="take the expressions and head motion from a recorded video "
+                             "(tracked as live) instead of a script; its audio, morphed, is the "
+                             "voice")
+    parser.add_argument("--avatar", metavar="NAME|FOLDER|FILE",
+                        help="show this avatar (any kind) in the render's scene")
+    parser.add_argument("--intensity", type=_within("intensity", 0.0, 3.0),
+                        help="the scene's [style] intensity: expression gain, 0-3")
+    parser.add_argument("--exaggeration", type=_within("exaggeration", 0.2, 5.0),
+                        help="the scene's [style] exaggeration: <1 livelier, >1 calmer")
+    parser.add_argument("--mirror", action=argparse.BooleanOptionalAction,
+                        help="mirror left and right, as a selfie view (the scene's [style] mirror)")
+    parser.add_argument("--seconds", type=_within("seconds", 0.01, 3600.0),
+                        help="stop after this long (default: the whole script or video)")
     parser.add_argument("--silent", action="store_true", help="no audio track")
     parser.add_argument("-o", "--output", required=True, help=".mp4 video or .png contact sheet")

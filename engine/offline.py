@@ -1,7 +1,8 @@
 """Offline rendering: the live loop driven by a script and an offline clock.
 
 ``persona demo`` and ``persona render`` build the same ``App`` a live session uses, with a
-``ScriptedPerformer`` in place of the camera tracker and a clock that advances one frame per frame
+``ScriptedPerformer`` in place of the camera tracker (or, for ``render --drive VIDEO``, the
+video as the camera and the live tracker on it) and a clock that advances one frame per frame
 without sleeping. Audio (the morphed voice) is computed ahead through the same streaming morph
 as live and handed to the recorder frame by frame, so picture and sound stay in step.
 
@@ -11,6 +12,7 @@ fails or is killed leaves the previous file as it was.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -20,10 +22,12 @@ import numpy as np
 
 from engine.capture.synthetic import SyntheticSource
 from engine.config import Settings
-from engine.errors import ConfigError, SinkError
+from engine.errors import AssetError, ConfigError, SinkError
 from engine.output.recorder import RecorderSink
 from engine.performer import ScriptedPerformer
 from engine.safe_write import replace_on_success
+from engine.safety.strict_toml import nearest
+from engine.scenes import Scene, SceneError, load_scene, load_scenes, resolve_avatar
 from engine.session import build_app, offline_clock
 from engine.status import VoiceStatus
 
@@ -78,11 +82,8 @@ class PrecomputedVoice:
                            sample_rate=self.sample_rate)
 
 
-def morphed_demo_voice(seconds: float, preset_name: str | None, rate: int = 48000) -> np.ndarray:
-    """The built-in speech-like signal, morphed with the scene's preset (if any)."""
-    from engine.voice.synthetic import speech_like
-
-    speech = speech_like(seconds, rate)
+def morphed_voice(speech: np.ndarray, rate: int, preset_name: str | None) -> np.ndarray:
+    """``speech`` (mono float at ``rate``) morphed with the scene's preset (if any)."""
     if not preset_name:
         return speech.astype(np.float32)
     from engine.voice.offline import convert
@@ -91,25 +92,158 @@ def morphed_demo_voice(seconds: float, preset_name: str | None, rate: int = 4800
     return convert(speech, rate, load_preset(preset_name)).astype(np.float32)
 
 
-def render_video(settings: Settings, performer: ScriptedPerformer, output: Path,
-                 seconds: float, with_voice: bool = True) -> dict[str, float]:
-    """Render ``seconds`` of the scene driven by ``performer`` into an MP4 at ``output``, put in
-    place once complete; returns frame stats (wall-clock frame work time, not the offline
-    clock's)."""
+def morphed_demo_voice(seconds: float, preset_name: str | None, rate: int = 48000) -> np.ndarray:
+    """The built-in speech-like signal, morphed with the scene's preset (if any)."""
+    from engine.voice.synthetic import speech_like
+
+    return morphed_voice(speech_like(seconds, rate), rate, preset_name)
+
+
+# -- what a render shows: the scene, its avatar and style ------------------------------------------
+
+def render_scene(settings: Settings, avatar: str | None = None,
+                 style: dict[str, float | bool] | None = None) -> Scene:
+    """The scene ``settings.scene`` names (name, file stem, hotkey or ``.toml`` path), showing
+    ``avatar`` (a name in avatars/, a folder or a model file) instead of its own when given, with
+    ``style`` fields (intensity, exaggeration, mirror) replacing the scene's own."""
+    wanted = settings.scene
+    if wanted.endswith(".toml") and Path(wanted).is_file():
+        scene = load_scene(wanted)
+    else:
+        scenes = load_scenes(settings.scenes_dir)
+        found = [s for s in scenes if wanted in (s.name, s.hotkey)
+                 or (s.path is not None and s.path.stem == wanted)]
+        if not found:
+            names = [s.path.stem if s.path is not None else s.name for s in scenes]
+            raise ConfigError(f"--scene: no scene {wanted!r}{nearest(wanted, names)} "
+                              f"(scenes: {', '.join(names)})")
+        scene = found[0]
+    if avatar is not None:
+        where = Path(avatar).expanduser()
+        # A path is given as it is (a scene resolves its own relative to the scene file).
+        scene = dataclasses.replace(scene, avatar=str(where.resolve()) if where.exists()
+                                    else avatar)
+        try:
+            resolve_avatar(scene)  # an unknown name fails now, with the known ones listed
+        except SceneError as error:
+            raise ConfigError(f"--avatar: {error.message}") from None
+    if style:
+        scene = dataclasses.replace(scene, style=dataclasses.replace(scene.style, **style))
+    return scene
+
+
+# -- driving from a recorded video -----------------------------------------------------------------
+
+MAX_DRIVE_SECONDS = 600.0  # ten minutes; the audio and the render are held whole
+
+
+@dataclass(frozen=True)
+class DriveVideo:
+    """What a render driven by a video needs to know of it before it starts."""
+
+    path: Path
+    fps: float
+    frames: int
+    speech: np.ndarray | None  # (n,) float32 mono at DEMO_AUDIO_RATE, or None: no audio track
+
+
+def read_drive_video(path: str | Path, max_seconds: float | None = None) -> DriveVideo:
+    """The frame rate, frame count (capped at ``max_seconds``) and mono audio of a video."""
+    import av
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"--drive {path}: no such file")
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError) as error:
+        raise AssetError(f"--drive {path}: cannot open video ({error})") from error
+    with container:
+        if not container.streams.video:
+            raise AssetError(f"--drive {path}: has no video stream")
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate
+        fps = float(rate) if rate else 30.0
+        seconds = float(stream.duration * stream.time_base) if stream.duration \
+            else float(container.duration or 0) / 1e6
+        frames = stream.frames or int(round(seconds * fps))
+        limit = min(MAX_DRIVE_SECONDS, max_seconds or MAX_DRIVE_SECONDS)
+        if not 1.0 <= fps <= 240.0 or frames < 1:
+            raise AssetError(f"--drive {path}: {frames} frames at {fps:g} fps is not a video "
+                             "to drive from")
+        frames = min(frames, int(limit * fps))
+        speech = _mono_audio(container, path, frames / fps) if container.streams.audio else None
+    return DriveVideo(path, fps, frames, speech)
+
+
+def _mono_audio(container, path: Path, seconds: float) -> np.ndarray:
+    """The first audio stream as mono float32 at DEMO_AUDIO_RATE, its first ``seconds`` and a
+    second of silence after (the recorder drains a frame's worth per frame to the end)."""
+    import av
+
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=DEMO_AUDIO_RATE)
+    wanted = int(seconds * DEMO_AUDIO_RATE)
+    chunks, have = [], 0
+    try:
+        for frame in container.decode(audio=0):
+            for mono in resampler.resample(frame):
+                chunks.append(mono.to_ndarray().reshape(-1))
+                have += chunks[-1].size
+            if have >= wanted:
+                break
+    except av.FFmpegError as error:
+        raise AssetError(f"--drive {path}: audio decoding failed ({error})") from error
+    samples = np.concatenate(chunks)[:wanted] if chunks else np.zeros(0, np.float32)
+    return np.pad(samples, (0, wanted + DEMO_AUDIO_RATE - samples.size)).astype(np.float32)
+
+
+def drive_source(drive: DriveVideo, size: tuple[int, int]):
+    """The video as the session's camera, one frame per frame (offline)."""
+    from engine.capture.video import VideoFileSource
+
+    return VideoFileSource(drive.path, size, loop=False, realtime=False)
+
+
+def drive_tracker():
+    """The live tracker, in video mode, run on the loop's thread (an offline render waits)."""
+    from engine.tracking.mediapipe_tracker import MediaPipeTracker
+
+    return MediaPipeTracker(video=True)
+
+
+# -- rendering ---------------------------------------------------------------------------------------
+
+def render_video(settings: Settings, performer, output: Path, seconds: float,
+                 with_voice: bool = True, *, scene: Scene | None = None, source=None,
+                 speech: np.ndarray | None = None) -> dict[str, float]:
+    """Render ``seconds`` of the scene (``scene``, or the one ``settings`` names) driven by
+    ``performer`` (any ``Tracker``) into an MP4 at ``output``, put in place once complete;
+    returns frame stats (wall-clock frame work time, not the offline clock's).
+
+    ``source`` is the camera (default: the synthetic one); the voice is ``speech`` (mono at
+    DEMO_AUDIO_RATE; default the built-in speech-like signal) morphed with the scene's preset."""
     frames = int(round(seconds * settings.fps))
     if frames < 1:
         raise ConfigError(f"{output}: nothing to render ({seconds:g} s is less than one frame)")
     with replace_on_success(output) as staged:
-        recorder = RecorderSink(staged.path, audio_rate=DEMO_AUDIO_RATE if with_voice else None)
+        from engine.output.alpha import is_alpha_output, make_alpha_sink
+
+        # .webm/.mov: the avatar over transparency, video only (engine.output.alpha).
+        recorder = (make_alpha_sink(output, staged.file) if is_alpha_output(output) else
+                    RecorderSink(staged.path, audio_rate=DEMO_AUDIO_RATE if with_voice else None))
         session = build_app(settings,
-                            source=SyntheticSource(settings.size, settings.fps, realtime=False),
+                            source=source or SyntheticSource(settings.size, settings.fps,
+                                                             realtime=False),
                             tracker=performer, sinks=[recorder], clock=offline_clock(settings.fps),
-                            realtime=False)
+                            scenes=[scene] if scene is not None else None, realtime=False)
         try:
             app = session.app
             if with_voice:
                 voice_name = app.director.current.scene.voice
-                track = morphed_demo_voice(seconds + 1.0, voice_name, DEMO_AUDIO_RATE)
+                if speech is None:
+                    track = morphed_demo_voice(seconds + 1.0, voice_name, DEMO_AUDIO_RATE)
+                else:
+                    track = morphed_voice(speech, DEMO_AUDIO_RATE, voice_name)
                 app.voice = PrecomputedVoice(track, DEMO_AUDIO_RATE, settings.fps, voice_name)
             started = time.perf_counter()
             app.run(max_frames=frames)
@@ -132,11 +266,14 @@ def render_video(settings: Settings, performer: ScriptedPerformer, output: Path,
     }
 
 
-def render_stills(settings: Settings, performer: ScriptedPerformer, output: Path) -> None:
+def render_stills(settings: Settings, performer: ScriptedPerformer, output: Path,
+                  scene: Scene | None = None) -> None:
     """One frame per pose, taken at the end of its hold, tiled into a labelled contact sheet at
-    ``output`` (PNG or JPEG by its suffix), put in place once complete."""
+    ``output`` (PNG or JPEG by its suffix), put in place once complete. The stills are taken
+    without the badge; the sheet carries it once."""
     from PIL import Image
 
+    from engine.avatar.preview import contact_sheet
     from engine.output.null import NullSink
 
     fps = settings.fps
@@ -154,30 +291,20 @@ def render_stills(settings: Settings, performer: ScriptedPerformer, output: Path
     with replace_on_success(output) as staged:
         session = build_app(settings, source=SyntheticSource(settings.size, fps, realtime=False),
                             tracker=performer, sinks=[NullSink()],
-                            clock=offline_clock(fps), realtime=False)
+                            clock=offline_clock(fps), realtime=False,
+                            scenes=[scene] if scene is not None else None)
         try:
-            session.app.on_frame = keep
-            session.app.run(max_frames=max(wanted) + 1)
+            app = session.app
+            badge = app.director.current.scene.badge if settings.badge else None
+            app.compositor.set_badge(None)  # once on the sheet, not on every tile
+            app.on_frame = keep
+            app.run(max_frames=max(wanted) + 1)
         finally:
             session.close()
         if not stills:
             raise SinkError(f"render {output}: no frame was rendered")
-        tiles = [Image.fromarray(stills[n]) for n in sorted(stills)]
-        sheet = tiles[0] if len(tiles) == 1 else _contact_sheet(tiles, performer)
-        sheet.save(staged.file, format=image_format)
-
-
-def _contact_sheet(tiles: list, performer: ScriptedPerformer):
-    """The stills side by side, four to a row, each labelled with its pose."""
-    from PIL import Image, ImageDraw
-
-    columns = min(4, len(tiles))
-    rows = -(-len(tiles) // columns)
-    width, height = tiles[0].size
-    sheet = Image.new("RGB", (columns * width, rows * height), (20, 20, 24))
-    draw = ImageDraw.Draw(sheet)
-    for n, (tile, pose) in enumerate(zip(tiles, performer.script)):
-        x, y = (n % columns) * width, (n // columns) * height
-        sheet.paste(tile, (x, y))
-        draw.text((x + 12, y + 12), f"{pose.expression} {pose.intensity:g}", fill=(255, 255, 255))
-    return sheet
+        labels = [pose.expression if pose.intensity == 1.0
+                  else f"{pose.expression} ×{pose.intensity:g}" for pose in performer.script]
+        sheet = contact_sheet([stills[n] for n in sorted(stills)],
+                              [labels[n] for n in sorted(stills)], badge=badge)
+        Image.fromarray(sheet).save(staged.file, format=image_format)

@@ -2,9 +2,10 @@
 camera. It drives ``persona demo``, ``persona render`` and the benchmarks, so those run the very
 same loop as a live session with only the face input swapped.
 
-A script is a list of ``Pose``s, each held for a duration and eased into from the previous one
-with a smoothstep. Natural blinks, a slow head sway and small gaze saccades are layered on top so
-that a scripted face never looks frozen.
+A script is a tuple of ``Pose``s (``engine.expression_script``: the vocabulary, the inline form
+and TOML script files), each eased into from wherever the face was and held for its duration.
+Natural blinks, a slow head sway and small gaze saccades are layered on top so that a scripted
+face never looks frozen.
 """
 
 from __future__ import annotations
@@ -14,43 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.errors import ConfigError
+from engine.expression_script import Pose, ease_weight
 from engine.tracking.head_pose import FACING_CAMERA
-from engine.types import BLENDSHAPE_NAMES, FaceState, Frame, blendshape_vector
-
-# Named expressions, in ARKit channels, for scripts and for `persona render --script`.
-EXPRESSIONS: dict[str, dict[str, float]] = {
-    "neutral": {},
-    "smile": {"mouthSmileLeft": 0.85, "mouthSmileRight": 0.85, "cheekSquintLeft": 0.45,
-              "cheekSquintRight": 0.45, "eyeSquintLeft": 0.25, "eyeSquintRight": 0.25,
-              "mouthDimpleLeft": 0.3, "mouthDimpleRight": 0.3},
-    "laugh": {"mouthSmileLeft": 1.0, "mouthSmileRight": 1.0, "jawOpen": 0.45,
-              "cheekSquintLeft": 0.7, "cheekSquintRight": 0.7, "eyeSquintLeft": 0.5,
-              "eyeSquintRight": 0.5, "mouthUpperUpLeft": 0.3, "mouthUpperUpRight": 0.3},
-    "surprise": {"browInnerUp": 0.9, "browOuterUpLeft": 0.85, "browOuterUpRight": 0.85,
-                 "eyeWideLeft": 0.8, "eyeWideRight": 0.8, "jawOpen": 0.55, "mouthFunnel": 0.25},
-    "sad": {"browInnerUp": 0.7, "mouthFrownLeft": 0.7, "mouthFrownRight": 0.7,
-            "mouthShrugLower": 0.35, "eyeSquintLeft": 0.15, "eyeSquintRight": 0.15},
-    "angry": {"browDownLeft": 0.9, "browDownRight": 0.9, "noseSneerLeft": 0.5,
-              "noseSneerRight": 0.5, "mouthPressLeft": 0.5, "mouthPressRight": 0.5,
-              "eyeSquintLeft": 0.4, "eyeSquintRight": 0.4},
-    "pucker": {"mouthPucker": 0.9, "mouthFunnel": 0.2},
-    "wink": {"eyeBlinkLeft": 1.0, "mouthSmileLeft": 0.5, "cheekSquintLeft": 0.4},
-    "talk": {},  # jaw and lips are animated by the syllable rhythm below
-}
-
-
-@dataclass(frozen=True)
-class Pose:
-    """An expression held for ``hold_s`` after easing in over ``ease_s``."""
-
-    expression: str
-    hold_s: float = 1.5
-    intensity: float = 1.0
-    ease_s: float = 0.35
-    yaw_deg: float = 0.0
-    pitch_deg: float = 0.0
-
+from engine.types import BLENDSHAPE_INDEX, FaceState, Frame, blendshape_vector
 
 DEMO_SCRIPT: tuple[Pose, ...] = (
     Pose("neutral", 1.0),
@@ -64,47 +31,6 @@ DEMO_SCRIPT: tuple[Pose, ...] = (
     Pose("pucker", 1.0, yaw_deg=10),
     Pose("neutral", 1.0),
 )
-
-
-MAX_SCRIPT_SECONDS = 3600.0  # an hour; longer is a typo (smile@1e9 would render for ever)
-MAX_INTENSITY = 3.0  # as a scene's style intensity
-
-
-def parse_script(text: str) -> tuple[Pose, ...]:
-    """``"smile:0.8@1.5, surprise@2"`` → poses: name, optional ``:intensity``, optional
-    ``@seconds`` held. Unknown names, times that are not positive or finite, intensities
-    outside 0..``MAX_INTENSITY`` and scripts longer than ``MAX_SCRIPT_SECONDS`` raise
-    ConfigError naming the item."""
-    poses = []
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, _, hold = item.partition("@")
-        name, _, intensity = name.partition(":")
-        if name not in EXPRESSIONS:
-            known = ", ".join(EXPRESSIONS)
-            raise ConfigError(f"script: unknown expression {name!r}; known: {known}")
-        try:
-            pose = Pose(name, float(hold or 1.5), float(intensity or 1.0))
-        except ValueError:
-            raise ConfigError(f"script: {item!r} is not NAME[:INTENSITY][@SECONDS]") from None
-        if not 0.0 < pose.hold_s <= MAX_SCRIPT_SECONDS:  # also refuses nan
-            raise ConfigError(f"script: {item!r}: the time must be more than 0 and at most "
-                              f"{MAX_SCRIPT_SECONDS:g} seconds")
-        if not 0.0 <= pose.intensity <= MAX_INTENSITY:
-            raise ConfigError(f"script: {item!r}: the intensity must be from 0 to "
-                              f"{MAX_INTENSITY:g}")
-        poses.append(pose)
-    if not poses:
-        raise ConfigError("script: no expressions given")
-    total = sum(pose.hold_s for pose in poses)
-    if total > MAX_SCRIPT_SECONDS:
-        raise ConfigError(f"script: {total:g} seconds in all; the limit is "
-                          f"{MAX_SCRIPT_SECONDS:g}")
-    return tuple(poses)
-
-
-def _smoothstep(x: float) -> float:
-    x = min(max(x, 0.0), 1.0)
-    return x * x * (3 - 2 * x)
 
 
 _HEAD_DISTANCE_CM = 55.0  # a person at a laptop
@@ -124,6 +50,19 @@ def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
     return matrix
 
 
+SYLLABLE_PEAK_S = 1 / (4 * 4.5)  # a moment of "talk" with the jaw at its widest
+
+
+def speech_channels(t: float) -> dict[str, float]:
+    """What "talk" adds at ``t`` seconds: syllables at ~4.5 Hz with a slower phrase envelope,
+    like connected speech."""
+    syllable = max(0.0, math.sin(2 * math.pi * 4.5 * t)) ** 1.5
+    phrase = 0.6 + 0.4 * math.sin(2 * math.pi * 0.5 * t)
+    return {"jawOpen": 0.5 * syllable * phrase,
+            "mouthFunnel": 0.2 * max(0.0, math.sin(2 * math.pi * 1.1 * t)),
+            "mouthLowerDownLeft": 0.25 * syllable, "mouthLowerDownRight": 0.25 * syllable}
+
+
 @dataclass
 class ScriptedPerformer:
     """Plays ``script`` on the frames' timestamps (relative to the first frame seen), or, with
@@ -137,9 +76,18 @@ class ScriptedPerformer:
     _targets: list[np.ndarray] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
-        self._targets = [blendshape_vector(EXPRESSIONS[p.expression]) * p.intensity
-                         for p in self.script]
+        self._targets = [blendshape_vector(dict(p.shapes())) * p.intensity for p in self.script]
         self._starts = np.cumsum([0.0] + [p.hold_s for p in self.script])
+        # Where each pose eases from: where the one before it had got to when it ended (a pose
+        # shorter than its ease never got all the way).
+        shapes, head = self._targets[0], (self.script[0].yaw_deg, self.script[0].pitch_deg)
+        self._from = []
+        for pose, target in zip(self.script, self._targets):
+            self._from.append((shapes, head))
+            reached = ease_weight(pose.ease, pose.hold_s / max(pose.ease_s, 1e-3))
+            shapes = shapes + (target - shapes) * reached
+            head = tuple(a + (b - a) * reached
+                         for a, b in zip(head, (pose.yaw_deg, pose.pitch_deg)))
         rng = np.random.default_rng(self.seed)
         # Blink times: every 2.5–5 s, as people do when calm.
         self._blinks = np.cumsum(rng.uniform(2.5, 5.0, 64))
@@ -162,16 +110,15 @@ class ScriptedPerformer:
         index = int(np.searchsorted(self._starts, t, side="right")) - 1
         index = min(max(index, 0), len(self.script) - 1)
         pose = self.script[index]
-        previous = self.script[index - 1] if index > 0 else pose
-        weight = _smoothstep((t - self._starts[index]) / max(pose.ease_s, 1e-3))
-        blend = self._targets[index - 1 if index > 0 else 0] * (1 - weight) \
-            + self._targets[index] * weight
-        blend = blend.copy()
-        if pose.expression == "talk":
-            self._add_speech(blend, t, weight)
+        weight = ease_weight(pose.ease, (t - self._starts[index]) / max(pose.ease_s, 1e-3))
+        shapes, (yaw0, pitch0) = self._from[index]
+        blend = shapes + (self._targets[index] - shapes) * weight
+        if pose.talks:
+            for name, value in speech_channels(t).items():
+                blend[BLENDSHAPE_INDEX[name]] += value * weight
         self._add_blink(blend, t)
-        yaw = math.radians(previous.yaw_deg + (pose.yaw_deg - previous.yaw_deg) * weight)
-        pitch = math.radians(previous.pitch_deg + (pose.pitch_deg - previous.pitch_deg) * weight)
+        yaw = math.radians(yaw0 + (pose.yaw_deg - yaw0) * weight)
+        pitch = math.radians(pitch0 + (pose.pitch_deg - pitch0) * weight)
         yaw += 0.04 * math.sin(0.7 * t)  # slow sway: nobody holds their head still
         pitch += 0.025 * math.sin(0.45 * t + 1.0)
         roll = 0.03 * math.sin(0.3 * t + 2.0)
@@ -181,23 +128,12 @@ class ScriptedPerformer:
                          blendshapes=np.clip(blend, 0.0, 1.0).astype(np.float32),
                          gaze=gaze, confidence=1.0)
 
-    @staticmethod
-    def _add_speech(blend: np.ndarray, t: float, weight: float) -> None:
-        # Syllables at ~4.5 Hz with a slower phrase envelope, like connected speech.
-        syllable = max(0.0, math.sin(2 * math.pi * 4.5 * t)) ** 1.5
-        phrase = 0.6 + 0.4 * math.sin(2 * math.pi * 0.5 * t)
-        names = BLENDSHAPE_NAMES
-        blend[names.index("jawOpen")] += 0.5 * syllable * phrase * weight
-        blend[names.index("mouthFunnel")] += 0.2 * max(0.0, math.sin(2 * math.pi * 1.1 * t)) * weight
-        blend[names.index("mouthLowerDownLeft")] += 0.25 * syllable * weight
-        blend[names.index("mouthLowerDownRight")] += 0.25 * syllable * weight
-
     def _add_blink(self, blend: np.ndarray, t: float) -> None:
         period_t = t % self._blinks[-1]
         nearest = self._blinks[np.argmin(np.abs(self._blinks - period_t))]
         closure = max(0.0, 1.0 - abs(period_t - nearest) / 0.09)  # ~180 ms blink
         for name in ("eyeBlinkLeft", "eyeBlinkRight"):
-            index = BLENDSHAPE_NAMES.index(name)
+            index = BLENDSHAPE_INDEX[name]
             blend[index] = max(blend[index], closure)
 
     def close(self) -> None:

@@ -60,9 +60,11 @@ class SearchPath:
         raise ResourceNotFound(f"{kind[:-1]} {str(name)!r} not found; looked in: {places}")
 
     def list(self, kind: str, pattern: str = "*") -> list[Path]:
-        """Every ``root/kind/pattern``, earlier roots shadowing later ones of the same name."""
-        seen: dict[str, Path] = {}
+        """Every ``root/kind/pattern``, earlier roots shadowing later ones at the same place
+        under ``kind`` (``*/avatar.toml`` lists every avatar folder, not one per file name)."""
+        seen: dict[Path, Path] = {}
         for root in self.roots:
-            for path in sorted((root / kind).glob(pattern)):
-                seen.setdefault(path.name, path)
+            folder = root / kind
+            for path in sorted(folder.glob(pattern)):
+                seen.setdefault(path.relative_to(folder), path)
         return list(seen.values())

@@ -17,6 +17,7 @@ a vector of a dozen expressions: no Python loop over channels or targets.
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -35,10 +36,13 @@ DEFAULT_VRM_SOURCES: dict[str, dict[str, float]] = {
     "blink": {"eyeBlinkLeft": 0.5, "eyeBlinkRight": 0.5},
     "blinkLeft": {"eyeBlinkLeft": 1.0},
     "blinkRight": {"eyeBlinkRight": 1.0},
-    "happy": {"mouthSmileLeft": 0.5, "mouthSmileRight": 0.5},
+    # VRoid-made models (most VRMs) draw "happy" (Joy) as a big smile with the eyes closed to
+    # arcs, often open-mouthed (Godette's is an "oh"), and "relaxed" (Fun) as a closed smile: so
+    # the mouth corners drive "relaxed" and the raised cheeks of a broad smile drive "happy".
+    "happy": {"cheekSquintLeft": 0.5, "cheekSquintRight": 0.5},
     "angry": {"browDownLeft": 0.5, "browDownRight": 0.5},
     "sad": {"mouthFrownLeft": 0.5, "mouthFrownRight": 0.5},
-    "relaxed": {"cheekSquintLeft": 0.5, "cheekSquintRight": 0.5},
+    "relaxed": {"mouthSmileLeft": 0.5, "mouthSmileRight": 0.5},
     "surprised": {"browInnerUp": 0.5, "eyeWideLeft": 0.25, "eyeWideRight": 0.25},
     "lookUp": {"eyeLookUpLeft": 0.5, "eyeLookUpRight": 0.5},
     "lookDown": {"eyeLookDownLeft": 0.5, "eyeLookDownRight": 0.5},
@@ -184,3 +188,125 @@ class ExpressionMap:
     def undriven_channels(self) -> list[str]:
         """ARKit channels that move nothing on this model."""
         return [c for c, targets in self.channel_targets().items() if not targets]
+
+
+# -- explaining a mapping to the artist (``persona avatar inspect``) -------------------------------
+
+def _weight(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def channel_routes(mapping: ExpressionMap) -> dict[str, list[str]]:
+    """Each ARKit channel → how it moves the model, with weights: ``"ah 1"`` for a morph target
+    it drives directly, ``"relaxed 0.5 (VRM) → uu 0.25, look_up 0.125"`` through a VRM
+    expression (the morph weights are what a channel at 1 gives). Empty: drives nothing."""
+    routes: dict[str, list[str]] = {}
+    for k, channel in enumerate(BLENDSHAPE_NAMES):
+        moved = [f"{mapping.targets[g][2]} {_weight(mapping.direct[g, k])}"
+                 for g in np.flatnonzero(mapping.direct[:, k])]
+        for e in np.flatnonzero(mapping.sources[:, k]):
+            weight = mapping.sources[e, k]
+            binds = [f"{mapping.targets[g][2]} {_weight(weight * mapping.binds[g, e])}"
+                     for g in np.flatnonzero(mapping.binds[:, e])]
+            if mapping._textured[e]:
+                binds.append("texture transform")
+            name = mapping.expression_names[e]
+            moved.append(f"{name} {_weight(weight)} (VRM) → " + (", ".join(binds) or "nothing"))
+        routes[channel] = moved
+    return routes
+
+
+def mapping_table(mapping: ExpressionMap) -> list[str]:
+    """The channel → target/expression table, one line per ARKit channel."""
+    width = max(map(len, BLENDSHAPE_NAMES))
+    lines = ["channel map (ARKit channel at 1 → morph target or VRM expression, weight):"]
+    for channel, routes in channel_routes(mapping).items():
+        lines.append(f"  {channel:<{width}}  " + ("; ".join(routes) if routes
+                                                  else "- drives nothing"))
+    return lines
+
+
+# Words in morph-target names → the ARKit channels they most likely are. Short words must be the
+# whole name ("a", "oh"); longer ones may be a part of it ("MouthSmile", "eyes_closed").
+_NAME_HINTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("smile", "joy", "happy", "grin", "fun"), ("mouthSmileLeft", "mouthSmileRight")),
+    (("blink", "eyeclose", "eyesclose", "eyesclosed", "wink"), ("eyeBlinkLeft", "eyeBlinkRight")),
+    (("a", "aa", "ah", "open", "mouthopen", "jaw"), ("jawOpen",)),
+    (("o", "oh"), ("mouthFunnel",)),
+    (("u", "uu", "ou", "pucker", "kiss"), ("mouthPucker",)),
+    (("e", "ee", "i", "ih", "wide_mouth"), ("mouthStretchLeft", "mouthStretchRight")),
+    (("frown", "sad", "sorrow"), ("mouthFrownLeft", "mouthFrownRight")),
+    (("angry", "anger", "browdown", "browsdown"), ("browDownLeft", "browDownRight")),
+    (("surprise", "surprised", "browup", "browsup", "browraise"), ("browInnerUp",)),
+    (("eyewide", "wide"), ("eyeWideLeft", "eyeWideRight")),
+    (("squint",), ("eyeSquintLeft", "eyeSquintRight")),
+    (("puff",), ("cheekPuff",)),
+    (("tongue",), ("tongueOut",)),
+    (("sneer",), ("noseSneerLeft", "noseSneerRight")),
+)
+_SIDE = re.compile(r"(?:^|[_.\-\s])(l|left|r|right)$|(left|right)$", re.IGNORECASE)
+_UNNAMED = re.compile(r"^target\d+$")
+
+
+def _guess(name: str) -> list[tuple[str, float]]:
+    """(channel, weight) pairs a morph target named ``name`` probably is; empty if unknown."""
+    side = None
+    match = _SIDE.search(name)
+    if match:
+        side = "Left" if (match.group(1) or match.group(2)).lower().startswith("l") else "Right"
+        name = name[:match.start()] or name
+    key = re.sub(r"[^a-z0-9]", "", name.lower())
+    for words, channels in _NAME_HINTS:
+        long_words = [w for w in words if len(w) >= 4]
+        if key in words or any(w in key for w in long_words):
+            if len(channels) == 1:
+                return [(channels[0], 1.0)]
+            if side is not None:
+                return [(c, 1.0) for c in channels if c.endswith(side)]
+            return [(c, 0.5) for c in channels]  # one shape for both sides: half from each
+    return []
+
+
+def _toml_key(name: str) -> str:
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else json.dumps(name)
+
+
+def proposed_expressions(mapping: ExpressionMap) -> list[str]:
+    """For a model whose morph targets carry no ARKit names (and no VRM expressions), an
+    ``[expressions]`` block guessed from the target names, to paste into ``avatar.toml``; a
+    commented template when the targets have no names at all. Empty when nothing is to propose.
+    """
+    if mapping.direct.any() or mapping.expression_names or not mapping.targets:
+        return []
+    names = list(dict.fromkeys(name for _, _, name in mapping.targets))
+    if all(_UNNAMED.match(name) for name in names):
+        return ["The morph targets have no names (" + ", ".join(names) + "), so nothing drives "
+                "them and nothing can be guessed.",
+                "Look at each (persona avatar preview), then uncomment and edit this template "
+                "in avatar.toml:",
+                "# [expressions]",
+                *(f"# {channel} = {json.dumps(name)}"
+                  for channel, name in zip(("jawOpen", "mouthSmileLeft", "mouthSmileRight",
+                                            "eyeBlinkLeft", "eyeBlinkRight"), names))]
+    claimed: dict[str, dict[str, float]] = {}
+    unmatched = []
+    for name in names:
+        guesses = [(c, w) for c, w in _guess(name) if c not in claimed]
+        if not guesses:
+            unmatched.append(name)
+        for channel, weight in guesses:
+            claimed[channel] = {name: weight}
+    lines = ["No morph target has an ARKit name. Proposed from the target names; check each "
+             "with persona avatar preview, then paste into avatar.toml:"]
+    if claimed:
+        lines.append("[expressions]")
+        for channel in BLENDSHAPE_NAMES:  # in ARKit order, as the table
+            if channel in claimed:
+                (name, weight), = claimed[channel].items()
+                value = json.dumps(name) if weight == 1.0 \
+                    else f"{{ {_toml_key(name)} = {_weight(weight)} }}"
+                lines.append(f"{channel} = {value}")
+    if unmatched:
+        lines.append("# not guessed (name them yourself: CHANNEL = \"TARGET\"): "
+                     + ", ".join(unmatched))
+    return lines

@@ -40,7 +40,7 @@ def test_vrm1_is_binary_and_override_rules(shared_asset, sample, happy, blink_sh
     assert model.vrm_version == "1.0"
     mapping = ExpressionMap(model)
     values = mapping.expression_weights(blendshape_vector({
-        "mouthSmileLeft": happy, "mouthSmileRight": happy,
+        "cheekSquintLeft": happy, "cheekSquintRight": happy,  # happy's sources
         "eyeBlinkLeft": 1.0, "eyeBlinkRight": 1.0}))
     shown = dict(zip(mapping.expression_names, values))
     assert shown["blink"] == pytest.approx(blink_shown)

@@ -45,7 +45,9 @@ def test_render_contact_sheet_of_expressions(tmp_path):
                      "320x180", "-o", str(output))
     assert result.returncode == 0, result.stderr
     sheet = np.asarray(Image.open(output).convert("RGB")).astype(int)
-    assert sheet.shape == (180, 960, 3)
-    neutral, smile, surprise = (sheet[:, i * 320:(i + 1) * 320] for i in range(3))
+    # One row of three 320-wide tiles 8 px apart, under the header that carries the badge.
+    assert sheet.shape[1] == 3 * (320 + 8) + 8 and sheet.shape[0] > 180
+    neutral, smile, surprise = (sheet[48:48 + 180, 8 + i * 328:8 + i * 328 + 320]
+                                for i in range(3))
     assert np.abs(neutral - smile).mean() > 0.3
     assert np.abs(neutral - surprise).mean() > 0.3

@@ -176,3 +176,17 @@ def test_a_refused_scene_leaves_no_reference_cycles():
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+def test_every_shipped_avatar_folder_is_listed_and_a_user_folder_shadows_its_namesake(tmp_path):
+    from engine.resources import SHIPPED_ROOT, SearchPath
+    from engine.scenes import avatar_names
+
+    shipped = avatar_names(SearchPath([SHIPPED_ROOT]))
+    assert {"anonymous", "default", "toon"} <= set(shipped)  # one per folder, not per file name
+    mine = tmp_path / "avatars" / "default"
+    mine.mkdir(parents=True)
+    (mine / "avatar.toml").write_text('kind = "gltf"\n')
+    search = SearchPath([tmp_path, SHIPPED_ROOT])
+    assert sorted(avatar_names(search)) == sorted(shipped)
+    assert search.list("avatars", "*/avatar.toml")[0].parent == mine
