@@ -17,15 +17,19 @@ from engine.errors import ConfigError
 # name → "module:function". Modules are imported only when their benchmark runs.
 BENCHMARKS: dict[str, str] = {
     "loop": "engine.app_bench:bench_loop",
+    "e2e": "engine.e2e_bench:bench_e2e",
     "soak": "engine.soak:bench_soak",
     "session": "engine.session_soak:bench_session",
     "hud": "engine.hud:bench_hud",
     "render": "engine.avatar.bench:bench_render",
+    "faceswap": "engine.avatar.faceswap.bench:bench_faceswap",
+    "neural": "engine.neural.bench:bench_neural",
     "tracking": "engine.tracking.bench:bench_tracking",
     "fidelity": "engine.tracking.fidelity:bench_fidelity",
     "voice": "engine.voice.bench:bench_voice",
     "voice-soak": "engine.voice.bench:bench_voice_soak",
     "io": "engine.output.bench:bench_io",
+    "avsync": "engine.output.avsync:bench_avsync",
     "watermark": "engine.safety.watermark_bench:bench_watermark",
 }
 

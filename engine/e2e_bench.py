@@ -151,9 +151,12 @@ def bench_e2e(seconds: float | None) -> dict[str, float]:
     pyvirtualcam.register_backend(FAKE_BACKEND, _DiscardingBackend)
     results: dict[str, float] = {"seconds_per_case": seconds, "width": float(SIZE[0]),
                                  "height": float(SIZE[1]), "target_fps": FPS}
-    for case in CASES:
-        for sink_kind in ("y4m", "virtualcam"):
-            log.info("e2e: %s into %s", case.name, sink_kind)
-            for key, value in run_case(case, sink_kind, seconds).items():
-                results[f"{case.name}_{sink_kind}_{key}"] = value
+    try:
+        for case in CASES:
+            for sink_kind in ("y4m", "virtualcam"):
+                log.info("e2e: %s into %s", case.name, sink_kind)
+                for key, value in run_case(case, sink_kind, seconds).items():
+                    results[f"{case.name}_{sink_kind}_{key}"] = value
+    finally:
+        del pyvirtualcam.camera.BACKENDS[FAKE_BACKEND]
     return results

@@ -171,6 +171,8 @@ def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clo
     source.start()
     resources.callback(source.close)
     opened = _open_sinks(settings, sinks, voice, resources, audit)
+    if any(getattr(sink, "channels", 3) == 4 for sink in opened):  # engine.output.alpha
+        compositor.set_transparent(True)
     tracker = tracker or make_tracker(settings, realtime)
     resources.callback(tracker.close)
     track_recorder = None

@@ -153,6 +153,7 @@ class SceneLayer:
         self.depth = ctx.depth_renderbuffer(size)
         self.fbo = ctx.framebuffer([self.color], self.depth)
         self.background = Background()
+        self.transparent = False  # cleared to transparent black: the avatar's alpha survives
         self._background_pixels: np.ndarray | None = None
 
     def set_background(self, background: Background) -> None:
@@ -165,8 +166,11 @@ class SceneLayer:
         per frame (``layer_pixels``: a camera backdrop, the "be right back" card) — and return
         it for the avatar to draw over."""
         self.fbo.use()
-        self.fbo.clear(*self.background.color, 1.0, depth=1.0)
-        pixels = picture if picture is not None else self._background_pixels
+        if self.transparent:
+            self.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        else:
+            self.fbo.clear(*self.background.color, 1.0, depth=1.0)
+        pixels = picture if picture is not None or self.transparent else self._background_pixels
         if pixels is not None:
             self.color.write(pixels)
         return self.fbo
@@ -192,6 +196,20 @@ class Compositor:
         self._badge_texture: moderngl.Texture | None = None
         self._watermark_add: np.ndarray | None = None
         self._watermark_subtract: np.ndarray | None = None
+        self._watermark_delta: np.ndarray | None = None
+        self.transparent = False
+
+    def set_transparent(self, transparent: bool) -> None:
+        """Render for compositing elsewhere (``engine.output.alpha``): layers clear to
+        transparent black instead of the scene's background, and ``finish`` returns
+        premultiplied RGBA (the readback as it is, flipped) instead of RGB. A session setting,
+        not a per-frame call."""
+        self.transparent = transparent
+        for layer in self.layers:
+            layer.transparent = transparent
+        width, height = self.size
+        self.frame = np.empty((height, width, 4 if transparent else 3), np.uint8)
+        self.set_watermark(self._watermark_delta)
 
     def set_badge(self, badge: Overlay | None) -> None:
         """Upload the disclosure badge (or remove it); not a per-frame call."""
@@ -209,6 +227,7 @@ class Compositor:
         sum to 1). It is split into a positive and a negative part once, so a frame costs two
         saturating SIMD passes.
         """
+        self._watermark_delta = delta
         if delta is None:
             self._watermark_add = self._watermark_subtract = None
             return
@@ -216,6 +235,8 @@ class Compositor:
             raise ValueError(f"watermark pattern {delta.shape} does not match frame {self.size}")
         levels = np.rint(delta).astype(np.int16)
         rgb = np.repeat(levels[:, :, None], 3, axis=2)
+        if self.transparent:  # the colour carries it; alpha stays as the avatar drew it
+            rgb = np.dstack([rgb, np.zeros_like(levels)])
         self._watermark_add = np.clip(rgb, 0, 255).astype(np.uint8)
         self._watermark_subtract = np.clip(-rgb, 0, 255).astype(np.uint8)
 
@@ -240,8 +261,11 @@ class Compositor:
             self._blend_pass.draw(image=0, opacity=1.0, rect=(x, 1.0 - y - h, w, h))
         ctx.disable(moderngl.BLEND)
         scene.fbo.read_into(self._rgba, components=4)
-        cv2.cvtColor(self._rgba, cv2.COLOR_RGBA2RGB, dst=self.frame)
-        cv2.flip(self.frame, 0, dst=self.frame)
+        if self.transparent:
+            cv2.flip(self._rgba, 0, dst=self.frame)
+        else:
+            cv2.cvtColor(self._rgba, cv2.COLOR_RGBA2RGB, dst=self.frame)
+            cv2.flip(self.frame, 0, dst=self.frame)
         if self._watermark_add is not None:
             cv2.add(self.frame, self._watermark_add, dst=self.frame)
             cv2.subtract(self.frame, self._watermark_subtract, dst=self.frame)

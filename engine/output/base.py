@@ -39,8 +39,12 @@ class BaseSink:
     Subclasses implement ``_open``, ``_write`` and ``_close``. ``write`` rejects what is not an
     RGB uint8 image of the opened size (TypeError for the wrong type or dtype, ValueError for the
     wrong shape) before the subclass sees it, so backends never get surprised by a bad frame.
+    Sinks of transparent frames (``engine.output.alpha``) set ``channels = 4``: premultiplied
+    RGBA from a compositor asked for transparency.
     Used as a context manager the sink is closed on exit; ``open`` still needs the frame size.
     """
+
+    channels = 3
 
     def __init__(self) -> None:
         self.width = 0
@@ -69,7 +73,7 @@ class BaseSink:
     def write(self, frame: Frame) -> None:
         if not self._opened or self._closed:
             raise RuntimeError(f"{self!r} is not open")
-        check_image(frame, self.width, self.height)
+        check_image(frame, self.width, self.height, self.channels)
         self._write(frame)
         self.frames_written += 1
 
@@ -100,8 +104,9 @@ class BaseSink:
         raise NotImplementedError
 
 
-def check_image(frame: Frame, width: int, height: int) -> None:
-    """Raise TypeError/ValueError unless ``frame`` holds an (height, width, 3) uint8 image."""
+def check_image(frame: Frame, width: int, height: int, channels: int = 3) -> None:
+    """Raise TypeError/ValueError unless ``frame`` holds an (height, width, channels) uint8
+    image."""
     if not isinstance(frame, Frame):
         raise TypeError(f"expected a Frame, got {type(frame).__name__}")
     image = frame.image
@@ -109,8 +114,8 @@ def check_image(frame: Frame, width: int, height: int) -> None:
         raise TypeError(f"Frame.image must be a numpy array, got {type(image).__name__}")
     if image.dtype != np.uint8:
         raise TypeError(f"Frame.image must be uint8 RGB, got dtype {image.dtype}")
-    if image.shape != (height, width, 3):
+    if image.shape != (height, width, channels):
         raise ValueError(
             f"Frame.image has shape {image.shape}; this sink was opened for "
-            f"({height}, {width}, 3)"
+            f"({height}, {width}, {channels})"
         )

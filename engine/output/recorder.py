@@ -7,10 +7,11 @@ stay in sync for as long as the two feeds are honest about time:
 
 - ``timing="frames"`` (offline renders): every written frame is exactly 1/fps long and audio is
   assumed continuous from the first frame.
-- ``timing="capture"`` (live recording): a frame's time is its ``t_capture``; frames the loop
-  dropped leave gaps in the video timestamps instead of shortening the video, and audio blocks
-  are placed by ``AudioBlock.t`` — silence fills gaps, overlaps are trimmed — so lost audio or
-  lost frames never slide one track against the other.
+- ``timing="capture"`` (live recording): a frame's time is its ``t_capture``; a slot the loop
+  dropped is filled by repeating the frame before it, so the video keeps its length and a
+  constant frame rate (editors and players mis-sync variable-rate MP4s), and audio blocks are
+  placed by ``AudioBlock.t`` — silence fills gaps, overlaps are trimmed — so lost audio or lost
+  frames never slide one track against the other.
 
 Given ``stream`` (a binary file-like object) instead of a path, the recorder writes fragmented
 MP4 (``frag_keyframe+empty_moov``): it never seeks back, so the stream can be an encrypting
@@ -87,6 +88,8 @@ class RecorderSink(BaseSink):
         self._rate = Fraction(30)
         self._t0: float | None = None  # capture time of the first frame: time zero of the file
         self._last_pts = -1
+        self.frames_repeated = 0  # dropped slots filled with the frame before them (capture timing)
+        self._last_planes: np.ndarray | None = None
         self._audio_pending = np.zeros(0, np.float32)
         self._audio_pts = 0  # samples handed to the encoder so far
         self._work: queue.Queue = queue.Queue(_QUEUE_FRAMES)
@@ -153,7 +156,13 @@ class RecorderSink(BaseSink):
                 pts = max(pts, self._last_pts + 1)  # a stalled clock must not repeat a pts
             else:
                 pts = self._last_pts + 1
+            if pts > self._last_pts + 1 and self._last_pts >= 0:
+                # One queue item however long the gap: the encoder thread repeats the frame.
+                self._work.put(("repeat", self._last_planes, self._last_pts + 1,
+                                pts - self._last_pts - 1))
+                self.frames_repeated += pts - self._last_pts - 1
             self._last_pts = pts
+            self._last_planes = planes
             self._work.put(("video", planes, pts))
 
     def write_audio(self, block: AudioBlock) -> None:
@@ -213,11 +222,12 @@ class RecorderSink(BaseSink):
                 log.error("recorder %s stopped: %s", self.target, error)
                 self._failure = error
 
-    def _encode(self, kind: str, data: np.ndarray, pts: int) -> None:
-        if kind == "video":
+    def _encode(self, kind: str, data: np.ndarray, pts: int, count: int = 1) -> None:
+        if kind in ("video", "repeat"):
             frame = av.VideoFrame.from_ndarray(data, format="yuv420p")
-            frame.pts = pts
-            self._container.mux(self._video.encode(frame))
+            for n in range(count):
+                frame.pts = pts + n
+                self._container.mux(self._video.encode(frame))
             return
         frame = av.AudioFrame.from_ndarray(
             np.ascontiguousarray(data).reshape(1, -1), format="fltp", layout="mono"

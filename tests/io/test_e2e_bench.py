@@ -6,12 +6,18 @@ import pytest
 from engine import e2e_bench
 
 
-@pytest.mark.parametrize("sink", ["y4m", "virtualcam"])
-def test_a_case_runs_the_whole_path_and_reports_latency(shared_asset, sink):
+@pytest.fixture
+def faked_camera():
     import pyvirtualcam
 
-    shared_asset("video/WolfgangLanger_Pexels.mp4")  # fails on CI when missing
     pyvirtualcam.register_backend(e2e_bench.FAKE_BACKEND, e2e_bench._DiscardingBackend)
+    yield
+    del pyvirtualcam.camera.BACKENDS[e2e_bench.FAKE_BACKEND]  # later tests must not find it
+
+
+@pytest.mark.parametrize("sink", ["y4m", "virtualcam"])
+def test_a_case_runs_the_whole_path_and_reports_latency(shared_asset, faked_camera, sink):
+    shared_asset("video/WolfgangLanger_Pexels.mp4")  # fails on CI when missing
     figures = e2e_bench.run_case(e2e_bench.CASES[1], sink, seconds=1.0)
     assert figures["fps"] > 5
     assert 0 < figures["latency_ms_p50"] <= figures["latency_ms_p99"] < 1000

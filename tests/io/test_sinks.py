@@ -182,17 +182,21 @@ def test_recorder_writes_playable_h264_with_audio_in_sync(tmp_path):
     assert np.abs(images[10].astype(int) - shown[10].image).mean() < 12
 
 
-def test_recorder_capture_timing_keeps_gaps(tmp_path):
+def test_recorder_capture_timing_repeats_a_frame_for_a_dropped_slot(tmp_path):
     path = tmp_path / "live.mp4"
+    shown = frames(10)
     with RecorderSink(path, timing="capture") as sink:
         sink.open(W, H, FPS)
-        for i, frame in enumerate(frames(10)):
-            # Frame 5 was dropped by the loop: its slot stays empty instead of shortening video.
-            slot = i if i < 5 else i + 1
+        for i, frame in enumerate(shown):
+            # Slots 5 and 6 were dropped by the loop: frame 4 fills them, the rate stays constant.
+            slot = i if i < 5 else i + 2
             sink.write(Frame(frame.image, 100.0 + slot / FPS, i))
+        assert sink.frames_repeated == 2
     images, _, video_seconds, _ = decode_mp4(str(path))
-    assert len(images) == 10
-    assert abs(video_seconds - 11 / FPS) < 1e-6
+    assert len(images) == 12
+    assert abs(video_seconds - 12 / FPS) < 1e-6
+    error = [np.abs(images[n].astype(int) - shown[4].image).mean() for n in (4, 5, 6)]
+    assert max(error) < 12 and np.abs(images[7].astype(int) - shown[5].image).mean() < 12
 
 
 def test_recorder_streams_fragmented_mp4():
