@@ -36,7 +36,21 @@ def inspect_lines(target: str) -> list[str]:
     lines.append("per frame: expression" + "".join(f", {what}" for what in needs))
     if kind.describe is not None:
         lines.extend(kind.describe(manifest.settings))
+    lines.extend(_mapping_lines(kind, manifest.settings))
     return lines
+
+
+def _mapping_lines(kind, settings) -> list[str]:
+    """The channel table and, for a model without ARKit names, a proposed ``[expressions]``
+    block: for kinds that map channels onto morph targets (their prepared avatar carries an
+    ``ExpressionMap``)."""
+    from engine.avatar.mapping import ExpressionMap, mapping_table, proposed_expressions
+
+    prepared = kind.prepare(settings) if kind.prepare is not None else settings
+    mapping = getattr(prepared, "mapping", None)
+    if not isinstance(mapping, ExpressionMap):
+        return []
+    return [*mapping_table(mapping), *proposed_expressions(mapping)]
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -91,3 +105,12 @@ def register(commands) -> None:
     parser.add_argument("--tile", type=_size, default=(400, 300), help="tile size WIDTHxHEIGHT")
     parser.add_argument("--watch", action="store_true",
                         help="keep running; redraw when the model or a shader is saved (Ctrl-C ends)")
+    from engine.avatar.photo import commands as photo_commands
+
+    photo_commands.register(commands)
+    from engine.avatar import viewer
+
+    viewer.register(commands)
+    from engine.neural import commands as neural_commands
+
+    neural_commands.register(commands)

@@ -42,6 +42,10 @@ DEFAULT_KIND = "gltf"
 # kind name → "module:attribute" of its AvatarKind. Adding a kind is one line here.
 KINDS: dict[str, str] = {
     "gltf": "engine.avatar.gltf_kind:KIND",
+    "photo": "engine.avatar.photo.kind:KIND",
+    "faceswap": "engine.avatar.faceswap.kind:KIND",
+    "neural": "engine.neural.kind:KIND",
+    "testcard": "engine.avatar.testcard:KIND",  # frame numbers and A/V flashes, for tests
 }
 
 

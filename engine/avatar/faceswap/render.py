@@ -1,0 +1,234 @@
+"""Drawing the face swap: the camera picture, then the persona's face over the live face.
+
+Per frame, on the loop's thread:
+
+1. The camera picture whose landmarks the tracker reported (the tracker runs a frame behind the
+   camera, and a face drawn on the newer picture would trail every head movement by a frame) is
+   copied into the layer's colour texture as it is, RGBA and bottom row first. That is an upload
+   of 0.3 ms where a textured full-screen pass costs 6–10 ms on llvmpipe (docs/architecture.md),
+   so the picture costs no pass at all; the scene's own background is covered by it. The same
+   bytes go to a second texture the eye and mouth openings sample.
+2. Bystanders' face boxes (``FaceState.others``) are blurred in that picture first, as the blur
+   backdrop does (``engine.backdrop.blur_picture``): a role-play shows the real room, never
+   anyone else's face.
+3. The swapped face is one small draw of the mesh ``geometry`` places, photo skin colour-matched
+   to the live skin (``colour``), with the openings from the live picture.
+
+When the face is lost the last mesh is held for ``HOLD_S`` over the current picture, with the
+last face box blurred around it (a dropout of a few frames must neither flash the performer's
+face nor drop the persona's); after that, and until the face is found again, the whole picture
+is the blur backdrop's (room light only, faces painted out), because a role-play must not show
+the performer's real face unexpectedly either.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+
+import cv2
+import moderngl
+import numpy as np
+
+from engine.avatar.base import AvatarInput
+from engine.avatar.faceswap import colour, geometry
+from engine.avatar.faceswap.persona import Persona
+from engine.backdrop import blur_picture
+from engine.gl.programs import ShaderLibrary
+from engine.types import FaceState, Frame
+
+log = logging.getLogger(__name__)
+
+HOLD_S = 0.5  # a lost face's last mesh stays this long before the picture is blurred
+BOX_GROW = 0.4  # a blurred face box is grown by this share of its size on each side (as backdrop)
+RECENT_FRAMES = 4  # camera frames kept to find the one the landmarks belong to
+
+
+def blur_boxes(picture: np.ndarray, boxes, scale: tuple[float, float]) -> None:
+    """Blur each (x, y, w, h) box (source pixels, times ``scale``) of ``picture`` in place,
+    grown by ``BOX_GROW``, to the room light of that box: nothing recognisable is left."""
+    height, width = picture.shape[:2]
+    for x, y, w, h in boxes:
+        x0 = max(0, int((x - BOX_GROW * w) * scale[0]))
+        y0 = max(0, int((y - BOX_GROW * h) * scale[1]))
+        x1 = min(width, int(np.ceil((x + w * (1 + BOX_GROW)) * scale[0])))
+        y1 = min(height, int(np.ceil((y + h * (1 + BOX_GROW)) * scale[1])))
+        if x1 - x0 >= 2 and y1 - y0 >= 2:
+            region = picture[y0:y1, x0:x1]
+            region[:] = cv2.resize(blur_picture(region), (x1 - x0, y1 - y0),
+                                   interpolation=cv2.INTER_LINEAR)
+
+
+class FaceSwapAvatar:
+    """``Avatar`` drawing the persona's face onto the live face in the camera picture."""
+
+    def __init__(self, ctx: moderngl.Context, shaders: ShaderLibrary, persona: Persona) -> None:
+        self.ctx = ctx
+        self.shaders = shaders
+        self.persona = persona
+        self.shape = geometry.IdentityShape(persona.landmarks)
+        self.live_stats = colour.LiveStats()
+        height, width = persona.photo.shape[:2]
+        self._photo = ctx.texture((width, height), 4, np.ascontiguousarray(
+            persona.standardised[::-1]).tobytes(), dtype="f2")
+        self._photo.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        self._photo.repeat_x = self._photo.repeat_y = False
+        photo_uv = geometry.with_centres(persona.landmarks[:, :2] / (width, height))
+        photo_uv[:, 1] = 1.0 - photo_uv[:, 1]  # textures are stored bottom row first
+        self._photo_uv = ctx.buffer(photo_uv.tobytes())
+        self.alpha = geometry.mask_alpha(persona.landmarks)  # (481,) per-vertex opacity
+        self._alpha = ctx.buffer(self.alpha.tobytes())
+        self._core = geometry.core_triangles(self.alpha)  # where the live skin is measured
+        self._ones = ctx.buffer(np.ones(geometry.NUM_VERTICES, np.float32).tobytes())
+        self._positions = ctx.buffer(reserve=geometry.NUM_VERTICES * 12, dynamic=True)
+        self._camera_uv = ctx.buffer(reserve=geometry.NUM_VERTICES * 8, dynamic=True)
+        opaque, blended = geometry.opaque_triangles(persona.landmarks, self.alpha)
+        self._opaque_skin = ctx.buffer(opaque.tobytes())
+        self._skin = ctx.buffer(blended.tobytes())
+        self._openings = ctx.buffer(geometry.opening_triangles().tobytes())
+        self._program: moderngl.Program | None = None
+        self._vaos: tuple[moderngl.VertexArray, ...] | None = None
+        self._camera: moderngl.Texture | None = None  # the live picture, for the openings
+        self._rgba: np.ndarray | None = None  # the picture as uploaded, bottom row first
+        self._recent: deque[Frame] = deque(maxlen=RECENT_FRAMES)
+        self._last_found: FaceState | None = None  # the last face seen, and its mesh
+        self._last_mesh: np.ndarray | None = None
+        self._warned_no_camera = False
+        self.showing = "nothing"  # "swap", "held", "blurred" or "nothing": what the last frame drew
+
+    @property
+    def mesh(self) -> np.ndarray | None:
+        """(481, 3) the last swapped face's vertices in target pixels (None before the first)."""
+        return self._last_mesh
+
+    # -- per frame -------------------------------------------------------------------------------
+
+    def render(self, frame: AvatarInput, target: moderngl.Framebuffer) -> None:
+        if frame.camera is None:  # the privacy rule withheld it: the scene's background shows
+            if not self._warned_no_camera:
+                log.warning("face swap %r: no camera picture (not consented for the camera); "
+                            "nothing is drawn", self.persona.name)
+                self._warned_no_camera = True
+            self.showing = "nothing"
+            return
+        if not self._recent or self._recent[-1].index != frame.camera.index:
+            self._recent.append(frame.camera)
+        face = frame.face
+        picture = self._picture_for(face)
+        width, height = target.size
+        scale = (width / picture.size[0], height / picture.size[1])
+        image = picture.image
+        if (image.shape[1], image.shape[0]) != (width, height):
+            image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+        else:
+            image = image.copy()
+        mesh = None
+        if face is not None and face.found and face.landmarks is not None:
+            live = face.landmarks * np.array([scale[0], scale[1], scale[0]], np.float32)
+            mesh = self.shape.place(live, face.t)
+            measured = colour.skin_stats(image, geometry.with_centres(live[:, :2]), self._core)
+            self.live_stats.update(measured, face.t)
+            self._last_found, self._last_mesh = face, mesh
+            self._camera_uv.write(self._camera_coordinates(live, width, height))
+            blur_boxes(image, face.others, scale)
+            self.showing = "swap"
+        elif (self._last_found is not None and self._last_mesh is not None
+              and picture.t_capture - self._last_found.t <= HOLD_S):
+            mesh = self._last_mesh
+            others = face.others if face is not None else ()
+            blur_boxes(image, (self._last_found.box, *others), scale)
+            self.showing = "held"
+        else:
+            boxes = () if face is None else face.others
+            if self._last_found is not None and self._last_found.box is not None:
+                boxes = (*boxes, self._last_found.box)
+            image = cv2.resize(blur_picture(picture.image, boxes), (width, height),
+                               interpolation=cv2.INTER_LINEAR)
+            self.showing = "blurred"
+        self._upload(image, target)
+        if mesh is not None:
+            self._draw(mesh, target)
+
+    def _picture_for(self, face: FaceState | None) -> Frame:
+        """The recent camera frame the landmarks were measured on, else the newest."""
+        if face is not None:
+            for picture in reversed(self._recent):
+                if picture.t_capture == face.t:
+                    return picture
+        return self._recent[-1]
+
+    @staticmethod
+    def _camera_coordinates(live: np.ndarray, width: int, height: int) -> bytes:
+        uv = geometry.with_centres(live[:, :2] / (width, height))
+        uv[:, 1] = 1.0 - uv[:, 1]
+        return uv.tobytes()
+
+    def _upload(self, image: np.ndarray, target: moderngl.Framebuffer) -> None:
+        height, width = image.shape[:2]
+        if self._rgba is None or self._rgba.shape[:2] != (height, width):
+            self._rgba = np.empty((height, width, 4), np.uint8)
+            if self._camera is not None:
+                self._camera.release()
+            self._camera = self.ctx.texture((width, height), 4)
+            self._camera.filter = (moderngl.LINEAR, moderngl.LINEAR)
+            self._camera.repeat_x = self._camera.repeat_y = False
+        cv2.cvtColor(image, cv2.COLOR_RGB2RGBA, dst=self._rgba)
+        cv2.flip(self._rgba, 0, dst=self._rgba)
+        target.color_attachments[0].write(self._rgba)
+        self._camera.write(self._rgba)
+
+    def _draw(self, mesh: np.ndarray, target: moderngl.Framebuffer) -> None:
+        opaque_skin, skin, openings = self._vertex_arrays()
+        self._positions.write(mesh.astype(np.float32).tobytes())
+        program = self._program
+        width, height = target.size
+        program["frame_size"] = (float(width), float(height))
+        live = self.live_stats.current or self.persona.stats
+        program["mean_live"] = tuple(live.mean)
+        program["std_live"] = tuple(live.std)
+        program["image"] = 0
+        target.use()
+        ctx = self.ctx
+        ctx.disable(moderngl.CULL_FACE)
+        ctx.enable(moderngl.DEPTH_TEST)
+        ctx.disable(moderngl.BLEND)
+        self._photo.use(0)
+        program["transfer"] = True
+        opaque_skin.render(moderngl.TRIANGLES)
+        ctx.enable(moderngl.BLEND)
+        ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
+        skin.render(moderngl.TRIANGLES)
+        self._camera.use(0)
+        program["transfer"] = False
+        openings.render(moderngl.TRIANGLES)
+        ctx.disable(moderngl.DEPTH_TEST | moderngl.BLEND)
+
+    def _vertex_arrays(self) -> tuple[moderngl.VertexArray, ...]:
+        """Made once per program (again only after a hot reload of the shader)."""
+        program = self.shaders.get("faceswap.glsl")
+        if program is not self._program or self._vaos is None:
+            if self._vaos is not None:
+                for vao in self._vaos:
+                    vao.release()
+            self._program = program
+            self._vaos = tuple(self.ctx.vertex_array(
+                program, [(self._positions, "3f", "position"), (uv, "2f", "uv"),
+                          (alpha, "f", "alpha")], index_buffer=indices)
+                for uv, alpha, indices in ((self._photo_uv, self._alpha, self._opaque_skin),
+                                           (self._photo_uv, self._alpha, self._skin),
+                                           (self._camera_uv, self._ones, self._openings)))
+        return self._vaos
+
+    def release(self) -> None:
+        if self._vaos is not None:
+            for vao in self._vaos:
+                vao.release()
+            self._vaos = None
+        for resource in (self._photo, self._camera, self._photo_uv, self._alpha, self._ones,
+                         self._positions, self._camera_uv, self._opaque_skin, self._skin,
+                         self._openings):
+            if resource is not None:
+                resource.release()
+        self._photo = self._camera = None
+        self._photo_uv = self._alpha = self._ones = self._positions = None
+        self._camera_uv = self._opaque_skin = self._skin = self._openings = None

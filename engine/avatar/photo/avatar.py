@@ -1,0 +1,117 @@
+"""The photo avatar on the GPU: the warped photo in one draw call.
+
+Made once: one texture (mipmapped, linear: a moving mesh over a photo shimmers without mip
+filtering) holding the photo between two blurred margins that fill a letterbox, and below it the
+mouth interior; the static vertex attributes (texture coordinates, lid slide) and the index
+buffer. Per frame: ``PhotoRig.positions`` (numpy), one write of the position buffer and one draw
+with depth testing, so a turned head's nose hides the cheek behind it. The fragment shader is a
+single texture lookup: on llvmpipe a second sampler, a branch or a per-fragment mip bias each
+made the whole frame a quarter to a third slower, since the mesh covers every pixel.
+"""
+
+from __future__ import annotations
+
+import moderngl
+import numpy as np
+
+from engine.avatar.base import AvatarInput
+from engine.avatar.photo.geometry import MARGIN, PhotoRig
+from engine.gl.compositor import texture_from_image
+from engine.gl.programs import ShaderLibrary
+from engine.types import BLENDSHAPE_INDEX
+
+PROGRAM = "photo.glsl"
+GAP = 64  # rows between the photo and the mouth interior: coarse mips do not mix them
+MARGIN_BLUR = 0.08  # the margin's blur far from the photo, in photo heights (Gaussian sigma)
+BLINK_LEFT, BLINK_RIGHT = BLENDSHAPE_INDEX["eyeBlinkLeft"], BLENDSHAPE_INDEX["eyeBlinkRight"]
+
+
+def atlas_picture(photo: np.ndarray, mouth: np.ndarray) -> np.ndarray:
+    """The texture's picture: [margin | photo | margin] over [gap] over [mouth]. Each margin
+    repeats the photo's edge column outwards, blurred more with distance."""
+    import cv2
+
+    height, width = photo.shape[:2]
+    pad = round(MARGIN * width)
+    wide = cv2.copyMakeBorder(photo, 0, 0, pad, pad, cv2.BORDER_REPLICATE).astype(np.float32)
+    blurred = cv2.GaussianBlur(wide, (0, 0), sigmaX=MARGIN_BLUR * height / 4,
+                               sigmaY=MARGIN_BLUR * height)
+    distance = np.abs(np.arange(width + 2 * pad) - (pad + width / 2)) - width / 2
+    weight = np.clip(distance / (0.25 * pad), 0.0, 1.0)[None, :, None]
+    wide = wide * (1.0 - weight) + blurred * weight
+    wide[:, pad:pad + width] = photo  # the photo itself untouched
+    mouth = cv2.resize(mouth, (wide.shape[1], mouth.shape[0]), interpolation=cv2.INTER_LINEAR)
+    gap = np.repeat(wide[-1:], GAP, axis=0)
+    return np.ascontiguousarray(np.concatenate([wide, gap, mouth]).clip(0, 255).astype(np.uint8))
+
+
+class PhotoAvatar:
+    def __init__(self, ctx: moderngl.Context, shaders: ShaderLibrary, rig: PhotoRig,
+                 photo: np.ndarray, mouth: np.ndarray) -> None:
+        self.ctx, self.shaders, self.rig = ctx, shaders, rig
+        atlas = atlas_picture(photo, mouth)
+        self._texture = texture_from_image(ctx, atlas, mipmaps=True)
+        height, width = photo.shape[:2]
+        total_w, total_h = atlas.shape[1], atlas.shape[0]
+        pad = (total_w - width) / 2
+        # Photo uv → atlas uv (stored bottom row first, so v flips here, not per fragment).
+        self._scale = np.array([width / total_w, -height / total_h], np.float32)
+        self._offset = np.array([pad / total_w, 1.0], np.float32)
+        self._mouth_rows = (height + GAP, mouth.shape[0], total_h)
+        lid = rig.lid.copy()
+        lid[:, :2] *= self._scale
+        self._lid = lid
+        self._positions = ctx.buffer(reserve=rig.count * 12, dynamic=True)
+        self._static = ctx.buffer(reserve=rig.count * 24)
+        self._indices = ctx.buffer(rig.triangles.astype(np.int32).tobytes())
+        self._program: moderngl.Program | None = None
+        self._vao: moderngl.VertexArray | None = None
+        self._frame_size: tuple[int, int] | None = None
+        self._to_ndc = (1.0, 1.0, 0.0, 0.0)
+
+    def _write_static(self) -> None:
+        """Texture coordinates into the atlas (they change with the frame's aspect: the frame
+        ring's) and the lid slides."""
+        uv = self.rig.uv * self._scale + self._offset
+        first, rows, total = self._mouth_rows
+        mouth = self.rig.in_mouth
+        uv[mouth, 0] = self.rig.uv[mouth, 0]
+        uv[mouth, 1] = 1.0 - (first + self.rig.uv[mouth, 1] * rows) / total
+        self._static.write(np.hstack([uv, self._lid]).astype(np.float32).tobytes())
+
+    def _vertex_array(self) -> moderngl.VertexArray:
+        program = self.shaders.get(PROGRAM)
+        if program is not self._program:  # first use, or the shader was hot-reloaded
+            if self._vao is not None:
+                self._vao.release()
+            self._program = program
+            self._vao = self.ctx.vertex_array(
+                program, [(self._positions, "3f", "position"),
+                          (self._static, "2f 4f", "uv", "lid")],
+                index_buffer=self._indices, index_element_size=4)
+            program["picture"] = 0
+        return self._vao
+
+    def render(self, frame: AvatarInput, target: moderngl.Framebuffer) -> None:
+        size = target.viewport[2:] if target.viewport else target.size
+        size = (int(size[0]), int(size[1]))
+        if size != self._frame_size:
+            self._frame_size, self._to_ndc = size, self.rig.set_frame(size)
+            self._write_static()
+        self._positions.write(self.rig.positions(frame.expression).tobytes())
+        vao = self._vertex_array()
+        target.use()
+        ctx = self.ctx
+        ctx.disable(moderngl.BLEND | moderngl.CULL_FACE)
+        ctx.enable(moderngl.DEPTH_TEST)
+        self._texture.use(0)
+        shapes = frame.expression.blendshapes
+        self._program["to_ndc"] = self._to_ndc
+        self._program["blink"] = (float(shapes[BLINK_LEFT]), float(shapes[BLINK_RIGHT]))
+        vao.render(moderngl.TRIANGLES)
+
+    def release(self) -> None:
+        for resource in (self._vao, self._positions, self._static, self._indices, self._texture):
+            if resource is not None:
+                resource.release()
+        self._vao = self._positions = self._static = self._indices = self._texture = None
