@@ -12,6 +12,10 @@ the other end:
 Figures per case, keys ``<case>_<sink>_<figure>``: capture→output latency p50/p99 (from the
 capture timestamp each frame carries to the moment the sink has it), fps and the share of frames
 on time; warm-up (shader compiles, the tracker's first frames) is left out.
+
+The photo and face-swap cases use skimage's astronaut, built into a temporary folder and signed
+there with a throwaway key for the benchmark's use only ("demo"): the session checks consent as
+it would for any real person's likeness. The folder and key are deleted afterwards.
 """
 
 from __future__ import annotations
@@ -44,10 +48,13 @@ class Case:
     avatar: str | None = None  # an avatar folder to use instead of the scene's
 
 
+PHOTO, FACESWAP = "<photo>", "<faceswap>"  # built at run time (``_measurement_avatars``)
 CASES = (
     Case("gltf_colour", "default"),
     Case("gltf_blur", "privacy", camera="blur"),
     Case("gltf_segmented", "privacy", camera="segmented"),
+    Case("photo", "default", avatar=PHOTO),
+    Case("faceswap", "default", avatar=FACESWAP),
 )
 
 
@@ -104,7 +111,35 @@ def _sink(kind: str, folder: Path):
     return VirtualCameraSink(backend=FAKE_BACKEND)
 
 
-def _scene(case: Case):
+def _measurement_avatars(folder: Path) -> dict[str, str]:
+    """The astronaut as a photo avatar and as a face-swap persona, signed for "demo"."""
+    import skimage.data
+
+    from engine.avatar.photo.build import Consent, build_photo_avatar
+    from engine.safety import keys
+    from engine.safety.consent import sign_avatar
+
+    key = folder / "measurement.key"
+    public = keys.generate(key)
+    consent = Consent(person="astronaut (skimage sample)", consented_by="benchmark only",
+                      uses=("demo",), public_key=public)
+    photo = build_photo_avatar(skimage.data.astronaut(), "astronaut", "astronaut",
+                               folder / "photo", consent)
+    swap = folder / "faceswap"
+    swap.mkdir()
+    for name in ("photo.png", "mesh.npz"):
+        (swap / name).write_bytes((photo / name).read_bytes())
+    manifest = (photo / "avatar.toml").read_text()
+    manifest = manifest.replace('kind = "photo"', 'kind = "faceswap"')
+    manifest = manifest.replace('mouth = "mouth.png"\n', "").replace("[consent]\n",
+                                                                     "[consent]\ncamera = true\n")
+    (swap / "avatar.toml").write_text(manifest)
+    for built in (photo, swap):
+        sign_avatar(built, key)
+    return {PHOTO: str(photo), FACESWAP: str(swap)}
+
+
+def _scene(case: Case, avatars: dict[str, str]):
     from engine.scenes import load_scenes
 
     scene = next((s for s in load_scenes() if s.path is not None and s.path.stem == case.scene),
@@ -114,11 +149,12 @@ def _scene(case: Case):
     if case.camera is not None:
         scene = replace(scene, background=replace(scene.background, camera=case.camera))
     if case.avatar is not None:
-        scene = replace(scene, avatar=case.avatar)
+        scene = replace(scene, avatar=avatars.get(case.avatar, case.avatar))
     return scene
 
 
-def run_case(case: Case, sink_kind: str, seconds: float) -> dict[str, float]:
+def run_case(case: Case, sink_kind: str, seconds: float,
+             avatars: dict[str, str] | None = None) -> dict[str, float]:
     from engine.capture.video import VideoFileSource
     from engine.config import Settings
     from engine.session import build_app, make_tracker
@@ -128,7 +164,8 @@ def run_case(case: Case, sink_kind: str, seconds: float) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="persona-e2e-") as folder:
         session = build_app(settings, source=VideoFileSource(CLIP, SIZE, realtime=True),
                             tracker=make_tracker(settings, realtime=True),
-                            sinks=[_sink(sink_kind, Path(folder))], scenes=[_scene(case)])
+                            sinks=[_sink(sink_kind, Path(folder))],
+                            scenes=[_scene(case, avatars or {})])
         try:
             app = session.app
             app.run(max_frames=int(WARM_UP_S * FPS))
@@ -152,11 +189,13 @@ def bench_e2e(seconds: float | None) -> dict[str, float]:
     results: dict[str, float] = {"seconds_per_case": seconds, "width": float(SIZE[0]),
                                  "height": float(SIZE[1]), "target_fps": FPS}
     try:
-        for case in CASES:
-            for sink_kind in ("y4m", "virtualcam"):
-                log.info("e2e: %s into %s", case.name, sink_kind)
-                for key, value in run_case(case, sink_kind, seconds).items():
-                    results[f"{case.name}_{sink_kind}_{key}"] = value
+        with tempfile.TemporaryDirectory(prefix="persona-e2e-avatars-") as folder:
+            avatars = _measurement_avatars(Path(folder))
+            for case in CASES:
+                for sink_kind in ("y4m", "virtualcam"):
+                    log.info("e2e: %s into %s", case.name, sink_kind)
+                    for key, value in run_case(case, sink_kind, seconds, avatars).items():
+                        results[f"{case.name}_{sink_kind}_{key}"] = value
     finally:
         del pyvirtualcam.camera.BACKENDS[FAKE_BACKEND]
     return results
