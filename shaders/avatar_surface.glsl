@@ -1,4 +1,5 @@
-// The avatar program; see avatar.glsl (alpha-tested and blended parts) and avatar_opaque.glsl.
+// The avatar program; see avatar.glsl (alpha-tested and blended parts), avatar_opaque.glsl and
+// avatar_outline.glsl (MToon outlines: the same vertices pushed out, drawn as an inverted hull).
 // Blendshape avatar: morph targets blended on the GPU, optional linear-blend skinning, lit or
 // toon shading, premultiplied-alpha output for the compositor.
 //
@@ -28,6 +29,10 @@ uniform float u_weights[MAX_TARGETS];
 
 uniform bool u_toon;
 uniform bool u_two_sided;  // back faces are seen too: light the side facing the viewer
+#if defined OUTLINE
+uniform int u_outline_mode;  // 1: width in metres, 2: width as a fraction of the frame height
+uniform float u_outline_width;
+#endif
 
 in ivec2 in_morph;  // first entry, entry count
 in vec3 in_position;
@@ -67,12 +72,29 @@ void main() {
         model = in_weights.x * joint_matrix(in_joints.x) + in_weights.y * joint_matrix(in_joints.y)
               + in_weights.z * joint_matrix(in_joints.z) + in_weights.w * joint_matrix(in_joints.w);
     }
-    vec4 view_pos = u_view * (model * vec4(position, 1.0));
-    vec3 n = normalize(mat3(u_view) * (mat3(model) * normal));
+    vec4 world_pos = model * vec4(position, 1.0);
+    vec3 world_normal = normalize(mat3(model) * normal);
+#if defined OUTLINE
+    if (u_outline_mode == 1) world_pos.xyz += world_normal * u_outline_width;
+#endif
+    vec4 view_pos = u_view * world_pos;
+    vec3 n = normalize(mat3(u_view) * world_normal);
     if (u_two_sided && n.z < 0.0) n = -n;
     v_light = u_toon ? light_toon(n) : light_lit(n);
     v_uv = in_uv * u_uv_transform.zw + u_uv_transform.xy;
     gl_Position = u_proj * view_pos;
+#if defined OUTLINE
+    if (u_outline_mode == 2) {
+        // MToon's screen width: the same number of pixels whatever the distance, along the
+        // normal's direction on screen, fading out where the surface faces the camera.
+        vec2 across = (u_proj * vec4(n, 0.0)).xy;
+        float aspect = u_proj[1][1] / u_proj[0][0];
+        if (dot(across, across) > 1e-12) {
+            gl_Position.xy += normalize(across) * vec2(1.0 / aspect, 1.0)
+                            * (2.0 * u_outline_width * gl_Position.w * clamp(1.0 - abs(n.z), 0.0, 1.0));
+        }
+    }
+#endif
 }
 
 #elif defined FRAGMENT_SHADER
@@ -80,6 +102,10 @@ void main() {
 // llvmpipe's early depth test, and then every hidden fragment is shaded too.
 
 uniform vec4 u_base_color;
+#if defined OUTLINE
+uniform vec4 u_outline_color;
+uniform float u_outline_mix;  // 0: flat colour, 1: lit like the surface
+#endif
 uniform bool u_has_texture;
 uniform sampler2D u_texture;
 uniform int u_alpha_mode;  // 0 opaque, 1 mask, 2 blend
@@ -91,6 +117,9 @@ in vec2 v_uv;
 out vec4 f_color;
 
 void main() {
+#if defined OUTLINE
+    f_color = vec4(u_outline_color.rgb * mix(vec3(1.0), v_light.rgb, u_outline_mix), 1.0);
+#else
     vec4 base = u_base_color;
     if (u_has_texture) {
         base *= texture(u_texture, v_uv);
@@ -109,6 +138,7 @@ void main() {
 #endif
     vec3 color = base.rgb * v_light.rgb + v_light.a;
     f_color = vec4(color * base.a, base.a);  // premultiplied for the compositor
+#endif
 }
 
 #endif

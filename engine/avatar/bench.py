@@ -6,7 +6,9 @@ Every frame gets fresh random weights on the channels being tested, so nothing i
 Figures per avatar: p50/p99 ms with every channel at rest (morphs cost nothing), with all 52
 ARKit channels active, the cost of each extra active morph target from the difference, and the
 mean CPU time per frame summed over all threads (with the 1-minute load average, since wall
-times on a shared machine say as much about the neighbours as about the renderer).
+times on a shared machine say as much about the neighbours as about the renderer). For Godette
+also: the spring bones' time per frame, frames while the head swings (springs at work), and
+frames with the MToon outline pass on, and frames with 4x MSAA.
 """
 
 from __future__ import annotations
@@ -45,6 +47,54 @@ def _frame_times(avatar, compositor, expressions: list[Expression],
         times.append(time.perf_counter() - start)
         index += 1
     return np.asarray(times) * 1000.0, (time.process_time() - cpu_start) / len(times) * 1000.0
+
+
+def _head_turns(count: int) -> list[Expression]:
+    """A head swinging ±25° left and right, a frame apart: spring bones have work to do."""
+    expressions = []
+    for k in range(count):
+        angle = np.radians(25.0) * np.sin(2 * np.pi * k / count)
+        head = np.eye(4, dtype=np.float32)
+        head[:3, :3] = [[np.cos(angle), 0, np.sin(angle)], [0, 1, 0], [-np.sin(angle), 0, np.cos(angle)]]
+        expressions.append(Expression(head=head))
+    return expressions
+
+
+def _vrm_figures(avatar, compositor, seconds: float, rest_ms: np.ndarray) -> dict[str, float]:
+    """Godette's VRM extras: the spring bones' CPU time per frame while the head turns, and
+    frames with the MToon outline pass on (the default frames above have it off)."""
+    turns = _head_turns(30)
+    world = avatar.rest_world.copy()  # advance rewrites the joints' rows each time
+    # CPU time: the simulation is one thread of numpy, and on a shared machine its wall time
+    # mostly measures the neighbours.
+    start, cpu_start, frames = time.perf_counter(), time.process_time(), 0
+    while time.perf_counter() - start < 0.25 or frames < 200:
+        avatar.springs.advance(world, avatar.frame_seconds)
+        frames += 1
+    springs_ms = (time.process_time() - cpu_start) / frames * 1000.0
+    turning_ms, _ = _frame_times(avatar, compositor, turns, seconds / 2)
+    avatar.outline = True
+    try:
+        outline_ms, outline_cpu = _frame_times(avatar, compositor, [Expression()], seconds / 2)
+    finally:
+        avatar.outline = False
+    avatar.antialias = 4
+    try:
+        msaa_ms, msaa_cpu = _frame_times(avatar, compositor, [Expression()], seconds / 2)
+    finally:
+        avatar.antialias = 0
+    return {
+        "godette_spring_joints": avatar.springs.joint_count,
+        "godette_springs_cpu_ms_mean": round(springs_ms, 3),
+        "godette_head_turning_ms_p50": round(float(np.percentile(turning_ms, 50)), 2),
+        "godette_outline_rest_ms_p50": round(float(np.percentile(outline_ms, 50)), 2),
+        "godette_outline_rest_ms_p99": round(float(np.percentile(outline_ms, 99)), 2),
+        "godette_outline_rest_cpu_ms_mean": round(outline_cpu, 2),
+        "godette_outline_extra_ms_p50": round(float(np.percentile(outline_ms, 50)
+                                                    - np.percentile(rest_ms, 50)), 2),
+        "godette_msaa4_ms_p50": round(float(np.percentile(msaa_ms, 50)), 2),
+        "godette_msaa4_cpu_ms_mean": round(msaa_cpu, 2),
+    }
 
 
 def _active_targets(avatar, shapes: np.ndarray) -> int:
@@ -91,8 +141,16 @@ def bench_render(seconds: float | None) -> dict[str, float]:
                 if active:
                     extra = (np.percentile(busy_ms, 50) - np.percentile(idle_ms, 50)) / active
                     figures[f"{key}_ms_per_active_target"] = round(float(extra), 3)
+                if key == "godette":
+                    figures.update(_vrm_figures(avatar, compositor, seconds, idle_ms))
             finally:
                 avatar.release()
+        from engine.avatar.faceswap.bench import render_figures  # the camera picture + face
+
+        figures.update(render_figures(gl, shaders, compositor, seconds / 2))
+        from engine.avatar.photo.bench import render_figures as photo_figures
+
+        figures.update(photo_figures(gl, shaders, compositor, seconds / 2))
         compositor.release()
     if not figures:
         raise ConfigError("bench render: neither avatars/default nor the Godette sample was found")

@@ -40,6 +40,12 @@ MAX_NODE_DEPTH = 128  # a humanoid skeleton is about 15 deep, to a fingertip
 # Every mesh instance is decoded on load and each of its primitives is a draw call every frame:
 # a VRM has tens of draws; 5000 instances in a 97 KB file render at 3 fps on a laptop.
 MAX_MESH_INSTANCES = 256
+# Spring bones are simulated on the CPU every frame (engine/avatar/spring_bones.py): a VRM has
+# tens to a few hundred joints and a few tens of colliders.
+MAX_SPRING_JOINTS = 1024
+MAX_SPRING_COLLIDERS = 256
+_UNITY_TO_VRM0 = np.array([1.0, 1.0, -1.0], np.float32)
+VRM0_LEAF_TAIL = 0.07  # metres: UniVRM's virtual tail beyond a VRM 0.x chain's last bone
 MAX_DRAWS = 512
 # json (and pygltflib after it) recurse once per nesting level; a glTF nests less than ten deep.
 MAX_JSON_DEPTH = 64
@@ -80,6 +86,12 @@ class Material:
     # KHR_texture_transform of the base-colour texture: uv' = uv * scale + offset (no rotation).
     uv_offset: tuple[float, float] = (0.0, 0.0)
     uv_scale: tuple[float, float] = (1.0, 1.0)
+    # MToon outline (drawn only when the renderer is asked to): "none", "world" (width in
+    # metres) or "screen" (width as a fraction of the frame's height).
+    outline_mode: str = "none"
+    outline_width: float = 0.0
+    outline_color: np.ndarray = field(default_factory=lambda: np.array([0, 0, 0, 1], np.float32))
+    outline_lighting_mix: float = 1.0  # 0: flat outline colour, 1: lit like the surface
 
 
 @dataclass
@@ -143,7 +155,41 @@ class VrmExpression:
     override_look_at: str = "none"
     override_mouth: str = "none"
     texture_binds: list[TextureBind] = field(default_factory=list)
-    other_binds: int = 0  # material colour binds (not rendered)
+    color_binds: list[ColorBind] = field(default_factory=list)
+    other_binds: int = 0  # material binds of kinds the renderer does not draw
+
+
+@dataclass
+class ColorBind:
+    """A VRM material colour bind: at full weight the material's colour becomes ``target``."""
+
+    material: int
+    kind: str  # "color" (base colour) or "outlineColor"; others are counted, not drawn
+    target: np.ndarray  # (4,) float32 linear RGBA
+
+
+@dataclass
+class SpringCollider:
+    """A sphere (or, VRM 1.0, a capsule from ``offset`` to ``tail``) moving with ``node``."""
+
+    node: int
+    offset: np.ndarray  # (3,) in the node's local frame
+    radius: float
+    tail: np.ndarray | None = None  # (3,) capsule end in the node's local frame
+
+
+@dataclass
+class SpringJoint:
+    """One swinging segment: ``node`` turns so that ``tail`` (in its rest local frame: where its
+    child, or a virtual child, sits) follows verlet physics."""
+
+    node: int
+    tail: np.ndarray  # (3,) in the node's local frame
+    stiffness: float  # pull back towards the rest direction, per second
+    drag: float  # 0..1, velocity lost per step
+    gravity: np.ndarray  # (3,) model-space direction times power
+    hit_radius: float
+    colliders: tuple[int, ...]  # indices into Model.spring_colliders
 
 
 @dataclass
@@ -166,6 +212,8 @@ class Model:
     vrm_version: str | None = None  # "0.x", "1.0" or None for plain glTF
     bones: dict[str, int] = field(default_factory=dict)  # humanoid bone name → node
     look_at_type: str | None = None  # "bone" or "expression" for VRM models
+    spring_joints: list[SpringJoint] = field(default_factory=list)
+    spring_colliders: list[SpringCollider] = field(default_factory=list)
     extensions_ignored: list[str] = field(default_factory=list)
 
     @property
@@ -403,6 +451,26 @@ def external_files(path: str | Path) -> list[Path]:
     return files
 
 
+def thumbnail(path: str | Path) -> np.ndarray | None:
+    """(H, W, 4) uint8 RGBA of the picture a VRM's author chose to show it by (VRM 0.x
+    ``meta.texture``, VRM 1.0 ``meta.thumbnailImage``), or None when it names none."""
+    path = Path(path)
+    text, binary = _read_json_text(path)
+    gltf = _parse_json(path, text)
+    reader = _Reader(path, gltf, binary)
+    extensions = gltf.extensions or {}
+    if isinstance(extensions.get("VRMC_vrm"), dict):
+        image = (extensions["VRMC_vrm"].get("meta") or {}).get("thumbnailImage")
+        return None if image is None else reader.image(image)
+    if isinstance(extensions.get("VRM"), dict):
+        texture = (extensions["VRM"].get("meta") or {}).get("texture")
+        if texture is None or texture < 0:
+            return None
+        source = reader.item(gltf.textures, texture, "extensions.VRM.meta.texture").source
+        return None if source is None else reader.image(source)
+    return None
+
+
 # A JSON string (escapes included), and anything that is not a bracket.
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
@@ -546,7 +614,7 @@ def _read_primitive(reader: _Reader, prim, where: str) -> Primitive | None:
     )
 
 
-def _read_materials(reader: _Reader, vrm0_shaders: dict[int, str]) -> list[Material]:
+def _read_materials(reader: _Reader, vrm0_props: dict[int, dict]) -> list[Material]:
     materials = []
     images: dict[int, np.ndarray] = {}
     for m, mat in enumerate(reader.gltf.materials or []):
@@ -569,15 +637,93 @@ def _read_materials(reader: _Reader, vrm0_shaders: dict[int, str]) -> list[Mater
                 offset = _pair(reader, transform.get("offset", (0.0, 0.0)), f"{where}.offset")
                 scale = _pair(reader, transform.get("scale", (1.0, 1.0)), f"{where}.scale")
         extensions = mat.extensions or {}
+        shader = str(vrm0_props.get(m, {}).get("shader", ""))
         toon = ("KHR_materials_unlit" in extensions or "VRMC_materials_mtoon" in extensions
-                or "MToon" in vrm0_shaders.get(m, "") or "Unlit" in vrm0_shaders.get(m, ""))
-        materials.append(Material(
+                or "MToon" in shader or "Unlit" in shader)
+        material = Material(
             name=mat.name or f"material{m}", base_color=color, texture=texture,
             alpha_mode=mat.alphaMode or "OPAQUE",
             alpha_cutoff=mat.alphaCutoff if mat.alphaCutoff is not None else 0.5,
             double_sided=bool(mat.doubleSided), toon=toon, uv_offset=offset, uv_scale=scale,
-        ))
+        )
+        if isinstance(extensions.get("VRMC_materials_mtoon"), dict):
+            _read_mtoon1_outline(reader, material, extensions["VRMC_materials_mtoon"],
+                                 f"materials[{m}].extensions.VRMC_materials_mtoon")
+        elif "MToon" in shader:
+            _read_mtoon0_outline(reader, material, vrm0_props[m],
+                                 f"extensions.VRM.materialProperties[{m}]")
+        materials.append(material)
     return materials
+
+
+def _number(reader: _Reader, value, where: str, default: float) -> float:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise reader.fail(where, f"expected a finite number, got {value!r}")
+    return float(value)
+
+
+def _vector(reader: _Reader, value, where: str, size: int, default) -> np.ndarray:
+    """A list of ``size`` finite numbers (a colour may leave out its alpha: it is then 1)."""
+    if value is None:
+        return np.asarray(default, np.float32)
+    if isinstance(value, dict):  # VRM 0.x writes vectors as {"x": .., "y": .., "z": ..}
+        value = [value.get(k, 0.0) for k in "xyzw"[:size]]
+    if (not isinstance(value, (list, tuple)) or not size - 1 <= len(value) <= size
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                       and math.isfinite(v) for v in value)):
+        raise reader.fail(where, f"expected {size} finite numbers, got {value!r}")
+    return np.asarray(list(value) + [1.0] * (size - len(value)), np.float32)
+
+
+# MToon 0.x keeps its settings as Unity shader properties; _OutlineWidth is in centimetres in
+# world mode and in hundredths of the clip-space half height in screen mode.
+_MTOON0_OUTLINE_MODES = {0: "none", 1: "world", 2: "screen"}
+_MTOON1_OUTLINE_MODES = {"none": "none", "worldCoordinates": "world", "screenCoordinates": "screen"}
+
+
+def _read_mtoon0_outline(reader: _Reader, material: Material, props: dict, where: str) -> None:
+    floats = props.get("floatProperties") or {}
+    vectors = props.get("vectorProperties") or {}
+    if not isinstance(floats, dict) or not isinstance(vectors, dict):
+        raise reader.fail(where, "floatProperties and vectorProperties must be objects")
+
+    def value(name: str, default: float) -> float:
+        return _number(reader, floats.get(name), f"{where}.floatProperties.{name}", default)
+
+    material.outline_mode = _MTOON0_OUTLINE_MODES.get(int(value("_OutlineWidthMode", 0)), "none")
+    width = value("_OutlineWidth", 0.0)
+    material.outline_width = max(width, 0.0) * (0.01 if material.outline_mode == "world" else 0.005)
+    # Unity colours are gamma-space, as the renderer's colours are.
+    material.outline_color = _vector(reader, vectors.get("_OutlineColor"),
+                                     f"{where}.vectorProperties._OutlineColor", 4, (0, 0, 0, 1))
+    # _OutlineColorMode 0 is a fixed colour; 1 mixes in the lighting by _OutlineLightingMix.
+    mixed = value("_OutlineColorMode", 0)
+    material.outline_lighting_mix = min(max(value("_OutlineLightingMix", 1.0), 0.0), 1.0) if mixed else 0.0
+
+
+def _read_mtoon1_outline(reader: _Reader, material: Material, mtoon: dict, where: str) -> None:
+    mode = mtoon.get("outlineWidthMode", "none")
+    if mode not in _MTOON1_OUTLINE_MODES:
+        raise reader.fail(f"{where}.outlineWidthMode", f"{mode!r}; expected one of "
+                                                       f"{sorted(_MTOON1_OUTLINE_MODES)}")
+    material.outline_mode = _MTOON1_OUTLINE_MODES[mode]
+    material.outline_width = max(_number(reader, mtoon.get("outlineWidthFactor"),
+                                         f"{where}.outlineWidthFactor", 0.0), 0.0)
+    linear = _vector(reader, mtoon.get("outlineColorFactor"), f"{where}.outlineColorFactor", 4,
+                     (0, 0, 0, 1))
+    material.outline_color = linear_to_srgb(linear)
+    material.outline_lighting_mix = min(max(_number(
+        reader, mtoon.get("outlineLightingMixFactor"), f"{where}.outlineLightingMixFactor", 1.0),
+        0.0), 1.0)
+
+
+def linear_to_srgb(rgba: np.ndarray) -> np.ndarray:
+    """VRM 1.0 colours are linear; the renderer's textures and colours are sRGB-encoded."""
+    rgb = np.clip(rgba[:3], 0.0, 1.0)
+    encoded = np.where(rgb <= 0.0031308, rgb * 12.92, 1.055 * rgb ** (1 / 2.4) - 0.055)
+    return np.append(encoded, rgba[3]).astype(np.float32)
 
 
 def _pair(reader: _Reader, value, where: str) -> tuple[float, float]:
@@ -614,6 +760,10 @@ def _check_hierarchy(reader: _Reader, nodes: list[Node]) -> None:
                                                  f"{MAX_NODE_DEPTH}")
 
 
+# VRM 0.x material colour properties the renderer draws, as VRM 1.0 bind types.
+_VRM0_COLOR_PROPERTIES = {"_Color": "color", "_OutlineColor": "outlineColor"}
+
+
 def _read_vrm0(model: Model, reader: _Reader, vrm: dict, mesh_instances: dict[int, list[int]]) -> None:
     model.vrm_version = "0.x"
     for bone in (vrm.get("humanoid") or {}).get("humanBones") or []:
@@ -627,8 +777,19 @@ def _read_vrm0(model: Model, reader: _Reader, vrm: dict, mesh_instances: dict[in
             raise reader.fail(f"extensions.VRM.blendShapeMaster.blendShapeGroups[{g}]", "not an object")
         preset = str(group.get("presetName", "unknown")).lower()
         name = VRM0_PRESETS.get(preset) or str(group.get("name") or f"custom{g}")
-        expression = VrmExpression(name=name, is_binary=bool(group.get("isBinary")),
-                                   other_binds=len(group.get("materialValues") or []))
+        expression = VrmExpression(name=name, is_binary=bool(group.get("isBinary")))
+        by_name = {material.name: m for m, material in enumerate(model.materials)}
+        for b, value in enumerate(group.get("materialValues") or []):
+            where = f"extensions.VRM.blendShapeMaster.blendShapeGroups[{g}].materialValues[{b}]"
+            if not isinstance(value, dict):
+                raise reader.fail(where, "not an object")
+            kind = _VRM0_COLOR_PROPERTIES.get(value.get("propertyName"))
+            material = by_name.get(value.get("materialName"))
+            if kind is None or material is None:
+                expression.other_binds += 1
+                continue
+            target = _vector(reader, value.get("targetValue"), f"{where}.targetValue", 4, (1, 1, 1, 1))
+            expression.color_binds.append(ColorBind(material, kind, target))
         for b, bind in enumerate(group.get("binds") or []):
             where = f"extensions.VRM.blendShapeMaster.blendShapeGroups[{g}].binds[{b}]"
             mesh, index = bind.get("mesh"), bind.get("index")
@@ -661,8 +822,21 @@ def _read_vrm1(model: Model, reader: _Reader, vrm: dict, node_instances: dict[in
                 override_blink=str(spec.get("overrideBlink", "none")),
                 override_look_at=str(spec.get("overrideLookAt", "none")),
                 override_mouth=str(spec.get("overrideMouth", "none")),
-                other_binds=len(spec.get("materialColorBinds") or []),
             )
+            for b, bind in enumerate(spec.get("materialColorBinds") or []):
+                bind_where = f"{where}.materialColorBinds[{b}]"
+                if not isinstance(bind, dict):
+                    raise reader.fail(bind_where, "not an object")
+                material = bind.get("material")
+                reader.item(reader.gltf.materials, material, f"{bind_where}.material")
+                if bind.get("type") not in ("color", "outlineColor"):
+                    expression.other_binds += 1
+                    continue
+                target = _vector(reader, bind.get("targetValue"), f"{bind_where}.targetValue", 4,
+                                 (1, 1, 1, 1))
+                if bind["type"] == "outlineColor":  # held as the material's outline colour is
+                    target = linear_to_srgb(target)
+                expression.color_binds.append(ColorBind(material, bind["type"], target))
             for b, bind in enumerate(spec.get("textureTransformBinds") or []):
                 bind_where = f"{where}.textureTransformBinds[{b}]"
                 if not isinstance(bind, dict):
@@ -683,6 +857,146 @@ def _read_vrm1(model: Model, reader: _Reader, vrm: dict, node_instances: dict[in
                 weight = min(max(float(bind.get("weight", 1.0)), 0.0), 1.0)
                 expression.binds.append(ExpressionBind(instance, index, weight))
             model.expressions[name] = expression
+
+
+def _tail_in(world: np.ndarray, node: int, tail_world: np.ndarray) -> np.ndarray:
+    """A model-space point in ``node``'s rest local frame."""
+    return (np.linalg.inv(world[node]) @ np.append(tail_world, 1.0))[:3].astype(np.float32)
+
+
+def _add_collider(model: Model, reader: _Reader, collider: SpringCollider, where: str) -> int:
+    if len(model.spring_colliders) >= MAX_SPRING_COLLIDERS:
+        raise reader.fail(where, f"more than {MAX_SPRING_COLLIDERS} spring-bone colliders")
+    model.spring_colliders.append(collider)
+    return len(model.spring_colliders) - 1
+
+
+def _add_joint(model: Model, reader: _Reader, joint: SpringJoint, where: str) -> None:
+    if len(model.spring_joints) >= MAX_SPRING_JOINTS:
+        raise reader.fail(where, f"more than {MAX_SPRING_JOINTS} spring-bone joints")
+    if float(np.linalg.norm(joint.tail)) > 1e-6:  # a zero-length segment has no direction
+        model.spring_joints.append(joint)
+
+
+def _read_vrm0_springs(model: Model, reader: _Reader, secondary: dict) -> None:
+    """VRM 0.x ``secondaryAnimation``: each bone group names chain roots; every node below a
+    root swings towards its first child (a leaf towards a virtual tail), as UniVRM does.
+    Collider offsets and the gravity direction are Unity's left-handed axes; VRM 0.x geometry
+    is Unity's with z reversed, so z is negated here (Godette's chest collider then sits just
+    behind its ribbon's tip, as drawn; read as written it would swallow it)."""
+    where = "extensions.VRM.secondaryAnimation"
+    world = model.world_matrices()
+    groups: list[list[int]] = []
+    for g, group in enumerate(secondary.get("colliderGroups") or []):
+        group_where = f"{where}.colliderGroups[{g}]"
+        if not isinstance(group, dict):
+            raise reader.fail(group_where, "not an object")
+        node = group.get("node")
+        reader.item(model.nodes, node, f"{group_where}.node")
+        indices = []
+        for c, collider in enumerate(group.get("colliders") or []):
+            collider_where = f"{group_where}.colliders[{c}]"
+            if not isinstance(collider, dict):
+                raise reader.fail(collider_where, "not an object")
+            offset = _vector(reader, collider.get("offset"), f"{collider_where}.offset", 3,
+                             (0, 0, 0)) * _UNITY_TO_VRM0
+            radius = _number(reader, collider.get("radius"), f"{collider_where}.radius", 0.0)
+            indices.append(_add_collider(model, reader, SpringCollider(node, offset, max(radius, 0.0)),
+                                         collider_where))
+        groups.append(indices)
+    seen: set[int] = set()
+    for b, bones in enumerate(secondary.get("boneGroups") or []):
+        bone_where = f"{where}.boneGroups[{b}]"
+        if not isinstance(bones, dict):
+            raise reader.fail(bone_where, "not an object")
+        direction = _vector(reader, bones.get("gravityDir"), f"{bone_where}.gravityDir", 3,
+                            (0, -1, 0)) * _UNITY_TO_VRM0
+        direction /= max(float(np.linalg.norm(direction)), 1e-9)
+        power = _number(reader, bones.get("gravityPower"), f"{bone_where}.gravityPower", 0.0)
+        colliders = tuple(c for index in bones.get("colliderGroups") or []
+                          for c in reader.item(groups, index, f"{bone_where}.colliderGroups"))
+        settings = dict(
+            stiffness=_number(reader, bones.get("stiffiness"), f"{bone_where}.stiffiness", 1.0),
+            drag=min(max(_number(reader, bones.get("dragForce"), f"{bone_where}.dragForce", 0.4), 0.0), 1.0),
+            gravity=(direction * power).astype(np.float32),
+            hit_radius=max(_number(reader, bones.get("hitRadius"), f"{bone_where}.hitRadius", 0.02), 0.0),
+            colliders=colliders)
+        for r, root in enumerate(bones.get("bones") or []):
+            reader.item(model.nodes, root, f"{bone_where}.bones[{r}]")
+            stack = [root]
+            while stack:
+                node = stack.pop()
+                if node in seen:
+                    continue
+                seen.add(node)
+                children = model.nodes[node].children
+                position = world[node][:3, 3]
+                if children:
+                    tail = world[children[0]][:3, 3]
+                else:
+                    parent = model.nodes[node].parent
+                    along = position - (world[parent][:3, 3] if parent is not None else position)
+                    length = float(np.linalg.norm(along))
+                    if length < 1e-9:
+                        continue
+                    tail = position + along / length * VRM0_LEAF_TAIL
+                _add_joint(model, reader, SpringJoint(node, _tail_in(world, node, tail), **settings),
+                           f"{bone_where}.bones[{r}]")
+                stack.extend(children)
+
+
+def _read_vrm1_springs(model: Model, reader: _Reader, springs: dict) -> None:
+    """VRM 1.0 ``VRMC_springBone``: explicit joint chains with per-joint settings; the last
+    joint of a chain is its tail."""
+    where = "extensions.VRMC_springBone"
+    world = model.world_matrices()
+    colliders: list[int] = []
+    for c, collider in enumerate(springs.get("colliders") or []):
+        collider_where = f"{where}.colliders[{c}]"
+        if not isinstance(collider, dict) or not isinstance(collider.get("shape"), dict):
+            raise reader.fail(collider_where, "not an object with a shape")
+        node = collider.get("node")
+        reader.item(model.nodes, node, f"{collider_where}.node")
+        shape = collider["shape"]
+        form = shape.get("sphere") if isinstance(shape.get("sphere"), dict) else shape.get("capsule")
+        if not isinstance(form, dict):
+            raise reader.fail(f"{collider_where}.shape", "is neither a sphere nor a capsule")
+        offset = _vector(reader, form.get("offset"), f"{collider_where}.shape.offset", 3, (0, 0, 0))
+        radius = max(_number(reader, form.get("radius"), f"{collider_where}.shape.radius", 0.0), 0.0)
+        tail = (_vector(reader, form.get("tail"), f"{collider_where}.shape.tail", 3, (0, 0, 0))
+                if "capsule" in shape else None)
+        colliders.append(_add_collider(model, reader, SpringCollider(node, offset, radius, tail),
+                                       collider_where))
+    groups = []
+    for g, group in enumerate(springs.get("colliderGroups") or []):
+        if not isinstance(group, dict):
+            raise reader.fail(f"{where}.colliderGroups[{g}]", "not an object")
+        groups.append([reader.item(colliders, c, f"{where}.colliderGroups[{g}].colliders")
+                       for c in group.get("colliders") or []])
+    for s, spring in enumerate(springs.get("springs") or []):
+        spring_where = f"{where}.springs[{s}]"
+        if not isinstance(spring, dict):
+            raise reader.fail(spring_where, "not an object")
+        touching = tuple(c for index in spring.get("colliderGroups") or []
+                         for c in reader.item(groups, index, f"{spring_where}.colliderGroups"))
+        joints = spring.get("joints") or []
+        for j, (joint, following) in enumerate(zip(joints, joints[1:])):
+            joint_where = f"{spring_where}.joints[{j}]"
+            if not isinstance(joint, dict) or not isinstance(following, dict):
+                raise reader.fail(joint_where, "not an object")
+            node = joint.get("node")
+            reader.item(model.nodes, node, f"{joint_where}.node")
+            reader.item(model.nodes, following.get("node"), f"{spring_where}.joints[{j + 1}].node")
+            direction = _vector(reader, joint.get("gravityDir"), f"{joint_where}.gravityDir", 3, (0, -1, 0))
+            direction /= max(float(np.linalg.norm(direction)), 1e-9)
+            power = _number(reader, joint.get("gravityPower"), f"{joint_where}.gravityPower", 0.0)
+            _add_joint(model, reader, SpringJoint(
+                node, _tail_in(world, node, world[following["node"]][:3, 3]),
+                stiffness=_number(reader, joint.get("stiffness"), f"{joint_where}.stiffness", 1.0),
+                drag=min(max(_number(reader, joint.get("dragForce"), f"{joint_where}.dragForce", 0.5), 0.0), 1.0),
+                gravity=(direction * power).astype(np.float32),
+                hit_radius=max(_number(reader, joint.get("hitRadius"), f"{joint_where}.hitRadius", 0.0), 0.0),
+                colliders=touching), joint_where)
 
 
 def load_model(path: str | Path) -> Model:
@@ -720,12 +1034,12 @@ def _load_model(path: Path) -> Model:
             nodes[n].children.append(child)
     _check_hierarchy(reader, nodes)
 
-    vrm0_shaders = {}
+    vrm0_props = {}
     if isinstance(extensions.get("VRM"), dict):
         for m, props in enumerate(extensions["VRM"].get("materialProperties") or []):
             if isinstance(props, dict):
-                vrm0_shaders[m] = str(props.get("shader", ""))
-    materials = _read_materials(reader, vrm0_shaders)
+                vrm0_props[m] = props
+    materials = _read_materials(reader, vrm0_props)
 
     instances: list[MeshInstance] = []
     mesh_instances: dict[int, list[int]] = {}
@@ -778,8 +1092,12 @@ def _load_model(path: Path) -> Model:
                   extensions_ignored=ignored)
     if isinstance(extensions.get("VRMC_vrm"), dict):
         _read_vrm1(model, reader, extensions["VRMC_vrm"], node_instances)
+        if isinstance(extensions.get("VRMC_springBone"), dict):
+            _read_vrm1_springs(model, reader, extensions["VRMC_springBone"])
     elif isinstance(extensions.get("VRM"), dict):
         _read_vrm0(model, reader, extensions["VRM"], mesh_instances)
+        if isinstance(extensions["VRM"].get("secondaryAnimation"), dict):
+            _read_vrm0_springs(model, reader, extensions["VRM"]["secondaryAnimation"])
     if not any(inst.primitives for inst in instances):
         log.info("%s: the model has no triangle meshes", path)
     return model

@@ -4,6 +4,10 @@
 
     model = "default.glb"         # .glb, .gltf or .vrm, inside the folder
     shading = "lit"               # "lit" or "toon"; left out: each material decides (MToon → toon)
+    outline = true                # draw the MToon outlines the materials ask for (default false:
+                                  # one more pass over the outlined meshes)
+    antialias = 4                 # MSAA samples, 0 (default), 2, 4 or 8: a resolve and a
+                                  # full-screen pass per frame (on llvmpipe, more than the avatar)
 
     [expressions]                 # optional: ARKit channel → morph target or VRM expression
     jawOpen = "MouthOpen"
@@ -29,6 +33,8 @@ class GltfSettings:
     model: Path
     shading: str | None = None  # None: per material
     expressions: dict = field(default_factory=dict)
+    outline: bool = False
+    antialias: int = 0
 
 
 def configure(folder: Path, data: dict, where: str) -> GltfSettings:
@@ -41,7 +47,15 @@ def configure(folder: Path, data: dict, where: str) -> GltfSettings:
     expressions = data.get("expressions", {})
     if not isinstance(expressions, dict):
         raise ConfigError(f"{where}: [expressions] must be a table")
-    return GltfSettings(model, shading, expressions)
+    outline = data.get("outline", False)
+    if not isinstance(outline, bool):
+        raise ConfigError(f"{where}: outline: {outline!r}; expected true or false")
+    from engine.avatar.antialias import SAMPLE_COUNTS
+
+    antialias = data.get("antialias", 0)
+    if isinstance(antialias, bool) or antialias not in SAMPLE_COUNTS:
+        raise ConfigError(f"{where}: antialias: {antialias!r}; expected one of {SAMPLE_COUNTS}")
+    return GltfSettings(model, shading, expressions, outline, antialias)
 
 
 def likeness_files(settings: GltfSettings) -> list[Path]:
@@ -83,7 +97,10 @@ def open_model(read: ReadModel, gl, shaders):
 
     shading = read.settings.shading
     toon = None if shading is None else shading == "toon"
-    return ModelRenderer(gl.ctx, shaders, read.model, read.mapping, toon=toon)
+    renderer = ModelRenderer(gl.ctx, shaders, read.model, read.mapping, toon=toon)
+    renderer.outline = read.settings.outline
+    renderer.antialias = read.settings.antialias
+    return renderer
 
 
 def describe(settings: GltfSettings) -> list[str]:
@@ -120,12 +137,21 @@ def describe(settings: GltfSettings) -> list[str]:
                 ("mouth", expression.override_mouth)) if mode != "none"]
             if expression.texture_binds:
                 flags.append(f"{len(expression.texture_binds)} texture-transform bind(s)")
+            if expression.color_binds:
+                flags.append(f"{len(expression.color_binds)} material colour bind(s)")
             if expression.other_binds:
                 flags.append(f"{expression.other_binds} material colour bind(s), not drawn")
             lines.append(f"  {name}: {len(expression.binds)} morph bind(s)"
                          + (f" ({'; '.join(flags)})" if flags else ""))
     head = model.bones.get("head")
     lines.append(f"head bone: {model.nodes[head].name if head is not None else 'none'}")
+    if model.spring_joints:
+        lines.append(f"spring bones: {len(model.spring_joints)} joint(s), "
+                     f"{len(model.spring_colliders)} collider(s)")
+    outlined = [m.name for m in model.materials if m.outline_mode != "none" and m.outline_width > 0]
+    if outlined:
+        lines.append(f"MToon outlines ({'drawn' if settings.outline else 'off; outline = true draws them'}): "
+                     + ", ".join(outlined))
     if model.extensions_ignored:
         lines.append("ignored extensions: " + ", ".join(model.extensions_ignored))
     undriven = mapping.undriven_channels()
@@ -137,7 +163,7 @@ def describe(settings: GltfSettings) -> list[str]:
 
 KIND = AvatarKind(
     name="gltf",
-    fields=("model", "shading", "expressions"),
+    fields=("model", "shading", "expressions", "outline", "antialias"),
     configure=configure,
     likeness_files=likeness_files,
     open=open_model,

@@ -2,23 +2,28 @@
 
 Everything that does not change per frame is uploaded once, when the avatar is made: vertex
 buffers, index buffers, base-colour textures and one morph-delta texture per primitive. A frame
-then costs two small numpy products (ARKit → morph weights, see mapping.py), a matrix per moved
-node (head and eyes), a few uniforms per primitive and the draw calls. No vertex data crosses the
-bus after load.
+then costs two small numpy products (ARKit → morph weights, see mapping.py), the pose (a head
+turn shared down the spine, eyes, spring bones: humanoid.py, spring_bones.py), one joint-matrix
+texture upload for skinned meshes, a few uniforms per primitive and the draw calls. No vertex
+data crosses the bus after load.
 
 Conventions:
 
 * ``Expression.head[:3, :3]`` is a rotation in view space (+x to the viewer's right, +y up, +z
-  towards the viewer); identity faces the camera. It turns the humanoid head bone (VRM), a node
-  named "head", or the whole model when it has neither.
+  towards the viewer); identity faces the camera. A VRM humanoid shares it over spine, chest,
+  neck and head (humanoid.HEAD_SHARE); otherwise it turns a node named "head", or the whole
+  model when there is none. VRM models stand in a relaxed rest pose (arms lowered from the
+  authored T-pose), and their spring bones advance ``frame_seconds`` of physics per frame.
 * ``Expression.gaze`` is (yaw, pitch) in radians: positive yaw looks towards the viewer's right,
   positive pitch looks up. Models with eye bones (VRM ``lookAt.type = bone``) turn them; others
   get the gaze added to their ``eyeLook*`` channels.
 * The avatar draws straight into the compositor's layer, which already holds the background and a
   cleared depth buffer: opaque parts first with depth writes, then alpha-blended parts (hair
-  cards, lashes) far to near with premultiplied ``ONE, ONE_MINUS_SRC_ALPHA`` blending. There is no
-  MSAA or FXAA pass: on llvmpipe a 720p resolve or full-screen pass costs more than the whole
-  avatar, so edges are left to the texture filtering and the soft rim light.
+  cards, lashes) far to near with premultiplied ``ONE, ONE_MINUS_SRC_ALPHA`` blending. MToon
+  outlines, when ``outline`` is set, are an inverted-hull pass between the two. MSAA
+  (``antialias``, engine/avatar/antialias.py) is off by default: on llvmpipe a 720p resolve and
+  full-screen pass cost more than the whole avatar, so edges are left to the texture filtering
+  and the soft rim light.
 """
 
 from __future__ import annotations
@@ -31,9 +36,12 @@ import moderngl
 import numpy as np
 from pyrr import matrix44
 
+from engine.avatar import humanoid
+from engine.avatar.antialias import SAMPLE_COUNTS, MsaaLayer
 from engine.avatar.base import AvatarInput
 from engine.avatar.gltf import Material, Model
 from engine.avatar.mapping import ExpressionMap
+from engine.avatar.spring_bones import SpringBones
 from engine.gl.programs import ShaderLibrary
 from engine.types import BLENDSHAPE_INDEX, Expression
 
@@ -43,6 +51,10 @@ MAX_TARGETS = 256  # morph targets per mesh the shader can weigh; must match ava
 MORPH_TEXTURE_WIDTH = 4096
 GAZE_FULL_SCALE = math.radians(30.0)  # gaze angle that drives an eyeLook channel to 1
 _ALPHA_MODES = {"OPAQUE": 0, "MASK": 1, "BLEND": 2}
+_OUTLINE_MODES = {"world": 1, "screen": 2}
+OUTLINE_PROGRAM = "avatar_outline.glsl"
+FRAME_S = 1.0 / 30.0  # physics time one rendered frame stands for (the engine's frame rate)
+SETTLE_S = 1.0  # spring bones are run this long at rest when the avatar is made
 _TURN_AROUND = np.diag([-1.0, 1.0, -1.0, 1.0]).astype(np.float32)  # VRM 0.x faces -Z: half turn on y
 
 
@@ -65,14 +77,6 @@ def _program_name(material: Material) -> str:
     return "avatar_opaque.glsl" if material.alpha_mode == "OPAQUE" else "avatar.glsl"
 
 
-def rotation_about(pivot: np.ndarray, rotation: np.ndarray) -> np.ndarray:
-    """4x4 that applies the 3x3 ``rotation`` about the point ``pivot``."""
-    matrix = np.eye(4, dtype=np.float32)
-    matrix[:3, :3] = rotation
-    matrix[:3, 3] = pivot - rotation @ pivot
-    return matrix
-
-
 def yaw_pitch(yaw: float, pitch: float) -> np.ndarray:
     """3x3 turning +z towards +x by ``yaw`` and towards +y by ``pitch``."""
     cy, sy, cp, sp = math.cos(yaw), math.sin(yaw), math.cos(pitch), math.sin(pitch)
@@ -92,6 +96,7 @@ class _GpuPrimitive:
     centre: np.ndarray  # (3,) rest-pose model-space centre, for sorting blended primitives
     skinned: bool
     material_index: int  # row of the per-frame uv transform table; -1 for the default material
+    outline_vao: moderngl.VertexArray | None = None  # for materials with an MToon outline
 
 
 class ModelRenderer:
@@ -108,10 +113,18 @@ class ModelRenderer:
         self._uniforms: dict[int, tuple[moderngl.Program, dict[str, moderngl.Uniform]]] = {}
         self._uv_rest, self._uv_binds = self._texture_transforms()
         self.offset = (0.0, 0.0)
+        self.yaw = 0.0  # camera orbit about the framed head, radians; pi looks from behind
+        self.outline = False  # draw the MToon outlines the materials ask for (an extra pass)
+        self._msaa: MsaaLayer | None = None
+        self.frame_seconds = FRAME_S
         self._root = _TURN_AROUND if model.faces_minus_z else np.eye(4, dtype=np.float32)
-        self._rest_world = model.world_matrices()
+        self._rest_world = humanoid.relaxed_world(model, model.world_matrices())
         self._head = self._find_head()
         self._head_nodes = self._subtree(self._head) if self._head is not None else list(range(len(model.nodes)))
+        self._head_chain = humanoid.head_chain(model)
+        self.springs = SpringBones(model, self._rest_world)
+        self._settle_springs()
+        self._colors_rest, self._color_binds = self._color_tables()
         self._eyes = [(model.bones[b], self._subtree(model.bones[b])) for b in ("leftEye", "rightEye")
                       if b in model.bones and model.look_at_type == "bone"]
         rest_positions = self._rest_positions()
@@ -140,13 +153,46 @@ class ModelRenderer:
                 binds.append((e, bind.material, target - rest[bind.material]))
         return rest, binds
 
+    def _color_tables(self) -> tuple[np.ndarray, list[tuple[int, int, int, np.ndarray]]]:
+        """(materials + 1, 2, 4) rest base and outline colours, and each VRM colour bind as
+        (expression, material, 0 base / 1 outline, change at full weight)."""
+        materials = [*self.model.materials, Material("default", np.array([0.8, 0.8, 0.8, 1.0], np.float32))]
+        rest = np.array([[m.base_color, m.outline_color] for m in materials], np.float32)
+        binds = []
+        for e, name in enumerate(self.mapping.expression_names):
+            for bind in self.model.expressions[name].color_binds:
+                row = 0 if bind.kind == "color" else 1
+                binds.append((e, bind.material, row, bind.target - rest[bind.material, row]))
+        return rest, binds
+
+    @property
+    def antialias(self) -> int:
+        """MSAA samples (0: off); see engine/avatar/antialias.py for what it costs."""
+        return 0 if self._msaa is None else self._msaa.samples
+
+    @antialias.setter
+    def antialias(self, samples: int) -> None:
+        if samples not in SAMPLE_COUNTS:
+            raise ValueError(f"antialias: {samples!r}; expected one of {SAMPLE_COUNTS}")
+        if self._msaa is not None:
+            self._msaa.release()
+            self._msaa = None
+        if samples:
+            self._msaa = MsaaLayer(self.ctx, self.shaders, samples)
+
+    @property
+    def rest_world(self) -> np.ndarray:
+        """(nodes, 4, 4) world matrices of the relaxed rest pose (read-only by convention)."""
+        return self._rest_world
+
+    def _settle_springs(self) -> None:
+        """Let hair come to rest against its colliders before the first frame is shown."""
+        world = self._rest_world.copy()
+        for _ in range(int(SETTLE_S / self.frame_seconds)):
+            self.springs.advance(world, self.frame_seconds)
+
     def _subtree(self, node: int) -> list[int]:
-        nodes, stack = [], [node]
-        while stack:
-            n = stack.pop()
-            nodes.append(n)
-            stack.extend(self.model.nodes[n].children)
-        return nodes
+        return humanoid.subtree(self.model, node)
 
     def _find_head(self) -> int | None:
         if "head" in self.model.bones:
@@ -252,17 +298,22 @@ class ModelRenderer:
                                               dtype="f4")
                     morphs.filter = (moderngl.NEAREST, moderngl.NEAREST)
                 morph_vbo = self.ctx.buffer(per_vertex.tobytes())
-                vao = self.ctx.vertex_array(
-                    program, [(vbo, "3f 3f 2f 4f 4f", "in_position", "in_normal", "in_uv",
-                               "in_joints", "in_weights"), (morph_vbo, "2i", "in_morph")],
-                    index_buffer=ibo, index_element_size=4, skip_errors=True)
+                layout = [(vbo, "3f 3f 2f 4f 4f", "in_position", "in_normal", "in_uv",
+                           "in_joints", "in_weights"), (morph_vbo, "2i", "in_morph")]
+                vao = self.ctx.vertex_array(program, layout, index_buffer=ibo,
+                                            index_element_size=4, skip_errors=True)
+                outline_vao = None
+                if material.outline_mode in _OUTLINE_MODES and material.outline_width > 0:
+                    outline_vao = self.ctx.vertex_array(
+                        self.shaders.get(OUTLINE_PROGRAM), layout, index_buffer=ibo,
+                        index_element_size=4, skip_errors=True)
                 texture = self._texture(prim.material, material) if prim.material is not None else None
                 centre = rest_positions[k].mean(axis=0) if n else np.zeros(3)
                 k += 1
                 skinned = inst.skin is not None and prim.joints is not None
                 result.append(_GpuPrimitive(
                     vao, [vbo, ibo, morph_vbo], morphs, i, material, texture, centre, skinned,
-                    -1 if prim.material is None else prim.material))
+                    -1 if prim.material is None else prim.material, outline_vao))
         return result
 
     def _joint_layout(self) -> tuple[dict[int, int], int]:
@@ -280,15 +331,17 @@ class ModelRenderer:
         world = self._rest_world.copy()
         flip = self._root[:3, :3]
         head = flip.T @ np.asarray(expression.head, np.float32)[:3, :3] @ flip
-        turn = rotation_about(self._pivot, head)
         if not np.allclose(head, np.eye(3), atol=1e-6):
-            world[self._head_nodes] = turn @ world[self._head_nodes]
+            if self._head_chain:  # a humanoid: the turn is shared down the neck and spine
+                humanoid.turn_head(world, self._head_chain, head)
+            else:
+                humanoid.turn_subtree(world, self._head_nodes, self._pivot, head)
         yaw, pitch = (float(x) for x in expression.gaze[:2])
         if self._eyes and (yaw or pitch):
-            aim = flip.T @ yaw_pitch(yaw, pitch) @ flip
+            aim = head @ (flip.T @ yaw_pitch(yaw, pitch) @ flip) @ head.T  # gaze is head-relative
             for eye, nodes in self._eyes:
-                centre = self._rest_world[eye][:3, 3]
-                world[nodes] = turn @ rotation_about(centre, aim) @ self._rest_world[nodes]
+                humanoid.turn_subtree(world, nodes, world[eye][:3, 3].copy(), aim)
+        self.springs.advance(world, self.frame_seconds)
         return world
 
     def _blendshapes(self, expression: Expression) -> np.ndarray:
@@ -323,7 +376,7 @@ class ModelRenderer:
         if headed:
             target[1] -= 0.12 * extent[1]  # room for the neck and shoulders below the chin
         distance = visible / 2 / math.tan(fov / 2) + extent[2] / 2
-        eye = target + np.array([0.0, 0.0, distance], np.float32)
+        eye = target + distance * np.array([math.sin(self.yaw), 0.0, math.cos(self.yaw)], np.float32)
         near = max(distance * 0.05, 1e-4)
         # pyrr builds matrices for row vectors (v @ M); the shaders and the code here multiply
         # column vectors (M @ v), hence the transposes.
@@ -344,10 +397,14 @@ class ModelRenderer:
     def render(self, frame: AvatarInput, target: moderngl.Framebuffer) -> None:
         expression = frame.expression
         size = tuple(target.viewport[2:]) if target.viewport else tuple(target.size)
-        target.use()
+        if self._msaa is not None:
+            self._msaa.begin(size)
+        else:
+            target.use()
         shapes = self._blendshapes(expression)
         weights = self.mapping.weights(shapes)
         uv_transforms = self._uv_transforms(shapes)
+        colors = self._colors(shapes)
         world = self._posed_world(expression)
         view, proj = self.camera(size)
         view = view @ self._root
@@ -359,7 +416,8 @@ class ModelRenderer:
             joints = np.concatenate(rows).transpose(0, 2, 1)  # columns as rows: 4 texels per joint
             self._joints.write(np.ascontiguousarray(joints, np.float32).tobytes(),
                                viewport=(0, 0, 4, len(joints)))
-        for name in ("avatar_opaque.glsl", "avatar.glsl"):
+        outlined = [p for p in self._primitives if p.outline_vao is not None] if self.outline else []
+        for name in ("avatar_opaque.glsl", "avatar.glsl") + ((OUTLINE_PROGRAM,) if outlined else ()):
             program = self.shaders.get(name)
             program["u_view"].write(view.T.copy().tobytes())
             program["u_proj"].write(proj.T.copy().tobytes())
@@ -378,17 +436,30 @@ class ModelRenderer:
         ctx.disable(moderngl.BLEND)
         for prim in opaque:
             self._draw(self.shaders.get(_program_name(prim.material)), prim, world, weights,
-                           uv_transforms)
+                       uv_transforms, colors)
+        if outlined:
+            # The inverted hull: back faces of the pushed-out surface, behind the real one.
+            program = self.shaders.get(OUTLINE_PROGRAM)
+            for prim in outlined:
+                material = prim.material
+                self._set(program, "u_outline_mode", _OUTLINE_MODES[material.outline_mode])
+                self._set(program, "u_outline_width", float(material.outline_width))
+                self._set(program, "u_outline_color", tuple(colors[prim.material_index, 1]))
+                self._set(program, "u_outline_mix", float(material.outline_lighting_mix))
+                self._draw(program, prim, world, weights, uv_transforms, colors, outline=True)
+            ctx.cull_face = "back"
         if blended:
             ctx.enable(moderngl.BLEND)
             ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
             ctx.depth_mask = False
             for prim in blended:
                 self._draw(self.shaders.get(_program_name(prim.material)), prim, world, weights,
-                           uv_transforms)
+                           uv_transforms, colors)
             ctx.depth_mask = True
             ctx.disable(moderngl.BLEND)
         ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
+        if self._msaa is not None:
+            self._msaa.finish(target)
 
     def _set(self, program: moderngl.Program, name: str, value) -> None:
         # The GLSL compiler drops uniforms a variant does not use. ``name in program`` walks every
@@ -413,8 +484,19 @@ class ModelRenderer:
                 table[material] += values[expression] * delta
         return table
 
+    def _colors(self, shapes: np.ndarray) -> np.ndarray:
+        """(materials + 1, 2, 4) base and outline colour per material after VRM colour binds."""
+        table = self._colors_rest
+        if self._color_binds:
+            table = table.copy()
+            values = self.mapping.expression_weights(shapes)
+            for expression, material, row, delta in self._color_binds:
+                table[material, row] += values[expression] * delta
+        return table
+
     def _draw(self, program: moderngl.Program, prim: _GpuPrimitive, world: np.ndarray,
-              weights: np.ndarray, uv_transforms: np.ndarray) -> None:
+              weights: np.ndarray, uv_transforms: np.ndarray, colors: np.ndarray,
+              outline: bool = False) -> None:
         inst = self.model.instances[prim.instance]
         offset = self.mapping.offsets[prim.instance]
         morphed = False
@@ -434,7 +516,7 @@ class ModelRenderer:
             program["u_model"].write(world[inst.node].T.copy().tobytes())
         material = prim.material
         self._set(program, "u_uv_transform", tuple(uv_transforms[prim.material_index]))
-        self._set(program, "u_base_color", tuple(float(c) for c in material.base_color))
+        self._set(program, "u_base_color", tuple(float(c) for c in colors[prim.material_index, 0]))
         self._set(program, "u_has_texture", prim.texture is not None)
         if prim.texture is not None:
             prim.texture.use(0)
@@ -442,6 +524,11 @@ class ModelRenderer:
         self._set(program, "u_alpha_cutoff", float(material.alpha_cutoff))
         self._set(program, "u_toon", bool(material.toon if self.toon is None else self.toon))
         self._set(program, "u_two_sided", material.double_sided)
+        if outline:
+            self.ctx.enable(moderngl.CULL_FACE)
+            self.ctx.cull_face = "front"
+            prim.outline_vao.render(moderngl.TRIANGLES)
+            return
         if material.double_sided:
             self.ctx.disable(moderngl.CULL_FACE)
         else:
@@ -451,6 +538,8 @@ class ModelRenderer:
     def release(self) -> None:
         for prim in self._primitives:
             prim.vao.release()
+            if prim.outline_vao is not None:
+                prim.outline_vao.release()
             for buffer in prim.buffers:
                 buffer.release()
             if prim.morphs is not None:
@@ -462,3 +551,4 @@ class ModelRenderer:
         if self._joints is not None:
             self._joints.release()
             self._joints = None
+        self.antialias = 0

@@ -115,8 +115,9 @@ def test_head_rotation_and_gaze_move_the_picture(gl, shaders, draw, shared_asset
         avatar.release()
     assert head.sum() > 500
     assert gaze.sum() > 5
-    # Only the head turns: the bottom rows (body) stay where they were.
-    assert head[-10:].sum() == 0
+    # The turn is shared down the neck and spine (engine.avatar.humanoid.HEAD_SHARE): the
+    # body at the bottom of the frame moves a little, far less than the head.
+    assert head[-10:].mean() < 0.25 * head[: len(head) // 2].mean()
 
 
 def test_framing_zoom_makes_the_head_larger(gl, shaders, draw, shared_asset):
@@ -150,13 +151,14 @@ def test_vrm_validation_models_show_green(gl, shaders, draw, shared_asset, sampl
     avatar = open_avatar(shared_asset(sample), gl, shaders).avatar
     try:
         for happy, blink in ((0.0, 0.0), (0.3, 1.0), (0.6, 1.0), (1.0, 0.0), (0.0, 1.0)):
-            frame = draw(avatar, mouthSmileLeft=happy, mouthSmileRight=happy,
+            # happy is driven by the raised cheeks (engine.avatar.mapping.DEFAULT_VRM_SOURCES)
+            frame = draw(avatar, cheekSquintLeft=happy, cheekSquintRight=happy,
                          eyeBlinkLeft=blink, eyeBlinkRight=blink)
             assert _green(frame) > 2000, f"happy {happy}, blink {blink}: no green check panel"
             assert _red(frame) < 20, f"happy {happy}, blink {blink}: red means a wrong rule"
         # The check can fail: without the override rules, happy no longer hides the blink.
         avatar.mapping._overrides = []
-        frame = draw(avatar, mouthSmileLeft=0.6, mouthSmileRight=0.6,
+        frame = draw(avatar, cheekSquintLeft=0.6, cheekSquintRight=0.6,
                      eyeBlinkLeft=1.0, eyeBlinkRight=1.0)
         assert _red(frame) > 200
     finally:
