@@ -9,9 +9,11 @@ surface normal, evaluated through the same surface function, so keys follow the 
 whatever the parameters. Textures are painted in the same (u, v) space, so brows, lips and lash
 lines ride along with the geometry.
 
-The result is written as a ``.glb`` (pygltflib) whose "Head" node pivots at the neck and holds one
-mesh (skin, eyes, mouth, teeth, tongue, hair) with 52 ARKit-named morph targets stored as sparse
-accessors, and a "Body" node with the shoulders.
+The result is written as a ``.glb`` (pygltflib) whose "Head" node pivots at the top of the neck
+and holds one mesh (skin, ears, eyes, mouth, teeth, tongue, hair) with 52 ARKit-named morph
+targets stored as sparse accessors; the neck is a mesh of its own, skinned between the "Head"
+joint and a "Neck" joint above the shoulders, so a renderer that turns the head node bends the
+neck like a neck; a "Body" node has the shoulders.
 """
 
 from __future__ import annotations
@@ -39,6 +41,17 @@ SHIRT_COLOURS = ((0.25, 0.45, 0.65), (0.80, 0.45, 0.30), (0.35, 0.55, 0.40), (0.
 EYE_U, EYE_V, EYE_HALF_WIDTH = 0.37, 0.04, 0.20
 MOUTH_V, MOUTH_HALF_WIDTH = -0.46, 0.27
 BROW_V = 0.30
+# The head turns about HEAD_PIVOT (at the top of the neck, just under the chin). The neck is
+# skinned between a Neck joint at NECK_BASE_Y, where it leaves the shoulders, and the Head joint:
+# its share of the turn grows smoothly from nothing there to all of it at NECK_TOP_Y, where it
+# enters the head, so on a turn or roll it bends instead of swinging out of the collar.
+HEAD_PIVOT = (0.0, -0.115, -0.018)
+NECK_BASE_Y, NECK_TOP_Y = -0.19, -0.10
+# The hair shell's height over the scalp grows from HAIR_MIN_LIFT_M at its edge on bare skin to
+# its full thickness HAIR_TAPER_M in from that edge. The minimum clears the skin grid's chords
+# (a 2 cm chord at the sides sags 0.6 mm inside the true surface) and leaves the thinnest sliver
+# of background where a hairline crosses the silhouette.
+HAIR_MIN_LIFT_M, HAIR_TAPER_M = 0.0012, 0.03
 
 
 def grid_triangles(rows: int, cols: int, clockwise: bool) -> np.ndarray:
@@ -163,6 +176,8 @@ class _Part:
     indices: np.ndarray
     material: str
     deltas: dict[str, np.ndarray] = field(default_factory=dict)
+    normals: np.ndarray | None = None  # None: from the triangles
+    head_weight: np.ndarray | None = None  # skinned: each vertex's share of the Head joint
 
 
 class PersonaBuilder:
@@ -324,12 +339,14 @@ class PersonaBuilder:
         """0..1 how much hair covers the scalp at (u, v) for this hair style."""
         style = self.p.hair_style
         au = np.abs(u)
-        if style == "swept":  # a side part sweeping across the forehead
-            front_line = 0.80 - 0.22 * _smooth(0.6, -0.5, u) + 0.05 * np.sin(u * 9)
-        elif style == "bob":  # a straight fringe
+        # The front hairlines rise and fall once across the forehead: a ripple on them reads as
+        # a notch of bare forehead, not as hair. The strands in the alpha roughen the edge.
+        if style == "swept":  # a side part: high on the parting side, sweeping down across
+            front_line = 0.80 - 0.22 * _smooth(0.6, -0.5, u)
+        elif style == "bob":  # a straight fringe cut in locks
             front_line = 0.56 + 0.03 * np.cos(u * 14) + 0.25 * _smooth(0.55, 0.95, au)
-        else:  # crop: a short, slightly receding line
-            front_line = 0.78 + 0.04 * np.cos(u * 10)
+        else:  # crop: a short, rounded line, highest over the middle of the forehead
+            front_line = 0.80 - 0.04 * _smooth(0.0, 0.5, au)
         side_drop = {"bob": -1.05, "swept": -0.35, "crop": -0.15}[style]
         back_drop = {"bob": -1.25, "swept": -0.65, "crop": -0.55}[style]
         # Blend from the front hairline (|u| < 0.9) to the sides (ears) and the back.
@@ -391,7 +408,8 @@ class PersonaBuilder:
         return (np.asarray(centre) + local * np.asarray(radii),
                 grid_triangles(segments, len(phi), clockwise=True))
 
-    def hair(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def hair(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(positions, normals, uvs, triangles) of the hair shell."""
         us = np.linspace(-math.pi, math.pi, 65)
         vs = np.linspace(-1.35, math.pi / 2, 34)
         u, v = np.meshgrid(us, vs)
@@ -399,19 +417,43 @@ class PersonaBuilder:
         thickness = 0.005 + 0.014 * _smooth(-0.4, 1.2, v) + 0.004 * (self.p.hair_style != "crop") \
             + 0.008 * _gauss(np.abs(u), math.pi / 2, 0.6) * _smooth(-0.8, 0.2, v)
         base, normal = self.surface.base(u, v)
-        positions = base + normal * (np.maximum(self.surface.relief(u, v), 0) + thickness)[..., None]
-        if self.p.hair_style == "bob":  # below the ears the hair hangs instead of following the jaw
-            hang = _smooth(0.0, -0.6, v)[..., None]
-            level = self.surface.base(u, np.zeros_like(v))[0] * np.array([1.08, 0, 1.08])
-            hanging = np.stack([level[..., 0], positions[..., 1], level[..., 2]], -1)
-            positions = positions + (hanging - positions) * hang
+        hang = _smooth(0.0, -0.6, v) if self.p.hair_style == "bob" else np.zeros_like(v)
+        # Where hair meets bare skin (hairline, temples, round the ears) the shell comes down onto
+        # the scalp: a shell standing off the skin there shows its inside and the gap under it as
+        # a dark crescent when the head turns. Hanging ends (a bob below the ears) stay thick.
+        edge = _smooth(0.0, HAIR_TAPER_M, self._distance_to_bare_scalp(base))
+        relief = np.maximum(self.surface.relief(u, v), 0)
+
+        def shell(lift: np.ndarray) -> np.ndarray:
+            positions = base + normal * (relief + lift)[..., None]
+            if self.p.hair_style == "bob":  # below the ears the hair hangs instead of following the jaw
+                level = self.surface.base(u, np.zeros_like(v))[0] * np.array([1.08, 0, 1.08])
+                hanging = np.stack([level[..., 0], positions[..., 1], level[..., 2]], -1)
+                positions = positions + (hanging - positions) * hang[..., None]
+            return positions.reshape(-1, 3)
+
         rows, cols = u.shape
         index = np.arange(rows * cols).reshape(rows, cols)
         a, b, c, d = index[:-1, :-1], index[:-1, 1:], index[1:, 1:], index[1:, :-1]
         cells = np.stack([a, b, c, a, c, d], -1).reshape(-1, 3)
         # Drop cells the hair never covers, keeping a margin so the alpha edge has geometry.
-        keep = cover.ravel()[cells].max(axis=1) > 0.001
-        return positions.reshape(-1, 3), self.uv_of(u, v).reshape(-1, 2), cells[keep].astype(np.uint32)
+        cells = cells[cover.ravel()[cells].max(axis=1) > 0.001].astype(np.uint32)
+        # Shaded as the untapered shell: the light on the hair follows the head's shape, not
+        # the taper's slope down onto the skin.
+        normals = vertex_normals(shell(thickness), cells)
+        positions = shell(np.maximum(thickness * np.maximum(edge, hang), HAIR_MIN_LIFT_M))
+        return positions, normals, self.uv_of(u, v).reshape(-1, 2), cells
+
+    def _distance_to_bare_scalp(self, points: np.ndarray) -> np.ndarray:
+        """Metres from each of ``points`` (on the head's base surface) to the nearest place the
+        hair leaves bare (coverage under one half), measured through the head."""
+        from scipy.spatial import cKDTree
+
+        u, v = np.meshgrid(np.linspace(-math.pi, math.pi, 361), np.linspace(-1.45, math.pi / 2, 181))
+        bare = self.hair_coverage(u, v) < 0.5
+        scalp = self.surface.base(u[bare], v[bare])[0]
+        distance, _ = cKDTree(scalp).query(points.reshape(-1, 3))
+        return distance.reshape(points.shape[:-1])
 
     # -- shape keys -------------------------------------------------------------------------------
 
@@ -519,8 +561,27 @@ class PersonaBuilder:
 
     # -- assembly ---------------------------------------------------------------------------------
 
-    def parts(self) -> tuple[list[_Part], _Part]:
-        """The Head mesh's primitives (with shape keys) and the Body primitive."""
+    def neck(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(positions, normals, triangles, share of the Head joint) of the neck: an open tube
+        from inside the shoulders to inside the head, flaring a little where it meets the
+        shoulders. Rings every few millimetres, so it bends smoothly."""
+        ys = np.linspace(-0.215, -0.06, 26)
+        angle = np.linspace(0, 2 * math.pi, 25)
+        y, a = np.meshgrid(ys, angle, indexing="ij")
+        flare = 1 + 0.25 * _smooth(-0.17, -0.215, y)
+        # Seam (angle 0) at the back, as on the ellipsoids.
+        radius_x, radius_z = 0.049, 0.046
+        positions = np.stack([-radius_x * flare * np.sin(a), y, HEAD_PIVOT[2] - radius_z * flare * np.cos(a)],
+                             axis=-1).reshape(-1, 3)
+        # Normals of the elliptic cylinder, not from the triangles: those split at the seam, which
+        # the viewer's orbit shows at the back of the neck.
+        normals = np.stack([-np.sin(a) / radius_x, 0 * a, -np.cos(a) / radius_z], axis=-1).reshape(-1, 3)
+        normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+        return positions, normals, grid_triangles(len(ys) - 1, len(angle), clockwise=False), \
+            _smooth(NECK_BASE_Y, NECK_TOP_Y, positions[:, 1])
+
+    def parts(self) -> tuple[list[_Part], _Part, _Part]:
+        """The Head mesh's primitives (with shape keys), the skinned neck and the Body."""
         names = BLENDSHAPE_NAMES
         zeros = lambda n: {k: np.zeros((n, 3)) for k in names}  # noqa: E731
         skin = self.skin_positions()
@@ -540,19 +601,16 @@ class PersonaBuilder:
         for k in blinks:
             eyes.deltas[k] = np.zeros_like(eye_positions)
 
-        # Ears and neck: skin-coloured, textured from plain cheek skin.
+        # Ears: skin-coloured, textured from plain cheek skin (as the neck is, below).
         extras, extra_tris = [], []
         for side in (1.0, -1.0):
             anchor = self.surface(np.array(side * math.pi / 2), np.array(-0.02))
             pos, tris = self.ellipsoid(anchor + np.array([side * 0.004, 0, -0.004]), (0.009, 0.027, 0.017), 7)
             extra_tris.append(tris + sum(len(p) for p in extras))
             extras.append(pos)
-        neck, neck_tris = self.ellipsoid((0, -0.13, -0.02), (0.045, 0.075, 0.045), 9)
-        extra_tris.append(neck_tris + sum(len(p) for p in extras))
-        extras.append(neck)
         extras = np.concatenate(extras)
         ear_uv = self.uv_of(np.array([math.pi / 2]), np.array([-0.05]))
-        ears = _Part("ears_neck", extras, np.repeat(ear_uv, len(extras), 0), np.concatenate(extra_tris),
+        ears = _Part("ears", extras, np.repeat(ear_uv, len(extras), 0), np.concatenate(extra_tris),
                      "skin", zeros(len(extras)))
 
         mouth_anchor = self.surface(np.array(0.0), np.array(MOUTH_V))
@@ -591,15 +649,18 @@ class PersonaBuilder:
                 m.deltas = {k: np.concatenate([m.deltas[k], piece.deltas[k]]) for k in names}
             else:
                 merged[piece.material] = piece
-        hair_pos, hair_uv, hair_tris = self.hair()
-        hair = _Part("hair", hair_pos, hair_uv, hair_tris, "hair", zeros(len(hair_pos)))
+        hair_pos, hair_normals, hair_uv, hair_tris = self.hair()
+        hair = _Part("hair", hair_pos, hair_uv, hair_tris, "hair", zeros(len(hair_pos)), hair_normals)
         head = [skin_part, ears, eyes, *merged.values(), hair]
         for part in head:
             for k in names:
                 part.deltas.setdefault(k, np.zeros((len(part.positions), 3)))
+        neck_pos, neck_normals, neck_tris, neck_weight = self.neck()
+        neck = _Part("neck", neck_pos, np.repeat(ear_uv, len(neck_pos), 0), neck_tris, "skin",
+                     normals=neck_normals, head_weight=neck_weight)
         shoulders, shoulder_tris = self.ellipsoid((0, -0.275, -0.03), (0.19, 0.1, 0.10), 16)
         body = _Part("body", shoulders, np.zeros((len(shoulders), 2)), shoulder_tris, "shirt")
-        return head, body
+        return head, neck, body
 
 
 def vertex_normals(positions: np.ndarray, triangles: np.ndarray) -> np.ndarray:
@@ -642,7 +703,8 @@ class _GlbWriter:
         import pygltflib
 
         array = np.ascontiguousarray(array)
-        component = {np.dtype(np.float32): 5126, np.dtype(np.uint32): 5125}[array.dtype]
+        component = {np.dtype(np.float32): 5126, np.dtype(np.uint32): 5125,
+                     np.dtype(np.uint16): 5123}[array.dtype]
         view = None if sparse is not None else self.view(array.tobytes(), target)
         accessor = pygltflib.Accessor(bufferView=view, componentType=component, count=len(array),
                                       type=kind, sparse=sparse)
@@ -671,11 +733,12 @@ class _GlbWriter:
 
 
 def build_glb(params: PersonaParams) -> bytes:
-    """The persona as GLB bytes: Head (morph targets, pivot at the neck) and Body nodes."""
+    """The persona as GLB bytes: a Neck joint with the Head (morph targets) under it, the neck
+    mesh skinned to the two, and the Body."""
     import pygltflib
 
     builder = PersonaBuilder(params)
-    head_parts, body = builder.parts()
+    head_parts, neck, body = builder.parts()
     gltf = pygltflib.GLTF2(asset=pygltflib.Asset(version="2.0", generator="persona procedural.py"),
                            scene=0)
     writer = _GlbWriter(gltf)
@@ -700,11 +763,12 @@ def build_glb(params: PersonaParams) -> bytes:
             baseColorFactor=[*map(float, colour), 1.0], metallicFactor=0.0, roughnessFactor=0.8)))
         material_index[name] = len(gltf.materials) - 1
 
-    pivot = np.array([0.0, -0.115, -0.018])  # the neck, where the head turns
+    pivot = np.array(HEAD_PIVOT)
     primitives = []
     for part in head_parts:
         positions = (part.positions - pivot).astype(np.float32)
-        normals = vertex_normals(positions, part.indices).astype(np.float32)
+        normals = (vertex_normals(positions, part.indices) if part.normals is None
+                   else part.normals).astype(np.float32)
         targets = []
         for name in BLENDSHAPE_NAMES:
             delta = part.deltas[name].astype(np.float32)
@@ -731,10 +795,31 @@ def build_glb(params: PersonaParams) -> bytes:
             NORMAL=writer.accessor(vertex_normals(body_positions, body.indices).astype(np.float32), "VEC3", 34962)),
         indices=writer.accessor(body.indices.astype(np.uint32).reshape(-1), "SCALAR", 34963),
         material=material_index["shirt"])]))
+    # The neck, in model space, skinned to joint 0 (Neck, which never turns) and joint 1 (Head).
+    neck_positions = neck.positions.astype(np.float32)
+    joints = np.tile(np.array([0, 1, 0, 0], np.uint16), (len(neck_positions), 1))
+    weights = np.zeros((len(neck_positions), 4), np.float32)
+    weights[:, 0], weights[:, 1] = 1.0 - neck.head_weight, neck.head_weight
+    gltf.meshes.append(pygltflib.Mesh(name="Neck", primitives=[pygltflib.Primitive(
+        attributes=pygltflib.Attributes(
+            POSITION=writer.accessor(neck_positions, "VEC3", 34962, bounds=True),
+            NORMAL=writer.accessor(neck.normals.astype(np.float32), "VEC3", 34962),
+            TEXCOORD_0=writer.accessor(neck.uvs.astype(np.float32), "VEC2", 34962),
+            JOINTS_0=writer.accessor(joints, "VEC4", 34962),
+            WEIGHTS_0=writer.accessor(weights, "VEC4", 34962)),
+        indices=writer.accessor(neck.indices.astype(np.uint32).reshape(-1), "SCALAR", 34963),
+        material=material_index[neck.material])]))
+    neck_base = np.array([0.0, NECK_BASE_Y, HEAD_PIVOT[2]])
+    inverse_binds = np.tile(np.eye(4, dtype=np.float32), (2, 1, 1))
+    inverse_binds[0, :3, 3], inverse_binds[1, :3, 3] = -neck_base, -pivot
+    gltf.skins = [pygltflib.Skin(name="Neck", joints=[2, 3], inverseBindMatrices=writer.accessor(
+        inverse_binds.transpose(0, 2, 1).reshape(-1, 16), "MAT4"))]  # glTF matrices are column-major
     gltf.nodes = [
-        pygltflib.Node(name="Persona", children=[1, 2]),
-        pygltflib.Node(name="Head", mesh=0, translation=pivot.tolist()),
+        pygltflib.Node(name="Persona", children=[1, 2, 4]),
         pygltflib.Node(name="Body", mesh=1),
+        pygltflib.Node(name="Neck", translation=neck_base.tolist(), children=[3]),
+        pygltflib.Node(name="Head", mesh=0, translation=(pivot - neck_base).tolist()),
+        pygltflib.Node(name="NeckSkin", mesh=2, skin=0),
     ]
     gltf.scenes = [pygltflib.Scene(nodes=[0])]
     gltf.extras = {"persona": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(params).items()}}

@@ -1,0 +1,260 @@
+"""``persona avatar view MODEL``: look at an avatar in the preview window and play with it.
+
+The mouse orbits (drag left/right) and zooms (wheel); keys 1-9 show the contact sheet's
+expression groups (``engine.avatar.preview.EXPRESSION_GROUPS``, the same names the scripts
+use), W/S make the shown group stronger or weaker, 0 goes back to neutral, R resets the view,
+Esc quits. With ``--source`` the face comes from our tracker instead, from a video file or the
+camera, and the keys are ignored. When the model file (or anything in the avatar's folder) is
+saved the avatar is opened again, as ``avatar preview --watch`` redraws its sheet; a save that
+does not load leaves the last good one on screen.
+
+The state the input changes (``ViewState``) is plain data, so what a drag or a key does is
+tested without a window; ``AvatarViewer`` connects it to glfw and the renderer. Orbiting turns
+the renderer's camera about the framed head (``ModelRenderer.yaw``), zooming its framing
+(``zoom``); kinds without a 3D camera (photo avatars) show their picture unturned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+import math
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from engine.types import Expression, Frame
+
+log = logging.getLogger(__name__)
+
+ORBIT_PER_PIXEL = math.radians(0.5)  # drag 180 px for a quarter turn
+ZOOM_STEP = 1.15  # one wheel notch
+ZOOM_RANGE = (0.5, 4.0)
+INTENSITY_STEP = 0.25
+RELOAD_CHECK_S = 0.5
+KEYMAP = {**{str(k): f"group:{k}" for k in range(1, 10)}, "0": "neutral", "W": "stronger",
+          "S": "weaker", "R": "reset", "ESCAPE": "quit"}
+
+
+@functools.cache
+def groups() -> tuple[tuple[str, Expression], ...]:
+    """The groups on keys 1-9: the contact sheet's, after its neutral tile. Imported when first
+    used, so registering the command costs nothing."""
+    from engine.avatar.preview import EXPRESSION_GROUPS
+
+    return EXPRESSION_GROUPS[1:10]
+
+
+@dataclass
+class ViewState:
+    """What the viewer shows: camera orbit and zoom, the chosen group and its strength."""
+
+    yaw: float = 0.0  # radians; pi looks from behind
+    zoom: float = 1.0
+    group: int | None = None  # index into GROUPS
+    intensity: float = 1.0  # 0..1, scales the group's channels
+    quit: bool = False
+
+    def drag(self, dx_pixels: float) -> None:
+        self.yaw = (self.yaw + dx_pixels * ORBIT_PER_PIXEL + math.pi) % (2 * math.pi) - math.pi
+
+    def scroll(self, notches: float) -> None:
+        self.zoom = float(np.clip(self.zoom * ZOOM_STEP ** notches, *ZOOM_RANGE))
+
+    def command(self, name: str) -> None:
+        """Apply one of KEYMAP's commands."""
+        if name.startswith("group:"):
+            self.group, self.intensity = int(name.partition(":")[2]) - 1, 1.0
+        elif name == "neutral":
+            self.group = None
+        elif name in ("stronger", "weaker"):
+            step = INTENSITY_STEP if name == "stronger" else -INTENSITY_STEP
+            self.intensity = float(np.clip(self.intensity + step, 0.0, 1.0))
+        elif name == "reset":
+            self.yaw, self.zoom = 0.0, 1.0
+        elif name == "quit":
+            self.quit = True
+
+    def label(self) -> str:
+        shown = "neutral" if self.group is None else f"{groups()[self.group][0]} {self.intensity:.0%}"
+        return f"{shown} | yaw {math.degrees(self.yaw):.0f}° zoom {self.zoom:.2f}"
+
+    def expression(self) -> Expression:
+        if self.group is None:
+            return Expression()
+        chosen = groups()[self.group][1]
+        return replace(chosen, blendshapes=(chosen.blendshapes * self.intensity).astype(np.float32))
+
+
+class AvatarViewer:
+    """The viewer on a windowed GL context: ``step()`` draws one frame; ``run()`` until quit."""
+
+    def __init__(self, target: str, gl, shaders, size: tuple[int, int] = (960, 720),
+                 source: str | None = None) -> None:
+        from engine.avatar.loader import find_avatar
+        from engine.gl.compositor import Background, Compositor
+        from engine.output.window import WindowSink
+
+        self.gl, self.shaders, self.size = gl, shaders, size
+        self.state = ViewState()
+        self.path = find_avatar(target, shaders.search)
+        self.avatar = None
+        self._stamps: dict[Path, int] | None = None
+        self._checked_at = -math.inf
+        self.reload_if_changed()  # the first load: a broken model fails here
+        self._compositor = Compositor(gl.ctx, shaders, size)
+        self._layer = self._compositor.layers[0]
+        self._layer.set_background(Background(color=(0.80, 0.84, 0.88)))
+        self.window = WindowSink(gl, shaders, KEYMAP, on_command=self._on_command)
+        self.window.open(*size, 30.0)
+        self._index = 0
+        self._dragging_from: float | None = None
+        self._hook_mouse()
+        self._driver = _Driver(source, size) if source else None
+
+    # -- input ----------------------------------------------------------------------------------
+
+    def _on_command(self, name: str) -> None:
+        if self._driver is not None and name not in ("quit", "reset"):
+            return  # the face comes from the tracker
+        self.state.command(name)
+
+    def _hook_mouse(self) -> None:
+        import glfw
+
+        def button(window, which: int, action: int, mods: int) -> None:
+            if which == glfw.MOUSE_BUTTON_LEFT:
+                self._dragging_from = glfw.get_cursor_pos(window)[0] if action == glfw.PRESS else None
+
+        def moved(window, x: float, y: float) -> None:
+            if self._dragging_from is not None:
+                self.state.drag(x - self._dragging_from)
+                self._dragging_from = x
+
+        glfw.set_mouse_button_callback(self.gl.window, button)
+        glfw.set_cursor_pos_callback(self.gl.window, moved)
+        glfw.set_scroll_callback(self.gl.window, lambda window, dx, dy: self.state.scroll(dy))
+
+    # -- the model --------------------------------------------------------------------------------
+
+    def _watched(self) -> list[Path]:
+        return [self.path] if self.path.is_file() else sorted(self.path.iterdir())
+
+    def reload_if_changed(self) -> bool:
+        """Open the avatar again when one of its files was saved since the last look (checked
+        every RELOAD_CHECK_S); True when it was reloaded."""
+        from engine.avatar.loader import open_avatar
+
+        now = time.monotonic()
+        if now - self._checked_at < RELOAD_CHECK_S:
+            return False
+        self._checked_at = now
+        stamps = {p: p.stat().st_mtime_ns for p in self._watched() if p.exists()}
+        if stamps == self._stamps:
+            return False
+        self._stamps = stamps
+        try:
+            fresh = open_avatar(self.path, self.gl, self.shaders).avatar
+        except Exception as error:  # a half-saved file must not end the session
+            if self.avatar is None:
+                raise
+            log.warning("%s not reloaded: %s", self.path, error)
+            return False
+        if self.avatar is not None:
+            self.avatar.release()
+            log.info("reloaded %s", self.path)
+        self.avatar = fresh
+        return True
+
+    # -- per frame --------------------------------------------------------------------------------
+
+    def step(self) -> bool:
+        """Draw one frame; False once the viewer was asked to quit."""
+        import glfw
+
+        from engine.avatar.base import AvatarInput
+
+        self.reload_if_changed()
+        expression = self._driver.expression() if self._driver else self.state.expression()
+        if hasattr(self.avatar, "yaw"):  # a 3D model: the camera orbits and zooms
+            self.avatar.yaw, self.avatar.zoom = self.state.yaw, self.state.zoom
+        self.avatar.render(AvatarInput(expression), self._layer.begin())
+        image = self._compositor.finish(self._layer)
+        self._index += 1
+        self.window.write(Frame(image, time.perf_counter(), self._index))
+        glfw.set_window_title(self.gl.window, f"Persona viewer: {self.path.name} | {self.state.label()}")
+        return not self.state.quit
+
+    def run(self, fps: float = 30.0) -> None:
+        while self.step():
+            time.sleep(1.0 / fps)
+
+    def close(self) -> None:
+        if self._driver is not None:
+            self._driver.close()
+        self.window.close()
+        self._compositor.release()
+        if self.avatar is not None:
+            self.avatar.release()
+
+
+class _Driver:
+    """The tracked face from a video file or the camera, through the live tracker and
+    retargeter (tracking on its worker thread, as in a session)."""
+
+    def __init__(self, spec: str, size: tuple[int, int]) -> None:
+        from engine.capture.factory import open_source
+        from engine.retarget import Retargeter
+        from engine.tracking.mediapipe_tracker import MediaPipeTracker
+        from engine.tracking.threaded import ThreadedTracker
+
+        self.source = open_source("webcam" if spec == "camera" else spec, size)
+        self.source.start()
+        self.tracker = ThreadedTracker(MediaPipeTracker())
+        self.retargeter = Retargeter()
+        self.shown = Expression()
+
+    def expression(self) -> Expression:
+        frame = self.source.latest()
+        if frame is not None:
+            self.shown = self.retargeter.update(self.tracker.track(frame), frame.t_capture)
+        return self.shown
+
+    def close(self) -> None:
+        self.tracker.close()
+        self.source.close()
+
+
+def view(target: str, source: str | None = None, size: tuple[int, int] = (960, 720)) -> None:
+    """Open the window and run the viewer until Esc or the window is closed."""
+    from engine.avatar.loader import find_avatar
+    from engine.gl.context import GLContext
+    from engine.gl.programs import ShaderLibrary
+
+    target = str(find_avatar(target))  # a wrong name fails before a window opens
+    gl = GLContext.windowed(*size, title="Persona viewer")
+    try:
+        shaders = ShaderLibrary(gl.ctx)
+        viewer = AvatarViewer(target, gl, shaders, size, source)
+        try:
+            viewer.run()
+        finally:
+            viewer.close()
+    finally:
+        gl.close()
+
+
+def _view(args: argparse.Namespace) -> int:
+    view(args.file, args.source)
+    return 0
+
+
+def register(commands) -> None:
+    parser = commands.add("view", _view, group="avatar",
+                          help="look at an avatar in a window: drag to orbit, wheel to zoom, keys "
+                               "1-9 for expressions, W/S stronger/weaker; reloads when saved")
+    parser.add_argument("file", help="avatar name, avatar folder, or .glb/.gltf/.vrm file")
+    parser.add_argument("--source", help="drive the face from a video file, or 'camera'")
