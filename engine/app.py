@@ -200,6 +200,10 @@ class App:
         elif name is CommandName.CALIBRATE:
             # The median of the next second of faces: one frame could catch a blink.
             self.retargeter.calibrate_next()
+            for live in self.director.live:  # kinds that keep a neutral of their own (neural)
+                calibrate = getattr(live.avatar.avatar, "calibrate", None)
+                if calibrate is not None:
+                    calibrate()
             self.say("calibrating: relax and look at the screen for a second")
         elif name in (CommandName.FREEZE, CommandName.HUD):
             current = getattr(self.switches, name.value)
@@ -311,6 +315,7 @@ class App:
             repeated_warnings=REPEATS.most_repeated(),
             message=said[0] if said else None,
             message_age_s=round(self.clock.now() - said[1], 2) if said else 0.0,
+            avatar_note=_avatar_note(director.current),
         )
 
     # -- lifetime ----------------------------------------------------------------------------
@@ -350,3 +355,9 @@ def explain() -> str:
     width = max(len(stage.name) for stage in STAGES)
     return "\n".join(f"{n + 1}. {stage.name:<{width}}  {stage.doc}"
                      for n, stage in enumerate(STAGES))
+
+
+def _avatar_note(live) -> str | None:
+    """The live scene's avatar's own figures, when its kind reports any (``status_line``)."""
+    status_line = getattr(live.avatar.avatar, "status_line", None) if live is not None else None
+    return status_line() if status_line is not None else None

@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "engine.voice.commands",
     "engine.safety.commands",
     "engine.avatar.commands",
+    "engine.neural.train_commands",
     "engine.doctor",
 )
 

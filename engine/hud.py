@@ -290,6 +290,8 @@ class Hud:
         figures = f"{status.fps:.1f} fps"
         if math.isfinite(status.latency_ms):
             figures += f"   ·   {status.latency_ms:.0f} ms latency"
+        if status.avatar_note:  # a model running at its own rate (neural avatar)
+            figures += f"   ·   {status.avatar_note}"
         # Amber while a stage keeps overrunning: the picture is choppy (the detail view says why).
         draw.text((x, y), figures, font=self._font, fill=_WARN if status.slow_stage else _TEXT)
         y += line

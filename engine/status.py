@@ -131,6 +131,9 @@ class Status:
     # The app's last word to the clinician (App.say): calibration done, a command refused.
     message: str | None = None
     message_age_s: float = 0.0
+    # The current avatar's own figures, for kinds that run at their own rate (a neural model's
+    # pictures per second and time per picture): its ``status_line()``.
+    avatar_note: str | None = None
 
     def switch(self, name: CommandName) -> bool | None:
         """The state a switch command sets, or None where this snapshot cannot tell: no voice,
