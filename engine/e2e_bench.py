@@ -115,7 +115,8 @@ def _measurement_avatars(folder: Path) -> dict[str, str]:
     """The astronaut as a photo avatar and as a face-swap persona, signed for "demo"."""
     import skimage.data
 
-    from engine.avatar.photo.build import Consent, build_photo_avatar
+    from engine.avatar.photo.build import build_photo_avatar
+    from engine.safety.likeness import Consent
     from engine.safety import keys
     from engine.safety.consent import sign_avatar
 

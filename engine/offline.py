@@ -149,18 +149,12 @@ class DriveVideo:
 
 def read_drive_video(path: str | Path, max_seconds: float | None = None) -> DriveVideo:
     """The frame rate, frame count (capped at ``max_seconds``) and mono audio of a video."""
-    import av
+    from engine.tracking.media import open_video
 
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"--drive {path}: no such file")
-    try:
-        container = av.open(str(path))
-    except (av.FFmpegError, OSError) as error:
-        raise AssetError(f"--drive {path}: cannot open video ({error})") from error
-    with container:
-        if not container.streams.video:
-            raise AssetError(f"--drive {path}: has no video stream")
+    with open_video(path, f"--drive {path}") as container:
         stream = container.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate
         fps = float(rate) if rate else 30.0

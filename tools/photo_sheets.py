@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     import skimage.data
     from PIL import Image
 
-    from engine.avatar.photo.build import Consent, build_photo_avatar
+    from engine.avatar.photo.build import build_photo_avatar
+    from engine.safety.likeness import Consent
     from engine.resources import SHARED_ASSETS
     from engine.tracking.media import read_image
 

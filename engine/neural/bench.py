@@ -152,7 +152,7 @@ def measure_live(seconds: float) -> dict[str, float]:
     from PIL import Image
     from skimage import data
 
-    from engine.avatar.photo.build import Consent
+    from engine.safety.likeness import Consent
     from engine.clock import FrameStats
     from engine.config import Settings
     from engine.neural.build import build_neural_avatar
@@ -172,7 +172,7 @@ def measure_live(seconds: float) -> dict[str, float]:
         Image.fromarray(photo).save(root / "camera.png")
         avatar, _ = build_neural_avatar(root / "vox.pth.tar", photo, "astronaut.png", b"",
                                         "bench", "vox-256", root / "avatar",
-                                        Consent(synthetic=True), camera=False)
+                                        Consent(synthetic=True))
         (root / "neural.toml").write_text(f'name = "Neural"\navatar = "{avatar}"\n')
         settings = Settings(source=str(root / "camera.png"), sinks=[], scene="Neural",
                             use="demo")

@@ -15,15 +15,13 @@ The folder::
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import io
-import json
 from pathlib import Path
 
 import numpy as np
 
-from engine.avatar.photo.build import CONSENT_YEARS, Consent
+from engine.safety.likeness import Consent, consent_lines, toml_string
 from engine.errors import ConfigError
 from engine.safe_write import replace_on_success
 
@@ -31,28 +29,11 @@ CHECKPOINT_NAME = "model.pth.tar"
 SOURCE_NAME = "source.png"
 
 
-def _toml_text(name: str, model: str, sha256: str, consent: Consent, camera: bool,
-               origins: str) -> str:
-    q = lambda text: json.dumps(text, ensure_ascii=True)  # a valid TOML basic string
-    today = dt.date.today()
+def _toml_text(name: str, model: str, sha256: str, consent: Consent, origins: str) -> str:
+    q = toml_string
     lines = ['kind = "neural"', f"name = {q(name)}", f'checkpoint = "{CHECKPOINT_NAME}"',
              f'checkpoint_sha256 = "{sha256}"', f'source = "{SOURCE_NAME}"',
-             f"model = {q(model)}", "", "[consent]"]
-    if consent.synthetic:
-        lines.append('likeness = "synthetic"')
-    else:
-        lines.append(f"likeness = {q(consent.person or name)}")
-        if consent.consented_by:
-            lines.append(f"consented_by = {q(consent.consented_by)}")
-        lines += [f"date = {today.isoformat()}",
-                  f"uses = [{', '.join(q(use) for use in consent.uses)}]",
-                  f"expires = {today.replace(year=today.year + CONSENT_YEARS).isoformat()}",
-                  f"camera = {'true' if camera else 'false'}"]
-        if consent.public_key:
-            lines.append(f"public_key = {q(consent.public_key)}")
-    lines.append(f"source = {q(origins)}")
-    if consent.note:
-        lines.append(f"note = {q(consent.note)}")
+             f"model = {q(model)}", "", *consent_lines(consent, name, origins)]
     return "\n".join(lines) + "\n"
 
 
@@ -66,20 +47,16 @@ def source_square(image: np.ndarray, origin: str, size: int) -> np.ndarray:
 
 
 def build_neural_avatar(checkpoint_path: Path, image: np.ndarray, photo_origin: str,
-                        photo_bytes: bytes, name: str, model: str, out: Path, consent: Consent,
-                        camera: bool) -> tuple[Path, str]:
+                        photo_bytes: bytes, name: str, model: str, out: Path,
+                        consent: Consent) -> tuple[Path, str]:
     """Write the avatar folder ``out`` (new or empty); returns it and the checkpoint's SHA-256."""
     from PIL import Image
 
     from engine.neural.checkpoint import load_checkpoint, read_checkpoint_bytes
     from engine.neural.model import SIZES
-    from engine.safety.consent import USES
-
     if model not in SIZES:
         raise ConfigError(f"--model: {model!r} is not one of {', '.join(SIZES)}")
-    bad = [use for use in consent.uses if use not in USES]
-    if bad:
-        raise ConfigError(f"uses: {bad[0]!r} is not one of {', '.join(USES)}")
+    consent.check_uses()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"{out}: already exists and is not an empty folder; choose another "
                           "--out")
@@ -93,7 +70,7 @@ def build_neural_avatar(checkpoint_path: Path, image: np.ndarray, photo_origin: 
                f"{checkpoint_path.name} (sha256 {checkpoint.sha256})")
     out.mkdir(parents=True, exist_ok=True)
     files = {CHECKPOINT_NAME: data, SOURCE_NAME: png.getvalue(),
-             "avatar.toml": _toml_text(name, model, checkpoint.sha256, consent, camera,
+             "avatar.toml": _toml_text(name, model, checkpoint.sha256, consent,
                                        origins).encode("utf-8")}
     for file_name, content in files.items():
         with replace_on_success(out / file_name) as staged:

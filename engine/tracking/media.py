@@ -29,6 +29,22 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(read_bounded(path)))
 
 
+def open_video(path: str | os.PathLike, label: str | None = None):
+    """The PyAV container of a video file that has a video stream; errors name ``label``
+    (default: the path)."""
+    import av
+
+    label = label or str(path)
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError) as error:
+        raise AssetError(f"{label}: cannot open video ({error})") from error
+    if not container.streams.video:
+        container.close()
+        raise AssetError(f"{label}: has no video stream")
+    return container
+
+
 def read_frames(path: str | os.PathLike, max_frames: int | None = None) -> Iterator[Frame]:
     """Every frame of an image (one) or video file, in order."""
     if not Path(path).is_file():
@@ -38,13 +54,7 @@ def read_frames(path: str | os.PathLike, max_frames: int | None = None) -> Itera
         return
     import av
 
-    try:
-        container = av.open(str(path))
-    except (av.FFmpegError, OSError) as error:
-        raise AssetError(f"{path}: cannot open video ({error})") from error
-    with container:
-        if not container.streams.video:
-            raise AssetError(f"{path}: has no video stream")
+    with open_video(path) as container:
         stream = container.streams.video[0]
         try:
             for index, frame in enumerate(container.decode(stream)):

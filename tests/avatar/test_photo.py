@@ -11,7 +11,8 @@ import pytest
 
 from engine.avatar.base import AvatarInput
 from engine.avatar.photo import topology
-from engine.avatar.photo.build import Consent, build_photo_avatar
+from engine.avatar.photo.build import build_photo_avatar
+from engine.safety.likeness import Consent
 from engine.avatar.photo.fit import MIN_FACE_PX, fit_face
 from engine.errors import AssetError, ConfigError, ConsentError
 from engine.tracking import landmarks as lm

@@ -212,7 +212,8 @@ def test_render_with_a_photo_avatar(tmp_path):
     from PIL import Image
 
     from engine.avatar.loader import open_avatar
-    from engine.avatar.photo.build import Consent, build_photo_avatar
+    from engine.avatar.photo.build import build_photo_avatar
+    from engine.safety.likeness import Consent
     from engine.avatar.preview import render_tiles
     from engine.gl.context import GLContext
     from engine.gl.programs import ShaderLibrary

@@ -19,7 +19,8 @@ def render_figures(gl, shaders, compositor, seconds: float) -> dict[str, float]:
 
     from engine.avatar.bench import _frame_times
     from engine.avatar.loader import open_avatar
-    from engine.avatar.photo.build import Consent, build_photo_avatar
+    from engine.avatar.photo.build import build_photo_avatar
+    from engine.safety.likeness import Consent
     from engine.tracking.head_pose import rotation_from_yaw_pitch_roll
 
     rng = np.random.default_rng(0)

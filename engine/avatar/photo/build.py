@@ -21,11 +21,8 @@ covers photo.png, mouth.png and mesh.npz. A generated face is marked ``likeness 
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import io
-import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,25 +31,13 @@ from engine.avatar.photo import topology
 from engine.avatar.photo.fit import FittedFace, fit_face
 from engine.errors import ConfigError
 from engine.safe_write import replace_on_success
+from engine.safety.likeness import Consent, consent_lines, toml_string
 
 MAX_SIDE = 1024
 FACE_SHARE = 0.4  # the face's larger side as a share of the cropped photo's side
 MAX_UPSCALE = 2.0
 MOUTH_SIZE = 128
 OPEN_MOUTH_AREA = 0.03  # opening area / mouth width²: above, the photo shows its teeth
-CONSENT_YEARS = 1
-
-
-@dataclass(frozen=True)
-class Consent:
-    """What ``[consent]`` will say. ``synthetic``: a generated face, no real person."""
-
-    person: str | None = None  # whose likeness; None with synthetic
-    consented_by: str | None = None
-    note: str | None = None
-    uses: tuple[str, ...] = ("privacy",)
-    synthetic: bool = False
-    public_key: str | None = None  # "ed25519:..." of the key that will sign it
 
 
 def crop_and_scale(image: np.ndarray, face: FittedFace) -> tuple[np.ndarray, np.ndarray]:
@@ -119,24 +104,8 @@ def mouth_picture(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
 
 
 def _toml_text(name: str, consent: Consent, source: str) -> str:
-    q = lambda text: json.dumps(text, ensure_ascii=True)  # a valid TOML basic string
-    today = dt.date.today()
-    lines = ['kind = "photo"', f"name = {q(name)}", 'photo = "photo.png"', 'mouth = "mouth.png"',
-             'mesh = "mesh.npz"', "", "[consent]"]
-    if consent.synthetic:
-        lines.append('likeness = "synthetic"')
-    else:
-        lines.append(f"likeness = {q(consent.person or name)}")
-        if consent.consented_by:
-            lines.append(f"consented_by = {q(consent.consented_by)}")
-        lines += [f"date = {today.isoformat()}",
-                  f"uses = [{', '.join(q(use) for use in consent.uses)}]",
-                  f"expires = {today.replace(year=today.year + CONSENT_YEARS).isoformat()}"]
-        if consent.public_key:
-            lines.append(f"public_key = {q(consent.public_key)}")
-    lines.append(f"source = {q(source)}")
-    if consent.note:
-        lines.append(f"note = {q(consent.note)}")
+    lines = ['kind = "photo"', f"name = {toml_string(name)}", 'photo = "photo.png"',
+             'mouth = "mouth.png"', 'mesh = "mesh.npz"', "", *consent_lines(consent, name, source)]
     return "\n".join(lines) + "\n"
 
 
@@ -152,11 +121,7 @@ def build_photo_avatar(image: np.ndarray, origin: str, name: str, out: Path,
                        consent: Consent, source_bytes: bytes | None = None) -> Path:
     """Build the avatar folder ``out`` from ``image`` ((H, W, 3) uint8 RGB; ``origin`` names it
     in errors and in ``[consent] source``). ``out`` must not exist yet or be empty."""
-    from engine.safety.consent import USES
-
-    bad = [use for use in consent.uses if use not in USES]
-    if bad:
-        raise ConfigError(f"uses: {bad[0]!r} is not one of {', '.join(USES)}")
+    consent.check_uses()
     face = fit_face(image, origin)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"{out}: already exists and is not an empty folder; choose another "
