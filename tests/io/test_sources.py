@@ -89,12 +89,13 @@ def test_video_realtime_paces_by_file_rate(shared_asset):
     path = shared_asset("video/pyfeat_single_face.mp4")
     with VideoFileSource(path, size=(160, 120), realtime=True) as source:
         first = source.latest()
-        assert source.latest() is first  # not due yet: the same frame again
+        assert first is not None and first.image.shape == (120, 160, 3)  # shown from the start
         time.sleep(0.3)
         later = source.latest()
-    # 0.3 s at 30 fps: about 9 frames on, one decode (skipped frames are not returned).
-    assert later.index == first.index + 1
-    assert source._position >= 9
+        assert source.latest() is later  # the newest frame until the next is due
+    # 0.3 s at 30 fps: about 9 frames on, decoded by the source's own thread.
+    assert 5 <= later.index - first.index <= 12
+    assert source._position >= later.index - first.index
 
 
 def test_video_rejects_non_video(tmp_path):
