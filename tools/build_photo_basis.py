@@ -76,13 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     seeds = fidelity.TRAIN_SEEDS + fidelity.VALIDATION_SEEDS + fidelity.TEST_SEEDS
-    if args.cache and args.cache.exists():
-        samples = fidelity.Samples.load(args.cache)
-    else:
-        samples = fidelity.render_samples(seeds, args.per_identity, seed=args.seed,
-                                          progress=lambda s: logging.info("rendered persona %d", s))
-        if args.cache:
-            samples.save(args.cache)
+    samples = fidelity.cached_samples(seeds, args.per_identity, args.seed, args.cache)
     train = samples.subset(fidelity.TRAIN_SEEDS)
     valid = samples.subset(fidelity.VALIDATION_SEEDS)
     test = samples.subset(fidelity.TEST_SEEDS)

@@ -42,13 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     seeds = fidelity.TRAIN_SEEDS + fidelity.VALIDATION_SEEDS
-    if args.cache and args.cache.exists():
-        samples = fidelity.Samples.load(args.cache)
-    else:
-        samples = fidelity.render_samples(seeds, args.per_identity, seed=args.seed,
-                                          progress=lambda s: logging.info("rendered persona %d", s))
-        if args.cache:
-            samples.save(args.cache)
+    samples = fidelity.cached_samples(seeds, args.per_identity, args.seed, args.cache)
     train, valid = samples.subset(fidelity.TRAIN_SEEDS), samples.subset(fidelity.VALIDATION_SEEDS)
     logging.info("%d training, %d validation samples (%d missed)", len(train.seed),
                  len(valid.seed), samples.missed)

@@ -49,15 +49,13 @@ def layer_pixels(image: np.ndarray, size: tuple[int, int],
     width, height = size
     if image.shape[1] != width or image.shape[0] != height:
         image = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
-    code = cv2.COLOR_RGB2RGBA if image.shape[2] == 3 else None
     if out is None:
         out = np.empty((height, width, 4), np.uint8)
-    flipped = image[::-1]
-    if code is None:
-        out[:] = flipped
+    if image.shape[2] == 3:
+        cv2.cvtColor(image, cv2.COLOR_RGB2RGBA, dst=out)
     else:
-        cv2.cvtColor(np.ascontiguousarray(flipped), code, dst=out)
-    return out
+        out[:] = image
+    return cv2.flip(out, 0, dst=out)  # in place: no frame-sized temporary per camera frame
 
 
 def background_pixels(background: Background, size: tuple[int, int]) -> np.ndarray | None:

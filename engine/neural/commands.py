@@ -8,18 +8,12 @@ from pathlib import Path
 
 
 def _avatar(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from engine.errors import ConfigError
-    from engine.images import read_image
     from engine.neural.build import build_neural_avatar
-    from engine.safety.likeness import consent_from_options, sign_or_explain
-    from engine.safety.regular_file import read_bytes
+    from engine.safety.likeness import consent_from_options, read_photo, sign_or_explain
 
     consent = consent_from_options(args, "avatar neural")
     photo = Path(args.source)
-    image = np.ascontiguousarray(np.asarray(read_image(photo)))
-    photo_bytes = read_bytes(photo, 64 << 20, lambda why: ConfigError(f"{photo}: {why}"))
+    image, photo_bytes = read_photo(photo)
     out = Path(args.out) if args.out else Path("avatars") / args.name
     folder, sha256 = build_neural_avatar(Path(args.checkpoint), image, str(photo), photo_bytes,
                                          args.name, args.model, out, consent)

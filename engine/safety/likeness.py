@@ -15,6 +15,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from engine.errors import ConfigError
 
 CONSENT_YEARS = 1  # a consent expires after this, and must be renewed
@@ -68,6 +70,16 @@ def consent_lines(consent: Consent, name: str, source: str) -> list[str]:
     if consent.note:
         lines.append(f"note = {q(consent.note)}")
     return lines
+
+
+def read_photo(path: Path) -> tuple[np.ndarray, bytes]:
+    """A builder's source photo: (H, W, 3) uint8 RGB through the bounded image reader, and its
+    bytes, whose SHA-256 the manifest records."""
+    from engine.images import read_image
+    from engine.safety.regular_file import read_bytes
+
+    image = np.ascontiguousarray(np.asarray(read_image(path)))
+    return image, read_bytes(path, 64 << 20, lambda why: ConfigError(f"{path}: {why}"))
 
 
 def add_consent_options(parser: argparse.ArgumentParser, camera: bool = False) -> None:

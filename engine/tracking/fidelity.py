@@ -111,6 +111,19 @@ def random_expression(rng: np.random.Generator) -> np.ndarray:
     return weights
 
 
+def cached_samples(seeds, per_identity: int, seed: int, cache: Path | None) -> Samples:
+    """``render_samples`` for the training tools, kept in (and reused from) ``cache``."""
+    import logging
+
+    if cache is not None and cache.exists():
+        return Samples.load(cache)
+    samples = render_samples(seeds, per_identity, seed=seed,
+                             progress=lambda s: logging.info("rendered persona %d", s))
+    if cache is not None:
+        samples.save(cache)
+    return samples
+
+
 def render_samples(seeds, per_identity: int, seed: int = 0, progress=None) -> Samples:
     """Render ``per_identity`` random expressions and poses of each persona seed and track them.
     The first sample of every identity is neutral and frontal."""

@@ -90,6 +90,7 @@ class FaceSwapAvatar:
         self._vaos: tuple[moderngl.VertexArray, ...] | None = None
         self._camera: moderngl.Texture | None = None  # the live picture, for the openings
         self._rgba: np.ndarray | None = None  # the picture as uploaded, bottom row first
+        self._sampled_rows: tuple[int, int] | None = None  # camera-texture rows the openings use
         self._recent: deque[Frame] = deque(maxlen=RECENT_FRAMES)
         self._last_found: FaceState | None = None  # the last face seen, and its mesh
         self._last_mesh: np.ndarray | None = None
@@ -130,6 +131,9 @@ class FaceSwapAvatar:
             self.live_stats.update(measured, face.t)
             self._last_found, self._last_mesh = face, mesh
             self._camera_uv.write(self._camera_coordinates(live, width, height))
+            # The openings sample the camera texture only between the live face's rows.
+            top, bottom = int(live[:, 1].min()) - 2, int(np.ceil(live[:, 1].max())) + 2
+            self._sampled_rows = (max(0, height - bottom), min(height, height - top))
             blur_boxes(image, face.others, scale)
             self.showing = "swap"
         elif (self._last_found is not None and self._last_mesh is not None
@@ -145,7 +149,7 @@ class FaceSwapAvatar:
             image = cv2.resize(blur_picture(picture.image, boxes), (width, height),
                                interpolation=cv2.INTER_LINEAR)
             self.showing = "blurred"
-        self._upload(image, target)
+        self._upload(image, target, drawing=mesh is not None)
         if mesh is not None:
             self._draw(mesh, target)
 
@@ -163,7 +167,9 @@ class FaceSwapAvatar:
         uv[:, 1] = 1.0 - uv[:, 1]
         return uv.tobytes()
 
-    def _upload(self, image: np.ndarray, target: moderngl.Framebuffer) -> None:
+    def _upload(self, image: np.ndarray, target: moderngl.Framebuffer, drawing: bool) -> None:
+        """The picture into the layer, and — for a frame that draws the face — the rows of it
+        the eye and mouth openings sample into the camera texture (not the whole frame twice)."""
         height, width = image.shape[:2]
         if self._rgba is None or self._rgba.shape[:2] != (height, width):
             self._rgba = np.empty((height, width, 4), np.uint8)
@@ -175,7 +181,10 @@ class FaceSwapAvatar:
         cv2.cvtColor(image, cv2.COLOR_RGB2RGBA, dst=self._rgba)
         cv2.flip(self._rgba, 0, dst=self._rgba)
         target.color_attachments[0].write(self._rgba)
-        self._camera.write(self._rgba)
+        if drawing and self._sampled_rows is not None:
+            first, last = self._sampled_rows
+            if last > first:  # rows of a C-ordered array: a view, no copy
+                self._camera.write(self._rgba[first:last], viewport=(0, first, width, last - first))
 
     def _draw(self, mesh: np.ndarray, target: moderngl.Framebuffer) -> None:
         opaque_skin, skin, openings = self._vertex_arrays()

@@ -7,18 +7,12 @@ from pathlib import Path
 
 
 def _build(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from engine.avatar.photo.build import build_photo_avatar
-    from engine.errors import ConfigError
-    from engine.images import read_image
-    from engine.safety.likeness import consent_from_options, sign_or_explain
-    from engine.safety.regular_file import read_bytes
+    from engine.safety.likeness import consent_from_options, read_photo, sign_or_explain
 
     consent = consent_from_options(args, "build-photo")
     photo = Path(args.photo)
-    image = np.ascontiguousarray(np.asarray(read_image(photo)))
-    source = read_bytes(photo, 64 << 20, lambda why: ConfigError(f"{photo}: {why}"))
+    image, source = read_photo(photo)
     out = Path(args.out) if args.out else Path("avatars") / args.name
     folder = build_photo_avatar(image, str(photo), args.name, out, consent, source)
     print(f"wrote {folder}")
