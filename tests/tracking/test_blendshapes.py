@@ -61,7 +61,16 @@ def test_ramp():
 def test_gaze_follows_the_irises():
     template = load_template()
     points = template.points.astype(np.float64).copy()
+    # The template's irises sit 0.1 cm outward of looking ahead (4.9 degrees each, within
+    # MediaPipe's iris accuracy, which the look channels' dead zone absorbs); centre them first
+    # so both eyes start from straight ahead.
+    offset = np.sin(gaze.eye_angles(points)) * gaze.EYEBALL_RADIUS_CM
+    for eye, ring in ((0, [lm.LEFT_IRIS_CENTER, *lm.LEFT_IRIS_RING]),
+                      (1, [lm.RIGHT_IRIS_CENTER, *lm.RIGHT_IRIS_RING])):
+        points[ring, :2] -= offset[eye]
     straight = gaze.gaze(gaze.eye_angles(points))
+    assert np.abs(straight).max() < 1e-6
+    assert coefficients(points)["eyeLookOutLeft"] == 0.0
     iris = list(range(468, 478))
     points[iris, 0] += 0.3  # both irises towards the person's left
     points[iris, 1] -= 0.2  # and down

@@ -53,6 +53,46 @@ def test_channel_pairs_include_jaw_mouth_and_gaze():
     assert len(blendshapes.LEFT) == 20 and len(blendshapes.UNPAIRED) == 12
 
 
+def test_coupling_removes_small_asymmetries_and_keeps_winks():
+    values = np.zeros(NUM_BLENDSHAPES)
+    left, right = BLENDSHAPE_INDEX["mouthSmileLeft"], BLENDSHAPE_INDEX["mouthSmileRight"]
+    values[left], values[right] = 0.55, 0.45  # MediaPipe's noise on one side
+    coupled = blendshapes.couple(values)
+    assert coupled[left] == pytest.approx(0.5) and coupled[right] == pytest.approx(0.5)
+    wink = np.zeros(NUM_BLENDSHAPES)
+    wink[BLENDSHAPE_INDEX["eyeBlinkLeft"]] = 1.0
+    coupled = blendshapes.couple(wink)
+    assert coupled[BLENDSHAPE_INDEX["eyeBlinkLeft"]] == pytest.approx(1.0)
+    assert coupled[BLENDSHAPE_INDEX["eyeBlinkRight"]] == pytest.approx(0.0)
+    # Both eyes looking to the person's left is the symmetric case of horizontal gaze.
+    look = np.zeros(NUM_BLENDSHAPES)
+    look[BLENDSHAPE_INDEX["eyeLookOutLeft"]], look[BLENDSHAPE_INDEX["eyeLookInRight"]] = 0.5, 0.4
+    coupled = blendshapes.couple(look)
+    assert coupled[BLENDSHAPE_INDEX["eyeLookOutLeft"]] == pytest.approx(0.45)
+    assert coupled[BLENDSHAPE_INDEX["eyeLookInRight"]] == pytest.approx(0.45)
+    rng = np.random.default_rng(1)
+    for _ in range(20):  # mirror symmetry: coupling commutes with swapping the sides
+        random = rng.uniform(-1, 1, NUM_BLENDSHAPES)
+        np.testing.assert_allclose(blendshapes.couple(random[blendshapes.SWAP]),
+                                   blendshapes.couple(random)[blendshapes.SWAP], atol=1e-12)
+
+
+def test_brow_heights_are_in_mid_face_units():
+    """The upper face stretched vertically by 8 % (MediaPipe's estimate of it moves with pitch)
+    reads the same brow channels; raising the brows still reads."""
+    points = load_template().points.astype(np.float64)
+    points[list(lm.LEFT_BROW + lm.RIGHT_BROW), 1] += 0.8
+    brows = [BLENDSHAPE_INDEX[n] for n in ("browInnerUp", "browOuterUpLeft", "browDownLeft")]
+    nose_base = points[lm.SUBNASALE, 1]
+    tall = points.copy()
+    above = tall[:, 1] > nose_base
+    tall[above, 1] = nose_base + 1.08 * (tall[above, 1] - nose_base)
+    a = blendshapes.compute(points, gaze.eye_angles(points))
+    b = blendshapes.compute(tall, gaze.eye_angles(tall))
+    np.testing.assert_allclose(a[brows], b[brows], atol=1e-5)
+    assert a[BLENDSHAPE_INDEX["browInnerUp"]] > 0.2
+
+
 def test_wider_set_eyes_do_not_change_the_expression():
     """Identity normalisation: the same face stretched sideways by 8 % (wider-set eyes, wider
     mouth) reads the same coefficients."""
@@ -71,12 +111,17 @@ def test_auto_calibration_relaxes_a_resting_activation_but_keeps_held_expression
     values = np.zeros(NUM_BLENDSHAPES)
     values[frown] = 0.25  # this face reads a slight frown at rest
     t = 0.0
-    for _ in range(int(4 * 30)):
+    for _ in range(int(6.5 * 30)):
         out = auto.update(values, t)
         t += 1 / 30
-    assert out[frown] < 0.02  # relaxed within four seconds
-    # Now a smile held for 30 s and a full blink held as long: never adapted away.
+    assert out[frown] < 0.02  # relaxed within 1 + 0.25 / AUTO_REST_RATE seconds
+    # Now a smile held for 10 s: it fills less than 90 % of the window, so it keeps its value.
     values[smile], values[blink] = 0.6, 1.0
+    for _ in range(10 * 30):
+        out = auto.update(values, t)
+        t += 1 / 30
+    assert auto.rest[smile] < 1e-9 and out[smile] >= 0.6 - 1e-6
+    # Held for 30 s more (and a full blink as long): the rest rises, but boundedly.
     for _ in range(30 * 30):
         out = auto.update(values, t)
         t += 1 / 30
