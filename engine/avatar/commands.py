@@ -108,6 +108,9 @@ def register(commands) -> None:
     from engine.avatar.photo import commands as photo_commands
 
     photo_commands.register(commands)
+    from engine.avatar import match
+
+    match.register(commands)
     from engine.avatar import viewer
 
     viewer.register(commands)
