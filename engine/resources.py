@@ -34,6 +34,12 @@ SHARED_ASSETS = Path(os.environ.get("PERSONA_ASSETS") or PROJECT_ROOT.parent / "
 KINDS = ("shaders", "avatars", "scenes")
 
 
+def user_cache(*parts: str) -> Path:
+    """A folder in the user's cache (``$XDG_CACHE_HOME/persona/...``, default ``~/.cache``)."""
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root.joinpath("persona", *parts)
+
+
 class SearchPath:
     """An ordered list of root folders, each holding ``shaders/``, ``avatars/`` and ``scenes/``."""
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -31,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import ConfigError, EngineError
+from engine.resources import user_cache
 from engine.tracking import landmarks as lm
 
 VIDEO_SAMPLES = 40  # frames of a video that are tracked, spread over its length
@@ -40,12 +40,6 @@ RENDER_SIZE = (640, 480)
 RENDER_ZOOM = 1.2  # how much of the frame the rendered head fills (as fidelity's neutral renders)
 CACHE_VERSION = "match-1"  # bump when what is cached (or how it is measured) changes
 MAX_CACHE_BYTES = 1 << 20
-
-
-def user_cache(*parts: str) -> Path:
-    """A folder in the user's cache (``$XDG_CACHE_HOME/persona/...``, default ``~/.cache``)."""
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return root.joinpath("persona", *parts)
 
 
 @lru_cache(maxsize=1)

@@ -132,9 +132,28 @@ def cached_samples(seeds, per_identity: int, seed: int, cache: Path | None) -> S
 def render_samples(seeds, per_identity: int, seed: int = 0, progress=None) -> Samples:
     """Render ``per_identity`` random expressions and poses of each persona seed and track them.
     The first sample of every identity is neutral and frontal."""
+    from engine.avatar.procedural import PersonaParams, write_persona
+
+    def persona(folder: Path, identity: int) -> Path:
+        return write_persona(folder, f"p{identity}", PersonaParams.from_seed(identity)).parent
+
+    width, height = SIZE
+    focal = 0.5 * height / math.tan(math.radians(RENDER_FOVY_DEG) / 2)
+    return _render_and_track(list(seeds), persona, per_identity, seed, focal=focal,
+                             vary_framing=True, progress=progress)
+
+
+def _render_and_track(identities: list, build, per_identity: int, seed: int, *,
+                      focal: float | None = None, vary_framing: bool = False,
+                      unfitted: tuple[int, ...] = (), progress=None) -> Samples:
+    """The round trip's one loop: ``build(folder, identity)`` writes an avatar folder for each
+    identity (a persona seed, a photo); ``per_identity`` renders of it, the first neutral and
+    frontal, the rest random expressions (``unfitted`` channels never set) and head poses, are
+    tracked back. ``vary_framing``: also a random camera distance and background per render.
+    ``focal``: the renderer's focal length in pixels, given to the tracker (else its default).
+    ``Samples.seed`` is the identity itself when it is an int, else its index."""
     from engine.avatar.base import AvatarInput
     from engine.avatar.loader import open_avatar
-    from engine.avatar.procedural import PersonaParams, write_persona
     from engine.gl.compositor import Background, Compositor
     from engine.gl.context import GLContext
     from engine.gl.programs import ShaderLibrary
@@ -144,8 +163,7 @@ def render_samples(seeds, per_identity: int, seed: int = 0, progress=None) -> Sa
     from engine.types import Expression, Frame
 
     width, height = SIZE
-    focal = 0.5 * height / math.tan(math.radians(RENDER_FOVY_DEG) / 2)
-    intrinsics = Intrinsics(focal, focal, width / 2, height / 2)
+    intrinsics = None if focal is None else Intrinsics(focal, focal, width / 2, height / 2)
     tracker = MediaPipeTracker(video=False, intrinsics=intrinsics)
     rows = {k: [] for k in ("seed", "weights", "angles", "points", "eyes", "tracked")}
     missed = 0
@@ -154,23 +172,25 @@ def render_samples(seeds, per_identity: int, seed: int = 0, progress=None) -> Sa
         compositor = Compositor(gl.ctx, shaders, SIZE)
         layer = compositor.layers[0]
         try:
-            for identity in seeds:
-                rng = np.random.default_rng([seed, identity])
-                model = write_persona(Path(folder), f"p{identity}", PersonaParams.from_seed(identity))
-                avatar = open_avatar(str(model.parent), gl, shaders).avatar
+            for number, identity in enumerate(identities):
+                label = identity if isinstance(identity, int) else number
+                rng = np.random.default_rng([seed, label])
+                avatar = open_avatar(str(build(Path(folder), identity)), gl, shaders).avatar
                 try:
                     for index in range(per_identity):
-                        if index == 0:
-                            weights, angles, zoom = np.zeros(NUM_BLENDSHAPES, np.float32), (0, 0, 0), 1.2
-                        else:
+                        weights, angles, zoom = np.zeros(NUM_BLENDSHAPES, np.float32), (0, 0, 0), 1.2
+                        if index:
                             weights = random_expression(rng)
+                            weights[list(unfitted)] = 0.0
                             angles = (rng.uniform(-MAX_ANGLE_DEG, MAX_ANGLE_DEG),
                                       rng.uniform(-MAX_ANGLE_DEG, MAX_ANGLE_DEG), rng.uniform(-8, 8))
-                            zoom = rng.uniform(0.9, 1.6)
-                        avatar.zoom = zoom  # ModelRenderer: how much of the frame the head fills
+                            if vary_framing:
+                                zoom = rng.uniform(0.9, 1.6)
+                        if vary_framing:
+                            avatar.zoom = zoom  # ModelRenderer: how much of the frame the head fills
+                            layer.set_background(Background(color=tuple(rng.uniform(0.2, 0.9, 3))))
                         head = np.eye(4, dtype=np.float32)
                         head[:3, :3] = rotation_from_yaw_pitch_roll(*angles)
-                        layer.set_background(Background(color=tuple(rng.uniform(0.2, 0.9, 3))))
                         avatar.render(AvatarInput(Expression(weights, head)), layer.begin())
                         image = np.ascontiguousarray(compositor.finish(layer))
                         face = tracker.track(Frame(image, 0.0, index))
@@ -178,12 +198,10 @@ def render_samples(seeds, per_identity: int, seed: int = 0, progress=None) -> Sa
                             missed += 1
                             continue
                         points, eyes = face_frame(face.landmarks)
-                        rows["seed"].append(identity)
-                        rows["weights"].append(weights)
-                        rows["angles"].append(angles)
-                        rows["points"].append(points)
-                        rows["eyes"].append(eyes)
-                        rows["tracked"].append(yaw_pitch_roll(face.head))
+                        for key, value in (("seed", label), ("weights", weights),
+                                           ("angles", angles), ("points", points), ("eyes", eyes),
+                                           ("tracked", yaw_pitch_roll(face.head))):
+                            rows[key].append(value)
                 finally:
                     avatar.release()
                 if progress:
@@ -427,62 +445,16 @@ def render_photo_samples(photos, per_identity: int, seed: int = 0) -> Samples:
     is the photo's index. The first sample of each is neutral and frontal (the photo as it is:
     its own expression and pose are the kind's neutral). Channels the kind does not draw
     (``basis.UNFITTED_CHANNELS``: gaze moves the irises, the tongue is texture) are never set."""
-    from engine.avatar.base import AvatarInput
-    from engine.avatar.loader import open_avatar
     from engine.avatar.photo.basis import UNFITTED_CHANNELS
     from engine.avatar.photo.build import build_photo_avatar
-    from engine.gl.compositor import Compositor
-    from engine.gl.context import GLContext
-    from engine.gl.programs import ShaderLibrary
     from engine.safety.likeness import Consent
-    from engine.tracking.head_pose import rotation_from_yaw_pitch_roll, yaw_pitch_roll
-    from engine.tracking.mediapipe_tracker import MediaPipeTracker
-    from engine.types import Expression, Frame
 
-    unfitted = [BLENDSHAPE_INDEX[name] for name in UNFITTED_CHANNELS]
-    tracker = MediaPipeTracker(video=False)
-    rows = {k: [] for k in ("seed", "weights", "angles", "points", "eyes", "tracked")}
-    missed = 0
-    with tempfile.TemporaryDirectory() as folder, GLContext.headless() as gl:
-        shaders = ShaderLibrary(gl.ctx)
-        compositor = Compositor(gl.ctx, shaders, SIZE)
-        layer = compositor.layers[0]
-        try:
-            for identity, (name, image) in enumerate(photos):
-                rng = np.random.default_rng([seed, identity])
-                built = build_photo_avatar(image, name, name, Path(folder) / f"photo{identity}",
-                                           Consent(person=name))
-                avatar = open_avatar(str(built), gl, shaders).avatar
-                try:
-                    for index in range(per_identity):
-                        weights, angles = np.zeros(NUM_BLENDSHAPES, np.float32), (0.0, 0.0, 0.0)
-                        if index:
-                            weights = random_expression(rng)
-                            weights[unfitted] = 0.0
-                            angles = (rng.uniform(-MAX_ANGLE_DEG, MAX_ANGLE_DEG),
-                                      rng.uniform(-MAX_ANGLE_DEG, MAX_ANGLE_DEG),
-                                      rng.uniform(-8, 8))
-                        head = np.eye(4, dtype=np.float32)
-                        head[:3, :3] = rotation_from_yaw_pitch_roll(*angles)
-                        avatar.render(AvatarInput(Expression(weights, head)), layer.begin())
-                        face = tracker.track(Frame(np.ascontiguousarray(compositor.finish(layer)),
-                                                   0.0, index))
-                        if not face.found:
-                            missed += 1
-                            continue
-                        points, eyes = face_frame(face.landmarks)
-                        for key, value in (("seed", identity), ("weights", weights),
-                                           ("angles", angles), ("points", points), ("eyes", eyes),
-                                           ("tracked", yaw_pitch_roll(face.head))):
-                            rows[key].append(value)
-                finally:
-                    avatar.release()
-        finally:
-            compositor.release()
-            tracker.close()
-    return Samples(np.array(rows["seed"]), np.array(rows["weights"], np.float32),
-                   np.array(rows["angles"], np.float64), np.array(rows["points"]),
-                   np.array(rows["eyes"]), np.array(rows["tracked"], np.float64), missed)
+    def photo_avatar(folder: Path, photo: tuple[str, np.ndarray]) -> Path:
+        name, image = photo
+        return build_photo_avatar(image, name, name, folder / f"photo-{name}", Consent(person=name))
+
+    unfitted = tuple(BLENDSHAPE_INDEX[name] for name in UNFITTED_CHANNELS)
+    return _render_and_track(list(photos), photo_avatar, per_identity, seed, unfitted=unfitted)
 
 
 def cached_photo_samples(photos, per_identity: int, seed: int) -> Samples:
@@ -491,9 +463,8 @@ def cached_photo_samples(photos, per_identity: int, seed: int) -> Samples:
     import hashlib
     from importlib.metadata import version
 
-    from engine.avatar.match import user_cache
     from engine.avatar.photo.basis import BASIS_PATH
-    from engine.resources import SHIPPED_ROOT
+    from engine.resources import SHIPPED_ROOT, user_cache
 
     digest = hashlib.sha256(f"photo-1 {per_identity} {seed} {version('mediapipe')}".encode())
     for name, image in photos:
