@@ -19,6 +19,7 @@ scene's business: the director applies ``engine.scenes.stylize`` to what this st
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 
@@ -132,6 +133,8 @@ class Retargeter:
             self._last_tracked, self._last_seen = expression, t
         else:
             expression = self._missing(t)
+        if face.arms is not None:  # smoothed and eased by the tracker, face or no face
+            expression = dataclasses.replace(expression, arms=face.arms)
         self._shown = expression
         return expression
 

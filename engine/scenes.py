@@ -8,6 +8,8 @@ A scene is ``scenes/NAME.toml``::
     voice = "calm-warm"             # a preset in scenes/voices/, or omitted for no morph
     badge = "AI avatar"             # the disclosure every viewer sees
     anonymous = false               # true: nothing of the real person may reach the output
+    upper_body = false              # true: shoulders and arms follow the performer (MediaPipe
+                                    # Pose on the tracking worker; VRM avatars show it)
 
     [background]
     color = "#1f2430"               # or [0.12, 0.14, 0.18]
@@ -112,6 +114,7 @@ class Scene:
     # The scene promises the viewer sees nothing of the real person: no avatar kind that draws
     # from the camera picture, and (engine.app) no switch to the real voice.
     anonymous: bool = False
+    upper_body: bool = False  # follow the performer's arms (engine.tracking.pose)
     background: SceneBackground = SceneBackground()
     style: Style = Style()
     framing: Framing = Framing()
@@ -178,7 +181,7 @@ def parse_color(source: SceneFile, value: Any, keys: tuple[str, ...]) -> tuple[f
 # -- the fields -----------------------------------------------------------------------------------
 
 TOP_FIELDS = ("name", "hotkey", "avatar", "background", "voice", "style", "framing", "badge",
-              "anonymous")
+              "anonymous", "upper_body")
 BACKGROUND_FIELDS = ("color", "image", "blur", "camera")
 STYLE_FIELDS = ("intensity", "channel_gains", "exaggeration", "mirror", "head_gain")
 FRAMING_FIELDS = ("zoom", "offset")
@@ -288,6 +291,7 @@ def parse_scene(path: Path, text: str) -> Scene:
         voice=None if voice is None else checked(_text, source, voice, ("voice",)),
         badge=checked(_text, source, data.get("badge", "AI avatar"), ("badge",), 60),
         anonymous=checked(_flag, source, data.get("anonymous", False), ("anonymous",)),
+        upper_body=checked(_flag, source, data.get("upper_body", False), ("upper_body",)),
         background=checked(_background, source, data.get("background", {})),
         style=checked(_style, source, data.get("style", {})),
         framing=checked(_framing, source, data.get("framing", {})),
@@ -463,6 +467,8 @@ _MIRROR_PERMUTATION = np.arange(len(BLENDSHAPE_NAMES))
 for _left, _right in _MIRROR_PAIRS:
     _MIRROR_PERMUTATION[_left], _MIRROR_PERMUTATION[_right] = _right, _left
 _MIRROR_HEAD = np.diag([-1.0, 1.0, 1.0, 1.0]).astype(np.float32)
+# Arm quaternions (x, y, z, w) reflected across the body's x = 0 plane; the sides swap too.
+_MIRROR_ARMS = np.array([1.0, -1.0, -1.0, 1.0], np.float32)
 
 
 def stylize(expression: Expression, style: Style) -> Expression:
@@ -473,7 +479,7 @@ def stylize(expression: Expression, style: Style) -> Expression:
     weights = weights * style.intensity
     if style.channel_gains:
         weights = weights * _gain_vector(tuple(sorted(style.channel_gains.items())))
-    head, gaze = expression.head, expression.gaze
+    head, gaze, arms = expression.head, expression.gaze, expression.arms
     if style.head_gain != 1.0:
         turned = scale_rotation(quat_from_matrix(head[:3, :3]), style.head_gain)
         head = np.eye(4, dtype=np.float32)
@@ -482,7 +488,9 @@ def stylize(expression: Expression, style: Style) -> Expression:
         weights = weights[_MIRROR_PERMUTATION]
         head = _MIRROR_HEAD @ head @ _MIRROR_HEAD
         gaze = gaze * np.array([-1.0, 1.0], np.float32)
-    return Expression(np.clip(weights, 0.0, 1.0).astype(np.float32), head, gaze)
+        if arms is not None:
+            arms = arms[::-1] * _MIRROR_ARMS
+    return Expression(np.clip(weights, 0.0, 1.0).astype(np.float32), head, gaze, arms)
 
 
 @lru_cache(maxsize=64)

@@ -91,6 +91,9 @@ class FaceState:
     confidence: float = 0.0  # 0..1
     box: tuple[float, float, float, float] | None = None  # x, y, w, h in pixels
     others: tuple[tuple[float, float, float, float], ...] = ()  # boxes of bystanders' faces
+    # Arm rotations from the upper-body tracker (engine.tracking.pose) when a scene asks for it,
+    # else None. Independent of ``found``: arms are tracked, smoothed and eased on their own.
+    arms: np.ndarray | None = None  # (2, 2, 4) float32, see Expression.arms
 
     @classmethod
     def lost(cls, t: float) -> FaceState:
@@ -104,6 +107,11 @@ class Expression:
     blendshapes: np.ndarray = field(default_factory=_zeros(NUM_BLENDSHAPES))  # (52,) in [0, 1]
     head: np.ndarray = field(default_factory=_identity)  # (4, 4) float32 rotation of the head
     gaze: np.ndarray = field(default_factory=_zeros(2))  # (2,) yaw, pitch radians
+    # Upper-body pose, or None (the avatar's relaxed rest pose): [side: left, right][segment:
+    # upper arm, forearm] unit quaternions (x, y, z, w), each the rotation in the avatar's body
+    # frame (+x its left, +y up, +z its front) from that segment's rest direction to the
+    # tracked one (engine.tracking.pose); identity is the rest pose.
+    arms: np.ndarray | None = None  # (2, 2, 4) float32
 
     @classmethod
     def neutral(cls) -> Expression:

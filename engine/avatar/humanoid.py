@@ -9,19 +9,26 @@ whose axis comes from where its child bone lies.
 
 All matrices are (4, 4) column-vector transforms in the model's own space (before the VRM 0.x
 half turn the renderer applies to face the camera).
+
+Tracked arms (``Expression.arms``, engine/tracking/pose.py) turn the upper arms and forearms on top
+of the relaxed rest pose. They are rotations in the body frame (+x the avatar's left, +y up, +z
+its front) from each segment's rest direction, so identity leaves the rest pose as it is and the
+same rotations fit every model whose arms were authored straight out.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from engine.avatar.gltf import Model
+from engine.tracking.rotations import matrix_from_quat
 
 # Arms lowered from the T-pose, degrees: the shoulder a little, the upper arm most of the way,
 # the forearm bent forward at the elbow. Together the hand ends at the thigh, as in a standing
-# "A-pose at rest" that VRM viewers show.
+# "A-pose at rest" that VRM viewers show (rest_arm_directions turns these into directions).
 SHOULDER_DOWN_DEG = 8.0
 UPPER_ARM_DOWN_DEG = 62.0
 ELBOW_FORWARD_DEG = 12.0
@@ -79,36 +86,46 @@ def forward(model: Model) -> np.ndarray:
     return np.array([0.0, 0.0, -1.0 if model.faces_minus_z else 1.0], np.float32)
 
 
+def aim(direction: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """3x3 shortest rotation taking ``direction`` onto ``target``'s direction (identity when they
+    are parallel or either is zero)."""
+    axis = np.cross(direction, target)
+    norm, dot = float(np.linalg.norm(axis)), float(np.dot(direction, target))
+    if norm < 1e-9:
+        return np.eye(3, dtype=np.float32)
+    return axis_angle(axis, math.atan2(norm, dot))
+
+
 def relaxed_world(model: Model, world: np.ndarray) -> np.ndarray:
     """World matrices with both arms lowered from the T-pose (a copy; ``world`` is the model's
-    authored rest pose). A model without the arm bones comes back unchanged."""
+    authored rest pose). A model without the arm bones comes back unchanged.
+
+    The shoulder swings down by SHOULDER_DOWN_DEG; the upper arm and forearm are then aimed at
+    ``rest_arm_directions``, so every model rests in the same pose however level its authored
+    arms were (Godette's slope 4 degrees), and tracked arms, given relative to those directions,
+    put the hands where the performer's are."""
     world = world.copy()
     bones = model.bones
     down = np.array([0.0, -1.0, 0.0], np.float32)
-    front = forward(model)
-    for side in ("left", "right"):
-        upper, lower, hand = (bones.get(f"{side}{b}") for b in ("UpperArm", "LowerArm", "Hand"))
+    rest = rest_arm_directions() @ body_to_model(model).T  # model space
+    for side, name in enumerate(SIDES):
+        upper, lower, hand = (bones.get(f"{name}{b}") for b in ("UpperArm", "LowerArm", "Hand"))
         if upper is None or lower is None:
             continue
-        shoulder = bones.get(f"{side}Shoulder")
-        # Each bone swings about the axis that takes its direction towards straight down; the
-        # arm's own direction (shoulder joint → elbow) comes from the map, not from bone axes.
-        for bone, child, degrees in ((shoulder, upper, SHOULDER_DOWN_DEG),
-                                     (upper, lower, UPPER_ARM_DOWN_DEG)):
-            if bone is None:
-                continue
-            direction = world[child][:3, 3] - world[bone][:3, 3]
+        shoulder = bones.get(f"{name}Shoulder")
+        if shoulder is not None:
+            # It swings about the axis that takes its direction towards straight down; its
+            # direction (shoulder joint → upper arm joint) comes from the map, not bone axes.
+            direction = world[upper][:3, 3] - world[shoulder][:3, 3]
             axis = np.cross(direction, down)
-            if np.linalg.norm(axis) < 1e-6 * max(float(np.linalg.norm(direction)), 1e-9):
-                continue  # already hanging straight down
-            turn_subtree(world, subtree(model, bone), world[bone][:3, 3],
-                         axis_angle(axis, math.radians(degrees)))
-        if hand is not None:
-            forearm = world[hand][:3, 3] - world[lower][:3, 3]
-            axis = np.cross(forearm, front)  # bends the hand towards the front
-            if np.linalg.norm(axis) > 1e-9:
-                turn_subtree(world, subtree(model, lower), world[lower][:3, 3],
-                             axis_angle(axis, math.radians(ELBOW_FORWARD_DEG)))
+            if np.linalg.norm(axis) > 1e-6 * max(float(np.linalg.norm(direction)), 1e-9):
+                turn_subtree(world, subtree(model, shoulder), world[shoulder][:3, 3],
+                             axis_angle(axis, math.radians(SHOULDER_DOWN_DEG)))
+        for bone, child, target in ((upper, lower, rest[side, 0]), (lower, hand, rest[side, 1])):
+            if child is None:
+                continue
+            turn_subtree(world, subtree(model, bone), world[bone][:3, 3].copy(),
+                         aim(world[child][:3, 3] - world[bone][:3, 3], target))
     return world
 
 
@@ -139,3 +156,71 @@ def turn_head(world: np.ndarray, chain: list[tuple[int, float, list[int]]],
     each bone turns its part about its own joint, where the bones below it have moved it."""
     for node, share, nodes in chain:
         turn_subtree(world, nodes, world[node][:3, 3].copy(), fraction_of(rotation, share))
+
+
+# -- tracked arms ---------------------------------------------------------------------------------
+
+SIDES = ("left", "right")  # the order of Expression.arms' first axis
+
+
+def body_to_model(model: Model) -> np.ndarray:
+    """3x3 from the body frame (+x the avatar's left, +y up, +z its front) to model space: the
+    identity for +Z-facing models (glTF, VRM 1.0), a half turn about +y for VRM 0.x."""
+    flip = -1.0 if model.faces_minus_z else 1.0
+    return np.diag([flip, 1.0, flip]).astype(np.float32)
+
+
+def rest_arm_directions() -> np.ndarray:
+    """(2 sides, 2 segments, 3) unit directions of the upper arm and forearm in the relaxed rest
+    pose, in the body frame: what ``relaxed_world`` makes of arms authored straight out."""
+    down, front = np.array([0.0, -1.0, 0.0]), np.array([0.0, 0.0, 1.0])
+    directions = np.zeros((2, 2, 3), np.float32)
+    for side, outward in enumerate((1.0, -1.0)):
+        straight = np.array([outward, 0.0, 0.0])
+        upper = axis_angle(np.cross(straight, down),
+                           math.radians(SHOULDER_DOWN_DEG + UPPER_ARM_DOWN_DEG)) @ straight
+        forearm = axis_angle(np.cross(upper, front), math.radians(ELBOW_FORWARD_DEG)) @ upper
+        directions[side] = upper, forearm
+    return directions
+
+
+@dataclass(frozen=True)
+class ArmBones:
+    """One side's upper arm and forearm joints and the nodes each one carries."""
+
+    upper: int
+    lower: int
+    upper_nodes: list[int]
+    lower_nodes: list[int]
+
+
+@dataclass(frozen=True)
+class ArmRig:
+    """What ``pose_arms`` turns: per side (left, right) the arm bones, or None where a model
+    lacks them (procedural personas have no arms: nothing turns)."""
+
+    sides: tuple[ArmBones | None, ArmBones | None]
+    to_model: np.ndarray  # (3, 3) body frame → model space
+
+
+def arm_rig(model: Model) -> ArmRig:
+    sides = []
+    for side in SIDES:
+        upper, lower = model.bones.get(f"{side}UpperArm"), model.bones.get(f"{side}LowerArm")
+        sides.append(None if upper is None or lower is None else
+                     ArmBones(upper, lower, subtree(model, upper), subtree(model, lower)))
+    return ArmRig(tuple(sides), body_to_model(model))
+
+
+def pose_arms(world: np.ndarray, rig: ArmRig, arms: np.ndarray) -> None:
+    """Turn the arms of ``world`` (the relaxed rest pose, in place) by ``Expression.arms``: the
+    upper arm about the shoulder joint, then the forearm about the elbow by what is left of its
+    own rotation once the upper arm has carried it."""
+    to_model = rig.to_model
+    for bones, (upper_quat, lower_quat) in zip(rig.sides, np.asarray(arms, np.float64)):
+        if bones is None:
+            continue
+        upper = (to_model @ matrix_from_quat(upper_quat) @ to_model.T).astype(np.float32)
+        lower = (to_model @ matrix_from_quat(lower_quat) @ to_model.T).astype(np.float32)
+        turn_subtree(world, bones.upper_nodes, world[bones.upper][:3, 3].copy(), upper)
+        turn_subtree(world, bones.lower_nodes, world[bones.lower][:3, 3].copy(), lower @ upper.T)

@@ -9,6 +9,12 @@ is this engine's own share. Then the retarget stage per frame (``retarget_ms_p50
 Jitter: a still photo is tracked repeatedly with fresh sensor-like noise on each frame (Gaussian,
 σ = 3 grey levels, about what a webcam shows in indoor light); jitter is the RMS distance of each
 landmark from its mean position, with and without the tracker's One-Euro landmark filter.
+
+Upper body (``pose_*``, when the Pexels clip is in ../shared/assets): MediaPipe Pose alone per
+frame on the clip's first frames scaled to 1280x720 (looped, for ``seconds``), for each landmark model the wheel ships (only
+"full", complexity 1, in 0.10.21: ``pose_complexity0_shipped`` says whether "lite" is there),
+then the whole tracker on the same frames with ``upper_body`` off and on, interleaved: the
+difference is what a scene with ``upper_body = true`` adds to the tracking stage.
 """
 
 from __future__ import annotations
@@ -18,9 +24,13 @@ import time
 
 import numpy as np
 
+from engine.resources import SHARED_ASSETS
 from engine.types import Frame
 
 SIZES = ((640, 480), (1280, 720))
+POSE_CLIP = SHARED_ASSETS / "video" / "WolfgangLanger_Pexels.mp4"
+POSE_SIZE = (1280, 720)
+POSE_FRAMES = 72  # the clip's first 3 s (looped): head, shoulders and a hand raised to the face
 NOISE_SIGMA = 3.0
 FPS = 30.0
 
@@ -128,6 +138,70 @@ def _jitter(smooth: bool, frames: int) -> float:
     return float(np.sqrt((deviation ** 2).sum(axis=2).mean()))
 
 
+def _pose_frames() -> list[np.ndarray]:
+    import cv2
+
+    from engine.tracking.media import read_frames
+
+    return [cv2.resize(frame.image, POSE_SIZE, interpolation=cv2.INTER_LINEAR)
+            for frame in read_frames(POSE_CLIP, POSE_FRAMES)]
+
+
+def _timed_loop(frames: list[np.ndarray], seconds: float, *steps,
+                minimum: int = 10) -> list[list[float]]:
+    """Each of ``steps`` (callables on a Frame) per clip frame in order, interleaved, for at
+    least ``seconds`` and ``minimum`` frames; seconds per call, per step."""
+    times: list[list[float]] = [[] for _ in steps]
+    end = time.perf_counter() + seconds
+    index = 0
+    while time.perf_counter() < end or index < minimum:
+        frame = Frame(frames[index % len(frames)], index / FPS, index)
+        for step, spent in zip(steps, times):
+            start = time.perf_counter()
+            step(frame)
+            spent.append(time.perf_counter() - start)
+        index += 1
+    return times
+
+
+def _pose(seconds: float) -> dict[str, float]:
+    from engine.tracking.mediapipe_tracker import MediaPipeTracker
+    from engine.tracking.pose import PoseDetector, model_shipped
+
+    frames = _pose_frames()
+    width, height = POSE_SIZE
+    figures: dict[str, float] = {"pose_complexity0_shipped": int(model_shipped(0))}
+    for complexity in (0, 1):
+        if not model_shipped(complexity):
+            continue
+        detector = PoseDetector(complexity)
+        try:
+            _timed_loop(frames, 0.0, lambda frame: detector.detect(frame.image), minimum=5)
+            (spent,) = _timed_loop(frames, seconds, lambda frame: detector.detect(frame.image))
+        finally:
+            detector.close()
+        p50, p99 = _percentiles(spent)
+        figures[f"pose_ms_p50_complexity{complexity}_{width}x{height}"] = round(p50, 2)
+        figures[f"pose_ms_p99_complexity{complexity}_{width}x{height}"] = round(p99, 2)
+    face_only, with_arms = MediaPipeTracker(), MediaPipeTracker()
+    with_arms.set_upper_body(True)
+    try:
+        _timed_loop(frames, 0.0, face_only.track, with_arms.track, minimum=5)  # warm up
+        face_ms, arms_ms = (_percentiles(spent) for spent in
+                            _timed_loop(frames, seconds, face_only.track, with_arms.track))
+    finally:
+        face_only.close()
+        with_arms.close()
+    figures[f"track_pexels_ms_p50_{width}x{height}"] = round(face_ms[0], 2)
+    figures[f"track_pexels_ms_p99_{width}x{height}"] = round(face_ms[1], 2)
+    figures[f"track_upper_body_ms_p50_{width}x{height}"] = round(arms_ms[0], 2)
+    figures[f"track_upper_body_ms_p99_{width}x{height}"] = round(arms_ms[1], 2)
+    figures[f"upper_body_adds_ms_p50_{width}x{height}"] = round(arms_ms[0] - face_ms[0], 2)
+    # Interleaved frame by frame, so the ratio holds even when other work slows both.
+    figures["upper_body_track_ratio_p50"] = round(arms_ms[0] / face_ms[0], 2)
+    return figures
+
+
 def bench_tracking(seconds: float | None = None) -> dict[str, float]:
     seconds = 4.0 if seconds is None else seconds
     pinned = hasattr(os, "sched_setaffinity")
@@ -142,6 +216,8 @@ def bench_tracking(seconds: float | None = None) -> dict[str, float]:
         frames = max(30, int(seconds * 15))
         figures["jitter_px_rms_raw"] = round(_jitter(False, frames), 3)
         figures["jitter_px_rms_filtered"] = round(_jitter(True, frames), 3)
+        if POSE_CLIP.is_file():
+            figures.update(_pose(seconds))
         figures["cpu_cores_used"] = 1 if pinned else os.cpu_count()
     finally:
         if pinned:

@@ -8,6 +8,7 @@ measured in the pose-free template frame. Bystanders are reported as boxes only.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 
@@ -17,6 +18,7 @@ from engine.tracking import blendshapes, gaze
 from engine.tracking.face_mesh import FaceMeshDetector
 from engine.tracking.head_pose import HeadPoseSolver, Intrinsics, to_face_frame
 from engine.tracking.one_euro import OneEuroFilter
+from engine.tracking.pose import UpperBodyTracker
 from engine.tracking.template import FaceTemplate, load_template
 from engine.types import NUM_LANDMARKS, FaceState, Frame
 
@@ -84,6 +86,10 @@ class MediaPipeTracker:
 
     ``video=False`` treats every frame as an unrelated photo: no smoothing, no memory of the
     previous frame's face or pose.
+
+    ``set_upper_body(True)`` (a scene's ``upper_body``) also follows the arms with MediaPipe Pose
+    (``engine.tracking.pose``), on the same thread at the same rate; every ``FaceState`` then
+    carries ``arms``, whether or not a face was found.
     """
 
     def __init__(self, max_faces: int = 3, intrinsics: Intrinsics | None = None,
@@ -95,8 +101,29 @@ class MediaPipeTracker:
         self._pose = HeadPoseSolver(self.template, intrinsics)
         self._filter = _landmark_filter() if smooth_landmarks and video else None
         self._primary: Box | None = None
+        self._upper_body = False
+        self._body: UpperBodyTracker | None = None  # made on first use, on the tracking thread
+
+    def set_upper_body(self, on: bool) -> None:
+        """Follow the arms too, from the next frame on."""
+        self._upper_body = on
 
     def track(self, frame: Frame) -> FaceState:
+        face = self._track_face(frame)
+        arms = self._track_arms(frame)
+        return face if arms is None else dataclasses.replace(face, arms=arms)
+
+    def _track_arms(self, frame: Frame) -> np.ndarray | None:
+        if not self._upper_body:
+            if self._body is not None:  # the scene no longer asks: free the model
+                self._body.close()
+                self._body = None
+            return None
+        if self._body is None:
+            self._body = UpperBodyTracker(video=self._video)
+        return self._body.track(frame)
+
+    def _track_face(self, frame: Frame) -> FaceState:
         if not self._video:
             self._lose()
         try:
@@ -144,3 +171,6 @@ class MediaPipeTracker:
 
     def close(self) -> None:
         self._detector.close()
+        if self._body is not None:
+            self._body.close()
+            self._body = None

@@ -32,6 +32,12 @@ class ThreadedTracker:
         latest = self._worker.latest()
         return latest if latest is not None else FaceState.lost(frame.t_capture)
 
+    def set_upper_body(self, on: bool) -> None:
+        """Pass a scene's ``upper_body`` on to an inner tracker that can follow arms."""
+        follow = getattr(self.inner, "set_upper_body", None)
+        if follow is not None:
+            follow(on)
+
     def close(self) -> None:
         """Stop the worker, then close the inner tracker; safe to call more than once."""
         if self._closed:
