@@ -7,7 +7,9 @@ without sleeping. Audio (the morphed voice) is computed ahead through the same s
 as live and handed to the recorder frame by frame, so picture and sound stay in step.
 
 A render replaces its output only once it is complete (``engine.safe_write``): a render that
-fails or is killed leaves the previous file as it was.
+fails or is killed leaves the previous file as it was. Its frames are anti-aliased (4x MSAA for
+avatars that do not choose, ``engine.avatar.antialias.offline``): offline, a frame's time
+matters less than its look.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.avatar import antialias
 from engine.capture.synthetic import SyntheticSource
 from engine.config import Settings
 from engine.errors import AssetError, ConfigError, SinkError
@@ -209,13 +212,15 @@ def drive_tracker():
 
 def render_video(settings: Settings, performer, output: Path, seconds: float,
                  with_voice: bool = True, *, scene: Scene | None = None, source=None,
-                 speech: np.ndarray | None = None) -> dict[str, float]:
+                 speech: np.ndarray | None = None,
+                 samples: int = antialias.AUTOMATIC_SAMPLES) -> dict[str, float]:
     """Render ``seconds`` of the scene (``scene``, or the one ``settings`` names) driven by
     ``performer`` (any ``Tracker``) into an MP4 at ``output``, put in place once complete;
     returns frame stats (wall-clock frame work time, not the offline clock's).
 
     ``source`` is the camera (default: the synthetic one); the voice is ``speech`` (mono at
-    DEMO_AUDIO_RATE; default the built-in speech-like signal) morphed with the scene's preset."""
+    DEMO_AUDIO_RATE; default the built-in speech-like signal) morphed with the scene's preset.
+    ``samples``: MSAA for avatars that do not choose (0: none)."""
     frames = int(round(seconds * settings.fps))
     if frames < 1:
         raise ConfigError(f"{output}: nothing to render ({seconds:g} s is less than one frame)")
@@ -240,7 +245,8 @@ def render_video(settings: Settings, performer, output: Path, seconds: float,
                     track = morphed_voice(speech, DEMO_AUDIO_RATE, voice_name)
                 app.voice = PrecomputedVoice(track, DEMO_AUDIO_RATE, settings.fps, voice_name)
             started = time.perf_counter()
-            app.run(max_frames=frames)
+            with antialias.offline(samples):
+                app.run(max_frames=frames)
             elapsed = time.perf_counter() - started
             figures = app.stats.summary()
             # Closed here, not by the session, which would log a failure instead of raising it.
@@ -261,10 +267,10 @@ def render_video(settings: Settings, performer, output: Path, seconds: float,
 
 
 def render_stills(settings: Settings, performer: ScriptedPerformer, output: Path,
-                  scene: Scene | None = None) -> None:
+                  scene: Scene | None = None, samples: int = antialias.AUTOMATIC_SAMPLES) -> None:
     """One frame per pose, taken at the end of its hold, tiled into a labelled contact sheet at
     ``output`` (PNG or JPEG by its suffix), put in place once complete. The stills are taken
-    without the badge; the sheet carries it once."""
+    without the badge; the sheet carries it once. ``samples`` as for ``render_video``."""
     from PIL import Image
 
     from engine.avatar.preview import contact_sheet
@@ -292,7 +298,8 @@ def render_stills(settings: Settings, performer: ScriptedPerformer, output: Path
             badge = app.director.current.scene.badge if settings.badge else None
             app.compositor.set_badge(None)  # once on the sheet, not on every tile
             app.on_frame = keep
-            app.run(max_frames=max(wanted) + 1)
+            with antialias.offline(samples):
+                app.run(max_frames=max(wanted) + 1)
         finally:
             session.close()
         if not stills:

@@ -26,10 +26,23 @@ vec4 light_lit(vec3 n) {
     return vec4(scale, s * 0.10);
 }
 
-// MToon-like: lit and shade colours with a soft band between them, and a thin rim.
+// MToon-like, for toon materials that carry no MToon settings (unlit glTF, shading = "toon"):
+// lit and shade colours with a soft band between them, and a thin rim.
 vec4 light_toon(vec3 n) {
     float lit = smoothstep(-0.30, 0.0, dot(n, KEY_DIR));
     float edge = 1.0 - max(n.z, 0.0);
     edge *= edge;
     return vec4(mix(TOON_SHADE, vec3(1.0), lit) * KEY_COLOR + RIM_COLOR * (edge * edge * 0.22), 0.0);
+}
+
+// MToon as authored (engine/avatar/gltf.py: MToon) for toon materials that carry its settings.
+// ``shade_range`` is where dot(n, light) turns from the shade colour into the lit one (from, to,
+// and 1 for MToon 0.x's smoothstep or 0 for 1.0's linear step); ``rim`` is the fresnel power and
+// lift. .rgb multiplies the texture; .a is the rim's fresnel term (the fragment adds it times
+// the rim colour).
+vec4 light_mtoon(vec3 n, vec3 lit_color, vec3 shade_color, vec3 shade_range, vec2 rim) {
+    float t = clamp((dot(n, KEY_DIR) - shade_range.x) / (shade_range.y - shade_range.x), 0.0, 1.0);
+    t = mix(t, t * t * (3.0 - 2.0 * t), shade_range.z);
+    float fresnel = pow(max(1.0 - max(n.z, 0.0) + rim.y, 1e-6), rim.x);
+    return vec4(mix(shade_color, lit_color, t) * KEY_COLOR, min(fresnel, 1.0));
 }

@@ -29,6 +29,11 @@ uniform float u_weights[MAX_TARGETS];
 
 uniform bool u_toon;
 uniform bool u_two_sided;  // back faces are seen too: light the side facing the viewer
+uniform vec4 u_base_color;  // the lit colour; its alpha is the fragment's
+uniform bool u_mtoon;  // toon with the material's own MToon settings (light_mtoon)
+uniform vec3 u_shade_color;
+uniform vec3 u_shade_range;
+uniform vec2 u_rim;  // fresnel power, lift
 #if defined OUTLINE
 uniform int u_outline_mode;  // 1: width in metres, 2: width as a fraction of the frame height
 uniform float u_outline_width;
@@ -40,8 +45,11 @@ in vec3 in_normal;
 in vec2 in_uv;
 in vec4 in_joints;
 in vec4 in_weights;
+#if defined OUTLINE
+in float in_outline_width;  // MToon's width mask at this vertex (1 without one)
+#endif
 
-out vec4 v_light;  // rgb multiplies the albedo, a is the highlight added to it
+out vec4 v_light;  // rgb multiplies the texture, a times u_add_color is added to it
 out vec2 v_uv;
 
 vec4 morph_texel(int texel) {
@@ -75,12 +83,22 @@ void main() {
     vec4 world_pos = model * vec4(position, 1.0);
     vec3 world_normal = normalize(mat3(model) * normal);
 #if defined OUTLINE
-    if (u_outline_mode == 1) world_pos.xyz += world_normal * u_outline_width;
+    float outline_width = u_outline_width * in_outline_width;
+    if (u_outline_mode == 1) world_pos.xyz += world_normal * outline_width;
 #endif
     vec4 view_pos = u_view * world_pos;
     vec3 n = normalize(mat3(u_view) * world_normal);
     if (u_two_sided && n.z < 0.0) n = -n;
-    v_light = u_toon ? light_toon(n) : light_lit(n);
+#if defined OUTLINE
+    v_light = u_toon ? light_toon(n) : light_lit(n);  // the light alone: the outline has its colour
+#else
+    if (u_toon && u_mtoon) {
+        v_light = light_mtoon(n, u_base_color.rgb, u_shade_color, u_shade_range, u_rim);
+    } else {
+        v_light = u_toon ? light_toon(n) : light_lit(n);
+        v_light.rgb *= u_base_color.rgb;
+    }
+#endif
     v_uv = in_uv * u_uv_transform.zw + u_uv_transform.xy;
     gl_Position = u_proj * view_pos;
 #if defined OUTLINE
@@ -91,7 +109,7 @@ void main() {
         float aspect = u_proj[1][1] / u_proj[0][0];
         if (dot(across, across) > 1e-12) {
             gl_Position.xy += normalize(across) * vec2(1.0 / aspect, 1.0)
-                            * (2.0 * u_outline_width * gl_Position.w * clamp(1.0 - abs(n.z), 0.0, 1.0));
+                            * (2.0 * outline_width * gl_Position.w * clamp(1.0 - abs(n.z), 0.0, 1.0));
         }
     }
 #endif
@@ -101,7 +119,10 @@ void main() {
 // OPAQUE_ONLY (avatar_opaque.glsl) drops the alpha tests: a shader that may discard turns off
 // llvmpipe's early depth test, and then every hidden fragment is shaded too.
 
-uniform vec4 u_base_color;
+uniform vec4 u_base_color;  // only its alpha here: the vertices multiply by its colour
+uniform vec3 u_add_color;  // what v_light.a adds: white for the highlight, MToon's rim colour
+uniform float u_rim_mix;  // MToon's rim lighting mix: 0 the rim colour as it is, 1 lit by the key
+uniform vec3 u_emission;
 #if defined OUTLINE
 uniform vec4 u_outline_color;
 uniform float u_outline_mix;  // 0: flat colour, 1: lit like the surface
@@ -120,7 +141,7 @@ void main() {
 #if defined OUTLINE
     f_color = vec4(u_outline_color.rgb * mix(vec3(1.0), v_light.rgb, u_outline_mix), 1.0);
 #else
-    vec4 base = u_base_color;
+    vec4 base = vec4(1.0, 1.0, 1.0, u_base_color.a);
     if (u_has_texture) {
         base *= texture(u_texture, v_uv);
     }
@@ -136,7 +157,8 @@ void main() {
         discard;  // keeps fully transparent texels out of the depth-sorted blend
     }
 #endif
-    vec3 color = base.rgb * v_light.rgb + v_light.a;
+    vec3 added = mix(u_add_color, u_add_color * KEY_COLOR, u_rim_mix);
+    vec3 color = base.rgb * v_light.rgb + v_light.a * added + u_emission;
     f_color = vec4(color * base.a, base.a);  // premultiplied for the compositor
 #endif
 }

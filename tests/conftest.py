@@ -54,14 +54,29 @@ def shared_asset():
     return find
 
 
+_session_contexts: list = []  # the session's GL context, once a test has asked for it
+
+
 @pytest.fixture(scope="session")
 def gl():
     """One headless GL context for the whole test session (contexts are slow to make)."""
     from engine.gl.context import GLContext
 
     context = GLContext.headless()
+    _session_contexts.append(context)
     yield context
+    _session_contexts.remove(context)
     context.close()
+
+
+@pytest.fixture(autouse=True)
+def _gl_current():
+    """After every test, the session's GL context is current again: a command run in-process
+    (``main``) makes and releases contexts of its own, which leaves none current for the next
+    test or session fixture."""
+    yield
+    for context in _session_contexts:
+        context.ctx.__enter__()
 
 
 

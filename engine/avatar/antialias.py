@@ -3,12 +3,18 @@
 The avatar is drawn into a multisampled buffer of its own (cleared to transparent, with its own
 depth), resolved, and the resolved premultiplied picture laid over the layer with the
 compositor's blend program: one resolve and one full-screen pass per frame. That is cheap on a
-GPU and about 14 + 8 ms at 720p on llvmpipe, so it is off unless asked for
-(``ModelRenderer.antialias``, ``antialias = 4`` in ``avatar.toml``); ``persona bench render``
-prints its cost (``godette_msaa4_ms_p50``).
+GPU and about 14 + 8 ms at 720p on llvmpipe, so live on llvmpipe it is off unless the avatar
+asks for it (``ModelRenderer.antialias``, ``antialias = 4`` in ``avatar.toml``); ``persona bench
+render`` prints its cost (``godette_msaa4_ms_p50``). Where a frame's time matters less than its
+look it is on by itself (``automatic_samples``): in offline renders (``persona render``,
+``persona avatar preview``: inside ``offline()``) and on a real GPU.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import moderngl
 
@@ -16,6 +22,39 @@ from engine.gl.compositor import ScreenPass
 from engine.gl.programs import ShaderLibrary
 
 SAMPLE_COUNTS = (0, 2, 4, 8)  # 0: off
+AUTOMATIC_SAMPLES = 4  # offline renders and real GPUs, for avatars that do not choose
+SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "swiftshader")  # GL_RENDERER, lower case
+# Samples for avatars that do not choose, while an offline render runs on this thread (None:
+# a live session). A context variable, so a render never changes a live session's frames.
+_offline_samples: ContextVar[int | None] = ContextVar("offline_samples", default=None)
+
+
+@contextmanager
+def offline(samples: int = AUTOMATIC_SAMPLES) -> Iterator[None]:
+    """Within: frames are rendered offline, with ``samples`` MSAA samples for avatars whose
+    ``avatar.toml`` does not choose (0: none, for tests that only check logic)."""
+    if samples not in SAMPLE_COUNTS:
+        raise ValueError(f"antialias: {samples!r}; expected one of {SAMPLE_COUNTS}")
+    token = _offline_samples.set(samples)
+    try:
+        yield
+    finally:
+        _offline_samples.reset(token)
+
+
+def software_renderer(ctx: moderngl.Context) -> bool:
+    """True on a CPU rasteriser (Mesa's llvmpipe), where a full-screen pass costs milliseconds."""
+    renderer = str(ctx.info.get("GL_RENDERER", "")).lower()
+    return any(name in renderer for name in SOFTWARE_RENDERERS)
+
+
+def automatic_samples(ctx: moderngl.Context) -> int:
+    """MSAA samples for an avatar that does not choose: ``offline()``'s in an offline render,
+    AUTOMATIC_SAMPLES live on a real GPU, none live on llvmpipe."""
+    samples = _offline_samples.get()
+    if samples is not None:
+        return samples
+    return 0 if software_renderer(ctx) else AUTOMATIC_SAMPLES
 
 
 class MsaaLayer:
@@ -23,6 +62,7 @@ class MsaaLayer:
 
     def __init__(self, ctx: moderngl.Context, shaders: ShaderLibrary, samples: int) -> None:
         self.ctx = ctx
+        self.asked = samples
         self.samples = min(samples, ctx.info.get("GL_MAX_SAMPLES", samples) or samples)
         self._blend = ScreenPass(ctx, shaders, "blend.glsl", 6)
         self._size: tuple[int, int] | None = None

@@ -78,11 +78,11 @@ def _vrm_figures(avatar, compositor, seconds: float, rest_ms: np.ndarray) -> dic
         outline_ms, outline_cpu = _frame_times(avatar, compositor, [Expression()], seconds / 2)
     finally:
         avatar.outline = False
-    avatar.antialias = 4
+    chosen, avatar.antialias = avatar.antialias, 4
     try:
         msaa_ms, msaa_cpu = _frame_times(avatar, compositor, [Expression()], seconds / 2)
     finally:
-        avatar.antialias = 0
+        avatar.antialias = chosen
     return {
         "godette_spring_joints": avatar.springs.joint_count,
         "godette_springs_cpu_ms_mean": round(springs_ms, 3),

@@ -92,6 +92,35 @@ class Material:
     outline_width: float = 0.0
     outline_color: np.ndarray = field(default_factory=lambda: np.array([0, 0, 0, 1], np.float32))
     outline_lighting_mix: float = 1.0  # 0: flat outline colour, 1: lit like the surface
+    # (H, W) float32 0..1 outline width multiplier (VRM 0.x _OutlineWidthTexture red channel,
+    # VRM 1.0 outlineWidthMultiplyTexture green channel), sampled at the vertices on load.
+    outline_width_mask: np.ndarray | None = None
+    # MToon shading as authored; None (a plain glTF or unlit material) keeps the engine's toon
+    # look. Colours are sRGB-encoded like base_color's texture; see MToon below.
+    mtoon: MToon | None = None
+    emission: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))  # added, sRGB
+
+
+@dataclass
+class MToon:
+    """The MToon settings the toon shader draws (VRM 0.x shader properties or VRM 1.0
+    VRMC_materials_mtoon): the shade colour the lit colour turns into across the terminator
+    (where dot(normal, light) runs from ``shade_shift`` to ``shade_shift + 1 - shade_toony``), a
+    parametric rim ``rim_color * (1 - n.v + rim_lift) ** rim_power`` (mixed with the light by
+    ``rim_lighting_mix``) and an emissive colour added. Textures for shade, rim and emission are
+    not sampled: the main texture stands for the shade texture (VRoid exports them equal).
+    The emissive colour is the material's (``Material.emission``)."""
+
+    shade_color: np.ndarray = field(default_factory=lambda: np.array([1, 1, 1, 1], np.float32))
+    # dot(normal, light) where the shade colour starts turning into the lit one, where it is
+    # lit, and whether the turn is a smoothstep (MToon 0.x) or linear (1.0).
+    shade_from: float = -0.1
+    shade_to: float = 0.1
+    shade_smooth: bool = False
+    rim_color: np.ndarray = field(default_factory=lambda: np.array([0, 0, 0, 1], np.float32))
+    rim_power: float = 1.0
+    rim_lift: float = 0.0
+    rim_lighting_mix: float = 0.0
 
 
 @dataclass
@@ -164,7 +193,7 @@ class ColorBind:
     """A VRM material colour bind: at full weight the material's colour becomes ``target``."""
 
     material: int
-    kind: str  # "color" (base colour) or "outlineColor"; others are counted, not drawn
+    kind: str  # one of COLOR_BIND_KINDS (base, outline, shade, rim, emission colour)
     target: np.ndarray  # (4,) float32 linear RGBA
 
 
@@ -646,12 +675,29 @@ def _read_materials(reader: _Reader, vrm0_props: dict[int, dict]) -> list[Materi
             alpha_cutoff=mat.alphaCutoff if mat.alphaCutoff is not None else 0.5,
             double_sided=bool(mat.doubleSided), toon=toon, uv_offset=offset, uv_scale=scale,
         )
+        # glTF's emissive factor is linear, like VRM 1.0's colours; VRM 0.x MToon below
+        # replaces it with its own _EmissionColor.
+        emissive = _vector(reader, mat.emissiveFactor, f"materials[{m}].emissiveFactor", 3, (0, 0, 0))
+        strength = (extensions.get("KHR_materials_emissive_strength") or {}).get("emissiveStrength")
+        emissive = emissive * _number(reader, strength, f"materials[{m}].extensions."
+                                      "KHR_materials_emissive_strength.emissiveStrength", 1.0)
+        material.emission = linear_to_srgb(np.append(emissive, 1.0).astype(np.float32))
         if isinstance(extensions.get("VRMC_materials_mtoon"), dict):
-            _read_mtoon1_outline(reader, material, extensions["VRMC_materials_mtoon"],
-                                 f"materials[{m}].extensions.VRMC_materials_mtoon")
+            where = f"materials[{m}].extensions.VRMC_materials_mtoon"
+            _read_mtoon1_outline(reader, material, extensions["VRMC_materials_mtoon"], where)
+            material.mtoon = _read_mtoon1(reader, extensions["VRMC_materials_mtoon"], where)
+            # Lit and shade colours are mixed as authored only when both are held alike.
+            material.base_color = linear_to_srgb(material.base_color)
+            material.outline_width_mask = _mask(reader, extensions["VRMC_materials_mtoon"].get(
+                "outlineWidthMultiplyTexture"), 1, images, f"{where}.outlineWidthMultiplyTexture")
         elif "MToon" in shader:
-            _read_mtoon0_outline(reader, material, vrm0_props[m],
-                                 f"extensions.VRM.materialProperties[{m}]")
+            where = f"extensions.VRM.materialProperties[{m}]"
+            _read_mtoon0_outline(reader, material, vrm0_props[m], where)
+            material.mtoon, material.emission = _read_mtoon0(reader, vrm0_props[m], where)
+            index = (vrm0_props[m].get("textureProperties") or {}).get("_OutlineWidthTexture")
+            material.outline_width_mask = _mask(
+                reader, None if index is None else {"index": index}, 0, images,
+                f"{where}.textureProperties._OutlineWidthTexture")
         materials.append(material)
     return materials
 
@@ -675,6 +721,61 @@ def _vector(reader: _Reader, value, where: str, size: int, default) -> np.ndarra
                        and math.isfinite(v) for v in value)):
         raise reader.fail(where, f"expected {size} finite numbers, got {value!r}")
     return np.asarray(list(value) + [1.0] * (size - len(value)), np.float32)
+
+
+def _mask(reader: _Reader, info, channel: int, images: dict[int, np.ndarray], where: str) -> np.ndarray | None:
+    """(H, W) float32 0..1: one channel of the texture a textureInfo (``{"index": ..}``) names."""
+    if info is None:
+        return None
+    if not isinstance(info, dict):
+        raise reader.fail(where, f"expected a textureInfo object, got {info!r}")
+    texture = reader.item(reader.gltf.textures, info.get("index"), f"{where}.index")
+    if texture.source is None:
+        return None
+    if texture.source not in images:
+        images[texture.source] = reader.image(texture.source)
+    return images[texture.source][:, :, channel].astype(np.float32) / 255.0
+
+
+def _read_mtoon0(reader: _Reader, props: dict, where: str) -> tuple[MToon, np.ndarray]:
+    """MToon 0.x's shading (vector colours are gamma-space, as the renderer's are) and its
+    emission colour. Its shade turn: smoothstep(_ShadeShift, _ShadeShift + 1 - _ShadeToony)."""
+    floats, vectors = props.get("floatProperties") or {}, props.get("vectorProperties") or {}
+
+    def value(name: str, default: float) -> float:
+        return _number(reader, floats.get(name), f"{where}.floatProperties.{name}", default)
+
+    def color(name: str, default) -> np.ndarray:
+        return _vector(reader, vectors.get(name), f"{where}.vectorProperties.{name}", 4, default)
+
+    shift, toony = value("_ShadeShift", 0.0), min(max(value("_ShadeToony", 0.9), 0.0), 1.0)
+    mtoon = MToon(shade_color=color("_ShadeColor", (0.97, 0.81, 0.86, 1)),
+                  shade_from=shift, shade_to=shift + max(1.0 - toony, 1e-4), shade_smooth=True,
+                  rim_color=color("_RimColor", (0, 0, 0, 1)),
+                  rim_power=max(value("_RimFresnelPower", 1.0), 0.0),
+                  rim_lift=value("_RimLift", 0.0),
+                  rim_lighting_mix=min(max(value("_RimLightingMix", 0.0), 0.0), 1.0))
+    return mtoon, color("_EmissionColor", (0, 0, 0, 1))
+
+
+def _read_mtoon1(reader: _Reader, mtoon: dict, where: str) -> MToon:
+    """VRMC_materials_mtoon's shading (colours linear, held sRGB-encoded like the rest). Its
+    shade turn: linearstep(-1 + toony, 1 - toony) of dot(normal, light) + shift."""
+
+    def value(name: str, default: float) -> float:
+        return _number(reader, mtoon.get(name), f"{where}.{name}", default)
+
+    def color(name: str, default) -> np.ndarray:
+        return linear_to_srgb(_vector(reader, mtoon.get(name), f"{where}.{name}", 4, default))
+
+    shift, toony = value("shadingShiftFactor", 0.0), min(max(value("shadingToonyFactor", 0.9), 0.0), 1.0)
+    half = max(1.0 - toony, 5e-5)
+    return MToon(shade_color=color("shadeColorFactor", (1, 1, 1, 1)),
+                 shade_from=-half - shift, shade_to=half - shift, shade_smooth=False,
+                 rim_color=color("parametricRimColorFactor", (0, 0, 0, 1)),
+                 rim_power=max(value("parametricRimFresnelPowerFactor", 1.0), 0.0),
+                 rim_lift=value("parametricRimLiftFactor", 0.0),
+                 rim_lighting_mix=min(max(value("rimLightingMixFactor", 0.0), 0.0), 1.0))
 
 
 # MToon 0.x keeps its settings as Unity shader properties; _OutlineWidth is in centimetres in
@@ -761,7 +862,11 @@ def _check_hierarchy(reader: _Reader, nodes: list[Node]) -> None:
 
 
 # VRM 0.x material colour properties the renderer draws, as VRM 1.0 bind types.
-_VRM0_COLOR_PROPERTIES = {"_Color": "color", "_OutlineColor": "outlineColor"}
+_VRM0_COLOR_PROPERTIES = {"_Color": "color", "_OutlineColor": "outlineColor", "_ShadeColor": "shadeColor",
+                          "_RimColor": "rimColor", "_EmissionColor": "emissionColor"}
+# VRM 1.0 bind types the renderer draws; matcapColor is counted as not drawn. Only "color" is
+# held as given (like baseColorFactor); the MToon colours are converted like the material's.
+COLOR_BIND_KINDS = ("color", "outlineColor", "shadeColor", "rimColor", "emissionColor")
 
 
 def _read_vrm0(model: Model, reader: _Reader, vrm: dict, mesh_instances: dict[int, list[int]]) -> None:
@@ -829,13 +934,13 @@ def _read_vrm1(model: Model, reader: _Reader, vrm: dict, node_instances: dict[in
                     raise reader.fail(bind_where, "not an object")
                 material = bind.get("material")
                 reader.item(reader.gltf.materials, material, f"{bind_where}.material")
-                if bind.get("type") not in ("color", "outlineColor"):
+                if bind.get("type") not in COLOR_BIND_KINDS:
                     expression.other_binds += 1
                     continue
                 target = _vector(reader, bind.get("targetValue"), f"{bind_where}.targetValue", 4,
                                  (1, 1, 1, 1))
-                if bind["type"] == "outlineColor":  # held as the material's outline colour is
-                    target = linear_to_srgb(target)
+                if bind["type"] != "color" or model.materials[material].mtoon is not None:
+                    target = linear_to_srgb(target)  # held as the material's colours are
                 expression.color_binds.append(ColorBind(material, bind["type"], target))
             for b, bind in enumerate(spec.get("textureTransformBinds") or []):
                 bind_where = f"{where}.textureTransformBinds[{b}]"

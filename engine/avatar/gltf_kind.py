@@ -6,8 +6,10 @@
     shading = "lit"               # "lit" or "toon"; left out: each material decides (MToon → toon)
     outline = true                # draw the MToon outlines the materials ask for (default false:
                                   # one more pass over the outlined meshes)
-    antialias = 4                 # MSAA samples, 0 (default), 2, 4 or 8: a resolve and a
-                                  # full-screen pass per frame (on llvmpipe, more than the avatar)
+    antialias = 4                 # MSAA samples, 0 (off), 2, 4 or 8: a resolve and a full-screen
+                                  # pass per frame (on llvmpipe, more than the avatar); left out,
+                                  # the engine chooses: on in offline renders and on a real GPU,
+                                  # off live on llvmpipe
 
     [expressions]                 # optional: ARKit channel → morph target or VRM expression
     jawOpen = "MouthOpen"
@@ -34,7 +36,7 @@ class GltfSettings:
     shading: str | None = None  # None: per material
     expressions: dict = field(default_factory=dict)
     outline: bool = False
-    antialias: int = 0
+    antialias: int | None = None  # None: the engine chooses
 
 
 def configure(folder: Path, data: dict, where: str) -> GltfSettings:
@@ -52,8 +54,8 @@ def configure(folder: Path, data: dict, where: str) -> GltfSettings:
         raise ConfigError(f"{where}: outline: {outline!r}; expected true or false")
     from engine.avatar.antialias import SAMPLE_COUNTS
 
-    antialias = data.get("antialias", 0)
-    if isinstance(antialias, bool) or antialias not in SAMPLE_COUNTS:
+    antialias = data.get("antialias")
+    if antialias is not None and (isinstance(antialias, bool) or antialias not in SAMPLE_COUNTS):
         raise ConfigError(f"{where}: antialias: {antialias!r}; expected one of {SAMPLE_COUNTS}")
     return GltfSettings(model, shading, expressions, outline, antialias)
 

@@ -55,8 +55,12 @@ UNCHANGED_LEVELS = 0.05
 
 def render_tiles(avatar, gl, shaders, groups=EXPRESSION_GROUPS,
                  tile: tuple[int, int] = (400, 300),
-                 background: tuple[float, float, float] = (0.80, 0.84, 0.88)) -> list[np.ndarray]:
-    """One (h, w, 3) uint8 RGB image per group, rendered through the compositor."""
+                 background: tuple[float, float, float] = (0.80, 0.84, 0.88),
+                 samples: int | None = None) -> list[np.ndarray]:
+    """One (h, w, 3) uint8 RGB image per group, rendered through the compositor, as an offline
+    render is: anti-aliased (``samples`` MSAA for avatars that do not choose; None: the
+    offline default, 4)."""
+    from engine.avatar import antialias
     from engine.avatar.base import AvatarInput
     from engine.gl.compositor import Background, Compositor
 
@@ -65,10 +69,11 @@ def render_tiles(avatar, gl, shaders, groups=EXPRESSION_GROUPS,
         layer = compositor.layers[0]
         layer.set_background(Background(color=background))
         tiles = []
-        for _, expression in groups:
-            target = layer.begin()
-            avatar.render(AvatarInput(expression), target)
-            tiles.append(compositor.finish(layer).copy())
+        with antialias.offline(antialias.AUTOMATIC_SAMPLES if samples is None else samples):
+            for _, expression in groups:
+                target = layer.begin()
+                avatar.render(AvatarInput(expression), target)
+                tiles.append(compositor.finish(layer).copy())
         return tiles
     finally:
         compositor.release()

@@ -1,6 +1,7 @@
 """``persona avatar view MODEL``: look at an avatar in the preview window and play with it.
 
-The mouse orbits (drag left/right) and zooms (wheel); keys 1-9 show the contact sheet's
+The mouse orbits (drag left/right), tilts (drag up/down, within ``PITCH_LIMIT``) and zooms
+(wheel); the arrow keys orbit and tilt by ``ARROW_STEP``; keys 1-9 show the contact sheet's
 expression groups (``engine.avatar.preview.EXPRESSION_GROUPS``, the same names the scripts
 use), W/S make the shown group stronger or weaker, 0 goes back to neutral, R resets the view,
 Esc quits. With ``--source`` the face comes from our tracker instead, from a video file or the
@@ -9,9 +10,10 @@ saved the avatar is opened again, as ``avatar preview --watch`` redraws its shee
 does not load leaves the last good one on screen.
 
 The state the input changes (``ViewState``) is plain data, so what a drag or a key does is
-tested without a window; ``AvatarViewer`` connects it to glfw and the renderer. Orbiting turns
-the renderer's camera about the framed head (``ModelRenderer.yaw``), zooming its framing
-(``zoom``); kinds without a 3D camera (photo avatars) show their picture unturned.
+tested without a window; ``AvatarViewer`` connects it to glfw and the renderer. Orbiting and
+tilting turn the renderer's camera about the framed head (``ModelRenderer.yaw``, ``pitch``),
+zooming its framing (``zoom``); kinds without a 3D camera (photo avatars) show their picture
+unturned.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from engine.types import Expression, Frame
 log = logging.getLogger(__name__)
 
 ORBIT_PER_PIXEL = math.radians(0.5)  # drag 180 px for a quarter turn
+PITCH_LIMIT = math.radians(75.0)  # from above or below, never over the top (the camera's up is +y)
+ARROW_STEP = math.radians(10.0)  # one arrow key press
 ZOOM_STEP = 1.15  # one wheel notch
 ZOOM_RANGE = (0.5, 4.0)
 INTENSITY_STEP = 0.25
@@ -53,13 +57,22 @@ class ViewState:
     """What the viewer shows: camera orbit and zoom, the chosen group and its strength."""
 
     yaw: float = 0.0  # radians; pi looks from behind
+    pitch: float = 0.0  # radians; positive looks down from above
     zoom: float = 1.0
     group: int | None = None  # index into GROUPS
     intensity: float = 1.0  # 0..1, scales the group's channels
     quit: bool = False
 
-    def drag(self, dx_pixels: float) -> None:
+    def drag(self, dx_pixels: float, dy_pixels: float = 0.0) -> None:
+        """Orbit by a drag to the right (+x) and tilt by a drag down (+y, screen rows): as if
+        the head were turned by the hand, its top comes towards the viewer."""
         self.yaw = (self.yaw + dx_pixels * ORBIT_PER_PIXEL + math.pi) % (2 * math.pi) - math.pi
+        self.pitch = float(np.clip(self.pitch + dy_pixels * ORBIT_PER_PIXEL, -PITCH_LIMIT, PITCH_LIMIT))
+
+    def arrow(self, direction: str) -> None:
+        """One arrow key: LEFT/RIGHT orbit as a drag that way, UP/DOWN look from higher/lower."""
+        dx, dy = {"LEFT": (-1, 0), "RIGHT": (1, 0), "UP": (0, 1), "DOWN": (0, -1)}[direction]
+        self.drag(dx * ARROW_STEP / ORBIT_PER_PIXEL, dy * ARROW_STEP / ORBIT_PER_PIXEL)
 
     def scroll(self, notches: float) -> None:
         self.zoom = float(np.clip(self.zoom * ZOOM_STEP ** notches, *ZOOM_RANGE))
@@ -74,13 +87,14 @@ class ViewState:
             step = INTENSITY_STEP if name == "stronger" else -INTENSITY_STEP
             self.intensity = float(np.clip(self.intensity + step, 0.0, 1.0))
         elif name == "reset":
-            self.yaw, self.zoom = 0.0, 1.0
+            self.yaw, self.pitch, self.zoom = 0.0, 0.0, 1.0
         elif name == "quit":
             self.quit = True
 
     def label(self) -> str:
         shown = "neutral" if self.group is None else f"{groups()[self.group][0]} {self.intensity:.0%}"
-        return f"{shown} | yaw {math.degrees(self.yaw):.0f}° zoom {self.zoom:.2f}"
+        return (f"{shown} | yaw {math.degrees(self.yaw):.0f}° pitch {math.degrees(self.pitch):.0f}° "
+                f"zoom {self.zoom:.2f}")
 
     def expression(self) -> Expression:
         if self.group is None:
@@ -111,7 +125,7 @@ class AvatarViewer:
         self.window = WindowSink(gl, shaders, KEYMAP, on_command=self._on_command)
         self.window.open(*size, 30.0)
         self._index = 0
-        self._dragging_from: float | None = None
+        self._dragging_from: tuple[float, float] | None = None
         self._hook_mouse()
         self._driver = _Driver(source, size) if source else None
 
@@ -127,16 +141,28 @@ class AvatarViewer:
 
         def button(window, which: int, action: int, mods: int) -> None:
             if which == glfw.MOUSE_BUTTON_LEFT:
-                self._dragging_from = glfw.get_cursor_pos(window)[0] if action == glfw.PRESS else None
+                self._dragging_from = glfw.get_cursor_pos(window) if action == glfw.PRESS else None
 
         def moved(window, x: float, y: float) -> None:
             if self._dragging_from is not None:
-                self.state.drag(x - self._dragging_from)
-                self._dragging_from = x
+                self.state.drag(x - self._dragging_from[0], y - self._dragging_from[1])
+                self._dragging_from = (x, y)
+
+        arrows = {glfw.KEY_LEFT: "LEFT", glfw.KEY_RIGHT: "RIGHT", glfw.KEY_UP: "UP",
+                  glfw.KEY_DOWN: "DOWN"}
+
+        def key(window, code: int, scancode: int, action: int, mods: int) -> None:
+            # The preview window's key map has no arrows; every other key goes on to it.
+            if code in arrows:
+                if action in (glfw.PRESS, glfw.REPEAT):  # the camera, even while a video drives
+                    self.state.arrow(arrows[code])
+            elif window_keys is not None:
+                window_keys(window, code, scancode, action, mods)
 
         glfw.set_mouse_button_callback(self.gl.window, button)
         glfw.set_cursor_pos_callback(self.gl.window, moved)
         glfw.set_scroll_callback(self.gl.window, lambda window, dx, dy: self.state.scroll(dy))
+        window_keys = glfw.set_key_callback(self.gl.window, key)
 
     # -- the model --------------------------------------------------------------------------------
 
@@ -179,8 +205,9 @@ class AvatarViewer:
 
         self.reload_if_changed()
         expression = self._driver.expression() if self._driver else self.state.expression()
-        if hasattr(self.avatar, "yaw"):  # a 3D model: the camera orbits and zooms
+        if hasattr(self.avatar, "yaw"):  # a 3D model: the camera orbits, tilts and zooms
             self.avatar.yaw, self.avatar.zoom = self.state.yaw, self.state.zoom
+            self.avatar.pitch = self.state.pitch
         self.avatar.render(AvatarInput(expression), self._layer.begin())
         image = self._compositor.finish(self._layer)
         self._index += 1
@@ -254,7 +281,8 @@ def _view(args: argparse.Namespace) -> int:
 
 def register(commands) -> None:
     parser = commands.add("view", _view, group="avatar",
-                          help="look at an avatar in a window: drag to orbit, wheel to zoom, keys "
-                               "1-9 for expressions, W/S stronger/weaker; reloads when saved")
+                          help="look at an avatar in a window: drag (or the arrow keys) to orbit "
+                               "and tilt, wheel to zoom, keys 1-9 for expressions, W/S "
+                               "stronger/weaker; reloads when saved")
     parser.add_argument("file", help="avatar name, avatar folder, or .glb/.gltf/.vrm file")
     parser.add_argument("--source", help="drive the face from a video file, or 'camera'")

@@ -112,7 +112,7 @@ def test_msaa_softens_edges_only_when_asked(gl, shaders, draw, shared_asset):
         plain = draw(renderer, Expression())
         renderer.antialias = 4
         smooth = draw(renderer, Expression())
-        renderer.antialias = 0
+        renderer.antialias = None
         again = draw(renderer, Expression())
         with pytest.raises(ValueError, match="antialias"):
             renderer.antialias = 3
@@ -140,5 +140,6 @@ def test_avatar_toml_asks_for_outline_and_antialias(tmp_path):
     assert settings.outline and settings.antialias == 4
     with pytest.raises(ConfigError, match="outline"):
         configure(tmp_path, {"model": "model.vrm", "outline": "yes"}, "avatar.toml")
+    assert configure(tmp_path, {"model": "model.vrm"}, "avatar.toml").antialias is None
     with pytest.raises(ConfigError, match=r"antialias: 3"):
         configure(tmp_path, {"model": "model.vrm", "antialias": 3}, "avatar.toml")

@@ -109,15 +109,18 @@ def test_head_rotation_and_gaze_move_the_picture(gl, shaders, draw, shared_asset
                       [-np.sin(angle), 0, np.cos(angle)]]
     try:
         neutral = draw(avatar)
-        head = changed(neutral, draw(avatar, Expression(head=turned)))
+        turned_frame = draw(avatar, Expression(head=turned))
+        head = changed(neutral, turned_frame)
         gaze = changed(neutral, draw(avatar, Expression(gaze=np.array([0.4, 0.0], np.float32))))
     finally:
         avatar.release()
     assert head.sum() > 500
     assert gaze.sum() > 5
     # The turn is shared down the neck and spine (engine.avatar.humanoid.HEAD_SHARE): the
-    # body at the bottom of the frame moves a little, far less than the head.
-    assert head[-10:].mean() < 0.25 * head[: len(head) // 2].mean()
+    # body at the bottom of the frame moves a little, far less than the head. Compared by
+    # outline: MToon's narrow shade band moves across the shoulders with a slight turn.
+    moved = foreground(neutral) ^ foreground(turned_frame)
+    assert moved[-10:].mean() < 0.25 * moved[: len(moved) // 2].mean()
 
 
 def test_framing_zoom_makes_the_head_larger(gl, shaders, draw, shared_asset):

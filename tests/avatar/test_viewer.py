@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from engine.avatar.viewer import AvatarViewer, ViewState, groups
+from engine.avatar.viewer import ARROW_STEP, PITCH_LIMIT, AvatarViewer, ViewState, groups
 from engine.resources import PROJECT_ROOT
 from engine.types import BLENDSHAPE_INDEX
 from tests.conftest import xvfb
@@ -39,8 +39,17 @@ def test_view_state_orbit_zoom_and_groups():
     assert state.expression().blendshapes[smile] == pytest.approx(0.75 * full)
     state.command("neutral")
     assert not state.expression().blendshapes.any()
+    state.drag(0, 60)  # down: from above
+    assert state.pitch == pytest.approx(math.radians(30))
+    state.drag(0, -1000)
+    assert state.pitch == -PITCH_LIMIT  # clamped: never over the top
+    state.arrow("UP")
+    assert state.pitch == pytest.approx(-PITCH_LIMIT + ARROW_STEP)
+    yaw = state.yaw
+    state.arrow("LEFT")
+    assert state.yaw == pytest.approx(yaw - ARROW_STEP)
     state.command("reset")
-    assert (state.yaw, state.zoom) == (0.0, 1.0)
+    assert (state.yaw, state.pitch, state.zoom) == (0.0, 0.0, 1.0)
 
 
 @pytest.fixture
@@ -113,6 +122,27 @@ def test_mouse_orbits_and_zooms_keys_pick_groups_and_a_save_reloads(window, tmp_
         steps_until(viewer, lambda: viewer.state.zoom > 1.0)
         xdotool("key", "--window", window_id, "r")
         steps_until(viewer, lambda: viewer.state.yaw == 0.0)
+        viewer.step()
+        front = screen(gl)
+        # Drag down: the camera tilts to look from above, the picture changes.
+        xdotool("mousemove", "--window", window_id, "160", "60", "mousedown", "1")
+        steps_until(viewer, lambda: viewer._dragging_from is not None)
+        xdotool("mousemove", "--window", window_id, "160", "120", "mouseup", "1")
+        steps_until(viewer, lambda: viewer._dragging_from is None)
+        assert viewer.state.pitch == pytest.approx(60 * math.radians(0.5), abs=1e-6)
+        viewer.step()
+        assert viewer.avatar.pitch == viewer.state.pitch
+        assert np.abs(screen(gl).astype(int) - front).sum(axis=2).astype(bool).mean() > 0.05
+        # The arrow keys orbit and tilt; tilting stops at the limit.
+        xdotool("key", "--window", window_id, "Right")
+        steps_until(viewer, lambda: viewer.state.yaw == pytest.approx(ARROW_STEP))
+        for _ in range(12):
+            xdotool("key", "--window", window_id, "Down")
+        steps_until(viewer, lambda: viewer.state.pitch == -PITCH_LIMIT)
+        viewer.step()
+        assert viewer.avatar.pitch == -PITCH_LIMIT
+        xdotool("key", "--window", window_id, "r")
+        steps_until(viewer, lambda: viewer.state.pitch == 0.0)
         # Key 3 shows the third group, S weakens it.
         xdotool("key", "--window", window_id, "3")
         steps_until(viewer, lambda: viewer.state.group == 2)
