@@ -63,13 +63,19 @@ def _head_turns(count: int) -> list[Expression]:
 def _vrm_figures(avatar, compositor, seconds: float, rest_ms: np.ndarray) -> dict[str, float]:
     """Godette's VRM extras: the spring bones' CPU time per frame while the head turns, and
     frames with the MToon outline pass on (the default frames above have it off)."""
+    from engine.avatar import humanoid
+
     turns = _head_turns(30)
-    world = avatar.rest_world.copy()  # advance rewrites the joints' rows each time
+    chain = humanoid.head_chain(avatar.model)
+    worlds = []  # the body posed for each turn (still hair would let the springs sleep)
+    for expression in turns:
+        worlds.append(avatar.rest_world.copy())
+        humanoid.turn_head(worlds[-1], chain, expression.head[:3, :3])
     # CPU time: the simulation is one thread of numpy, and on a shared machine its wall time
     # mostly measures the neighbours.
     start, cpu_start, frames = time.perf_counter(), time.process_time(), 0
     while time.perf_counter() - start < 0.25 or frames < 200:
-        avatar.springs.advance(world, avatar.frame_seconds)
+        avatar.springs.advance(worlds[frames % len(worlds)].copy(), avatar.frame_seconds)
         frames += 1
     springs_ms = (time.process_time() - cpu_start) / frames * 1000.0
     turning_ms, _ = _frame_times(avatar, compositor, turns, seconds / 2)

@@ -15,6 +15,10 @@ with the longest chain rather than with the number of joints or colliders: Godet
 in chains 2 deep, 4 colliders) measures in ``persona bench render``
 (``godette_springs_cpu_ms_mean``) against a budget of ``BUDGET_MS`` per frame.
 
+A model at rest costs nothing: once every tail has stopped moving (``SETTLED_M`` per step)
+and nothing the springs hang from or collide with has moved since, a frame writes the last
+posed joints back instead of stepping; any movement wakes them.
+
 One difference from UniVRM: a tail inside several colliders at once is pushed out of the
 deepest one only (UniVRM pushes out of each in turn), which keeps the colliders in one
 vectorised test.
@@ -29,6 +33,7 @@ from engine.avatar.gltf import Model
 STEP_S = 1.0 / 60.0
 MAX_STEPS = 4  # per frame: 1/15 s of physics; more would be a stall, not motion to show
 BUDGET_MS = 1.5  # per 30 fps frame (two steps) on Godette; persona bench render measures it
+SETTLED_M = 1e-6  # a tail that moves less than this in a step (a thousandth of a millimetre)
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -120,6 +125,15 @@ class SpringBones:
             self._levels.append(_Level(model, [joints[k] for k in chosen], rest_world,
                                        touches[chosen]))
         self._followers = _followers(model, {j.node for j in joints})
+        # What the springs depend on (the nodes their chains hang from, the colliders' nodes)
+        # and what they pose (their joints and the nodes below): kept to sleep while at rest.
+        spring_nodes = {j.node for j in joints}
+        self._inputs = np.array(sorted({int(p) for level in self._levels for p in level.parents
+                                        if int(p) not in spring_nodes}
+                                       | set(self._collider_nodes.tolist())), np.int64)
+        self._posed = np.array([*sorted(spring_nodes), *(n for n, _, _ in self._followers)],
+                               np.int64)
+        self._asleep: tuple[np.ndarray, np.ndarray] | None = None  # (inputs, posed rows)
 
     def reset(self, world: np.ndarray) -> None:
         """Put every tail at rest for the pose in ``world`` (no velocity)."""
@@ -127,6 +141,7 @@ class SpringBones:
             level.current = level.rest_tails(world)
             level.previous = level.current.copy()
         self._time = 0.0
+        self._asleep = None
 
     def advance(self, world: np.ndarray, seconds: float) -> int:
         """Run the fixed steps that fit in ``seconds`` more (plus what earlier calls left over)
@@ -137,12 +152,19 @@ class SpringBones:
         self._time = min(self._time + max(seconds, 0.0), MAX_STEPS * self.step_s)
         steps = int(self._time / self.step_s + 1e-9)
         self._time -= steps * self.step_s
+        inputs = world[self._inputs]
+        if self._asleep is not None and np.array_equal(inputs, self._asleep[0]):
+            world[self._posed] = self._asleep[1]  # nothing moved: the steps would change nothing
+            return steps
         for _ in range(steps):
             self._pass(world, integrate=True)
         if not steps:
             self._pass(world, integrate=False)
         for node, parent, local in self._followers:
             world[node] = world[parent] @ local
+        settled = steps and all(np.abs(level.current - level.previous).max() < SETTLED_M
+                                for level in self._levels)
+        self._asleep = (inputs, world[self._posed].copy()) if settled else None
         return steps
 
     def _pass(self, world: np.ndarray, integrate: bool) -> None:

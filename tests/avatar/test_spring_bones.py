@@ -185,3 +185,22 @@ def test_a_broken_spring_extension_names_the_field(tmp_path):
     open(path, "w").write(json.dumps(document))
     with pytest.raises(AssetError, match=r"VRMC_springBone\.springs\[0\]\.joints\[1\]\.node"):
         load_model(path)
+
+
+def test_springs_at_rest_sleep_and_a_head_turn_wakes_them(shared_asset):
+    """Once the hair has stopped, frames with nothing moved pose the joints as the last step
+    left them (no steps run); the first head turn swings the hair exactly as it would have."""
+    model, rest = _godette(shared_asset)
+    tip = next(n for n, node in enumerate(model.nodes) if node.name == "FrontHair_L_End")
+    yaws = [0.0] * 60 + [25.0] * 30
+    sleeping = _run(model, rest, SpringBones(model, rest), yaws, tip)
+    awake = SpringBones(model, rest)
+    awake_tips = []
+    for degrees in yaws:  # the same run with the sleep forgotten before every frame
+        world = rest.copy()
+        humanoid.turn_head(world, humanoid.head_chain(model), _yaw(degrees))
+        awake._asleep = None
+        awake.advance(world, FRAME_S)
+        awake_tips.append(world[tip][:3, 3].copy())
+    np.testing.assert_allclose(np.array(sleeping), np.array(awake_tips), atol=1e-5)
+    assert np.linalg.norm(sleeping[70] - sleeping[59]) > 0.01  # the turn moved the hair
