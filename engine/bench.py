@@ -30,6 +30,7 @@ BENCHMARKS: dict[str, str] = {
     "voice-soak": "engine.voice.bench:bench_voice_soak",
     "io": "engine.output.bench:bench_io",
     "avsync": "engine.output.avsync:bench_avsync",
+    "avsync-live": "engine.output.avsync:bench_avsync_live",
     "watermark": "engine.safety.watermark_bench:bench_watermark",
 }
 

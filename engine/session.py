@@ -33,7 +33,7 @@ from engine.gl.compositor import Compositor, Overlay
 from engine.gl.context import GLContext
 from engine.gl.programs import ShaderLibrary
 from engine.output.base import Sink
-from engine.output.factory import WINDOW, OpenedSinks, open_sinks, parse_sinks
+from engine.output.factory import OpenedSinks, SinkSpec, open_sinks, parse_sinks, preview_spec
 from engine.scene_loader import AvatarLoader, SceneLoader
 from engine.scenes import Scene, load_scene, load_scenes, resolve_avatar
 from engine.status import Command
@@ -150,8 +150,9 @@ def build_app(settings: Settings, *, source: Source | None = None,
 
 def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clock, scenes,
            voice, realtime) -> Session:
-    preview = settings.preview or (sinks is None
-                                   and any(parse_sinks(spec) == [WINDOW] for spec in settings.sinks))
+    windows = [] if sinks is not None else [
+        window for window in (preview_spec(parse_sinks(spec)) for spec in settings.sinks) if window]
+    preview = settings.preview or bool(windows)
     gl = GLContext.create(settings.size if preview else None)
     resources.callback(gl.close)
     shaders = ShaderLibrary(gl.ctx)
@@ -216,6 +217,9 @@ def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clo
         compositor.set_badge(badge_overlay(badge, settings.size) if badge.enabled else None)
 
     director.listen(lambda live, crossfade_s: show_badge(live.scene))
+    follow_arms = getattr(tracker, "set_upper_body", None)  # the camera tracker's MediaPipe Pose
+    if follow_arms is not None:
+        director.listen(lambda live, crossfade_s: follow_arms(live.scene.upper_body))
     # Against the default (on), so that a session that starts with the badge off is logged.
     record_change(BadgeSettings(text=director.current.scene.badge),
                   badge_for(director.current.scene), audit)
@@ -239,7 +243,7 @@ def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clo
     board.publish(app.status())
     session = Session(app, gl, shaders, session_id, board, resources)
     if preview:
-        _open_window(session, settings, opened)
+        _open_window(session, settings, opened, windows[0] if windows else SinkSpec("window"))
     if settings.control or settings.control_lan:  # a settings file may give control_lan alone
         from engine.control.server import ControlServer
 
@@ -289,7 +293,7 @@ def _open_sinks(settings: Settings, sinks: list[Sink] | None, voice, resources: 
         return OpenedSinks(sinks)
     audio_rate = voice.sample_rate if voice is not None else None
     # The preview window owns GL, so _open_window opens it, not the factory.
-    specs = [spec for spec in map(parse_sinks, settings.sinks) if spec != [WINDOW]]
+    specs = [spec for spec in map(parse_sinks, settings.sinks) if preview_spec(spec) is None]
     opened = open_sinks(specs, *size, fps, audio_rate,
                         recorder=partial(StoredRecording, settings=settings, audit=audit))
     for sink in opened:
@@ -311,7 +315,8 @@ def _with_shader_reload(on_frame, shaders: ShaderLibrary, interval_s: float = 0.
     return chained
 
 
-def _open_window(session: Session, settings: Settings, opened: list[Sink]) -> None:
+def _open_window(session: Session, settings: Settings, opened: list[Sink],
+                 spec: SinkSpec) -> None:
     from engine.hud import DETAIL_ACTION, Hud
     from engine.output.window import WindowSink
 
@@ -333,7 +338,8 @@ def _open_window(session: Session, settings: Settings, opened: list[Sink]) -> No
             app.commands.put(Command.parse(text))
 
     window = WindowSink(session.gl, session.shaders, settings.keys, on_command=on_command,
-                        overlay=overlay, confirm_quit=lambda: live_camera)
+                        overlay=overlay, confirm_quit=lambda: live_camera,
+                        mirrored=spec.mirrored)
     window.open(*settings.size, settings.fps)
     session.resources.callback(window.close)
     app.sinks.append(window)

@@ -6,7 +6,10 @@ when a later one wins, each skipped one is logged as a warning with its reason.
 
     null                      NullSink
     memory                    MemorySink
-    window                    the preview window (opened by engine.session, which owns GL)
+    window[:mirrored|:unmirrored]
+                              the preview window (opened by engine.session, which owns GL),
+                              shown as a mirror unless asked otherwise; other sinks always
+                              get the picture as the camera sees it
     virtualcam[:BACKEND[:DEVICE]]
     y4m:PATH                  PATH may be a named pipe, or - for standard output
     record:PATH | PATH.mp4    H.264 MP4
@@ -27,7 +30,8 @@ from engine.output.base import Sink
 
 log = logging.getLogger(__name__)
 
-SPEC_HELP = "null, memory, window, virtualcam[:BACKEND[:DEVICE]], y4m:PATH, record:PATH or PATH.mp4"
+SPEC_HELP = ("null, memory, window[:mirrored|:unmirrored], virtualcam[:BACKEND[:DEVICE]], "
+             "y4m:PATH, record:PATH or PATH.mp4")
 
 SinkKind = Literal["null", "memory", "window", "virtualcam", "y4m", "record"]
 # Makes the sink for a recording from (path, audio_rate); the session passes one that applies
@@ -35,6 +39,9 @@ SinkKind = Literal["null", "memory", "window", "virtualcam", "y4m", "record"]
 RecorderMaker = Callable[[str, int | None], Sink]
 
 _BARE = ("null", "memory", "window")  # kinds that take no argument
+# The window's one option: people expect to see themselves as in a mirror; what the other side
+# receives is never mirrored (text on a shirt or a sign must read the right way round).
+_WINDOW_VIEWS = {"mirrored": True, "unmirrored": False}
 _WITH_PATH = ("y4m", "record")
 
 
@@ -46,9 +53,15 @@ class SinkSpec:
     path: str | None = None  # y4m, record
     backend: str | None = None  # virtualcam; None tries every backend
     device: str | None = None  # virtualcam; None takes the first free device
+    mirrored: bool = True  # window: the preview shown as a mirror
 
 
-WINDOW = SinkSpec("window")  # the preview window: the session opens it, never make_sink
+def preview_spec(alternatives: Sequence[SinkSpec]) -> SinkSpec | None:
+    """The window's spec when ``alternatives`` is the preview window alone (the session opens
+    it, never ``make_sink``), else None."""
+    if len(alternatives) == 1 and alternatives[0].kind == "window":
+        return alternatives[0]
+    return None
 
 
 def parse_sink(text: str) -> SinkSpec:
@@ -57,6 +70,8 @@ def parse_sink(text: str) -> SinkSpec:
     kind, colon, rest = text.partition(":")
     if kind in _BARE and not colon:
         return SinkSpec(kind)
+    if kind == "window" and rest in _WINDOW_VIEWS:
+        return SinkSpec("window", mirrored=_WINDOW_VIEWS[rest])
     if kind == "virtualcam":
         backend, _, device = rest.partition(":")
         return SinkSpec("virtualcam", backend=backend or None, device=device or None)
@@ -69,6 +84,9 @@ def parse_sink(text: str) -> SinkSpec:
         raise ConfigError(f"empty sink spec; expected one of: {SPEC_HELP}")
     if kind in _WITH_PATH:
         raise ConfigError(f"sink {text!r} needs a path: {kind}:PATH")
+    if kind == "window":
+        raise ConfigError(f"sink {text!r}: the window is window:mirrored (the default) or "
+                          "window:unmirrored")
     if kind in _BARE:
         raise ConfigError(f"sink {kind!r} takes no argument, got {text!r}")
     raise ConfigError(f"unknown sink {text!r}; expected one of: {SPEC_HELP}")

@@ -11,7 +11,12 @@ stay in sync for as long as the two feeds are honest about time:
   dropped is filled by repeating the frame before it, so the video keeps its length and a
   constant frame rate (editors and players mis-sync variable-rate MP4s), and audio blocks are
   placed by ``AudioBlock.t`` — silence fills gaps, overlaps are trimmed — so lost audio or lost
-  frames never slide one track against the other.
+  frames never slide one track against the other. A second frame for a slot already written
+  (the loop drew again before the camera had a new picture, or caught up after a late frame)
+  is left out (``frames_left_out``): bumped to the next slot it would make every later frame a
+  slot late — 33 ms behind the sound at 30 fps — until the next gap (measured:
+  ``persona bench avsync-live``). Frames that come faster than real time all the same (a fake
+  clock) are all kept, one slot each.
 
 Given ``stream`` (a binary file-like object) instead of a path, the recorder writes fragmented
 MP4 (``frag_keyframe+empty_moov``): it never seeks back, so the stream can be an encrypting
@@ -89,6 +94,8 @@ class RecorderSink(BaseSink):
         self._t0: float | None = None  # capture time of the first frame: time zero of the file
         self._last_pts = -1
         self.frames_repeated = 0  # dropped slots filled with the frame before them (capture timing)
+        self.frames_left_out = 0  # frames that had no slot of their own (capture timing)
+        self._on_time = True  # capture timing: the last frame is at its own slot
         self._last_planes: np.ndarray | None = None
         self._audio_pending = np.zeros(0, np.float32)
         self._audio_pts = 0  # samples handed to the encoder so far
@@ -151,19 +158,32 @@ class RecorderSink(BaseSink):
         with self._lock:
             if self._t0 is None:
                 self._t0 = frame.t_capture
-            if self.timing == "capture":
-                pts = round((frame.t_capture - self._t0) * self._rate)
-                pts = max(pts, self._last_pts + 1)  # a stalled clock must not repeat a pts
-            else:
-                pts = self._last_pts + 1
-            if pts > self._last_pts + 1 and self._last_pts >= 0:
-                # One queue item however long the gap: the encoder thread repeats the frame.
-                self._work.put(("repeat", self._last_planes, self._last_pts + 1,
-                                pts - self._last_pts - 1))
-                self.frames_repeated += pts - self._last_pts - 1
-            self._last_pts = pts
-            self._last_planes = planes
-            self._work.put(("video", planes, pts))
+            if self.timing == "frames":
+                self._place_video(planes, self._last_pts + 1)
+                return
+            slot = round((frame.t_capture - self._t0) * self._rate)
+            if slot <= self._last_pts and self._on_time and self._last_pts > 0:
+                # A second frame for a slot already written (the loop drew again before the
+                # camera had a new picture, or caught up after a late frame): left out. Pushed
+                # to the next slot it would make every later frame a slot late until the next
+                # gap, 33 ms behind the sound at 30 fps.
+                self.frames_left_out += 1
+                return
+            # Frames that come faster than real time all the same (a fake clock) all stay.
+            self._on_time = slot > self._last_pts
+            self._place_video(planes, slot)
+
+    def _place_video(self, planes: np.ndarray, pts: int) -> None:
+        """Queue a frame at ``pts`` (or the next free slot), filling the slots before it."""
+        pts = max(pts, self._last_pts + 1)  # a stalled clock must not repeat a pts
+        if pts > self._last_pts + 1 and self._last_pts >= 0:
+            # One queue item however long the gap: the encoder thread repeats the frame.
+            self._work.put(("repeat", self._last_planes, self._last_pts + 1,
+                            pts - self._last_pts - 1))
+            self.frames_repeated += pts - self._last_pts - 1
+        self._last_pts = pts
+        self._last_planes = planes
+        self._work.put(("video", planes, pts))
 
     def write_audio(self, block: AudioBlock) -> None:
         """Append a block of mono float32 samples at ``audio_rate``."""

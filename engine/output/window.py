@@ -2,7 +2,10 @@
 
 The window owns the engine's GL context (``GLContext.windowed``), so showing a frame is one
 texture upload and one draw into the window. The HUD is drawn here and only here: it never
-enters the frame the other sinks receive.
+enters the frame the other sinks receive. The window shows the frame as a mirror by default, as
+people expect to see themselves; the flip is in that one draw's texture coordinates (no copy,
+no extra pass), and the HUD over it reads the right way round. Every other sink gets the frame
+as the camera sees it.
 
 Keys are turned into command names through the settings' key map ("1" → "scene:1",
 "B" → "blank", "ESCAPE" → "quit") and handed to ``on_command``. While the virtual camera is
@@ -49,7 +52,8 @@ class WindowSink:
 
     def __init__(self, gl: GLContext, shaders: ShaderLibrary, keymap: dict[str, str],
                  on_command: Callable[[str], None], overlay: Overlay | None = None,
-                 confirm_quit: Callable[[], bool] = lambda: False) -> None:
+                 confirm_quit: Callable[[], bool] = lambda: False,
+                 mirrored: bool = True) -> None:
         if gl.window is None:
             raise DeviceError("the preview window needs a windowed GL context")
         self.gl = gl
@@ -57,6 +61,7 @@ class WindowSink:
         self.on_command = on_command
         self.overlay = overlay
         self.confirm_quit = confirm_quit
+        self.mirrored = mirrored
         self._pass = ScreenPass(gl.ctx, shaders, "present.glsl", vertices=3)
         self._image: moderngl.Texture | None = None
         self._hud: moderngl.Texture | None = None
@@ -117,7 +122,8 @@ class WindowSink:
         ctx.disable(moderngl.BLEND | moderngl.DEPTH_TEST)
         self._image.use(0)
         self._hud.use(1)
-        self._pass.draw(image=0, overlay=1, overlay_on=self.overlay is not None)
+        self._pass.draw(image=0, overlay=1, overlay_on=self.overlay is not None,
+                        mirrored=self.mirrored)
         glfw.swap_buffers(window)
         glfw.poll_events()
 

