@@ -56,6 +56,9 @@ class Stage:
     name: str
     doc: str
     run: Callable[[App, FrameWork], None]
+    # The loop sleeps until the frame's deadline before this stage: what the stages before it
+    # handed to the GL driver is drawn meanwhile (llvmpipe's raster threads), not waited for.
+    after_deadline: bool = False
 
 
 @dataclass
@@ -88,8 +91,9 @@ class App:
         self.retargeter = retargeter or Retargeter(rest_pose=IdleLife().rest_pose)
         self.sinks = list(sinks)
         self.fps = fps
-        # How long a frame may wait for a scene switch to load: 0 live (never wait), longer
-        # offline, where a frame's content must not depend on how fast the machine is.
+        # How long a frame may wait for a scene switch to load, and for its camera backdrop's
+        # worker: 0 live (never wait), longer offline, where a frame's content must not depend
+        # on how fast the machine is.
         self.scene_load_wait_s = scene_load_wait_s
         self.voice = voice  # engine.voice.live.VoiceEngine or None
         self.on_frame = on_frame
@@ -110,15 +114,26 @@ class App:
     # -- the frame ---------------------------------------------------------------------------
 
     def step(self) -> FrameWork:
-        """Run every stage once; never raises for a stage's failure."""
+        """Run every stage once, waiting for the frame's deadline where ``STAGES`` says; never
+        raises for a stage's failure.
+
+        The frame is on time when its stages up to the wait are done by its deadline; the
+        readback and the outputs follow right after it, so every frame reaches the outputs at
+        its deadline plus the readback, and the latency figure (capture to outputs) counts the
+        wait."""
         work = FrameWork(self.clock.tick())
-        started = time.perf_counter()
         # Stages are timed on the clock's time, as the frame budget is (engine.clock): one read
         # per stage, and only a stage that alone overran the budget is recorded.
         now, budget = self.clock.now, self.clock.period
         mark = work.tick.t
         worst: tuple[float, str] | None = None
+        pace: Pace | None = None
+        started, work_s = time.perf_counter(), 0.0
         for stage in STAGES:
+            if stage.after_deadline and pace is None:
+                work_s += time.perf_counter() - started
+                pace = self.clock.sleep_until_next()
+                started, mark = time.perf_counter(), now()
             try:
                 stage.run(self, work)
             except Exception:  # one bad frame never kills the loop
@@ -129,9 +144,11 @@ class App:
                 self._report_overrun(stage.name, done - mark, done)
             mark = done
         finished = time.perf_counter()
-        pace = self.clock.sleep_until_next()
+        work_s += finished - started
+        if pace is None:
+            pace = self.clock.sleep_until_next()
         latency = finished - work.frame.t_capture if work.frame is not None else None
-        self.stats.record(work.tick, pace, finished - started, latency)
+        self.stats.record(work.tick, pace, work_s, latency)
         if pace.span_s >= STALL_WARN_S:
             self._report_stall(pace, worst)
         if self.on_frame is not None:
@@ -248,7 +265,8 @@ class App:
 
     def _backdrop(self, work: FrameWork) -> None:
         if not self.shutter.blank:
-            self.renderer.update_backdrops(self.director.live, work.frame, work.face)
+            self.renderer.update_backdrops(self.director.live, work.frame, work.face,
+                                           self.scene_load_wait_s)
 
     def _render(self, work: FrameWork) -> None:
         expression = work.expression or self._last_expression
@@ -257,7 +275,10 @@ class App:
 
     def _finish(self, work: FrameWork) -> None:
         current, outgoing, crossfade = self.director.layers_for_finish(work.tick.t)
-        work.image = self.compositor.finish(current, outgoing, crossfade)
+        self.compositor.submit(current, outgoing, crossfade)
+
+    def _readback(self, work: FrameWork) -> None:
+        work.image = self.compositor.read()
 
     def _output(self, work: FrameWork) -> None:
         if work.image is None:
@@ -345,16 +366,22 @@ STAGES: tuple[Stage, ...] = (
           App._backdrop),
     Stage("render", "fill each live scene's layer and draw its avatar over it",
           App._render),
-    Stage("finish", "crossfade, badge, one readback, watermark", App._finish),
+    Stage("finish", "crossfade, badge; the driver starts drawing the frame", App._finish),
+    Stage("readback", "one readback, watermark", App._readback, after_deadline=True),
     Stage("output", "virtual camera, recorder, y4m, preview window", App._output),
 )
+WAIT_DOC = "wait for the frame's deadline while the driver draws it (llvmpipe's threads)"
 
 
 def explain() -> str:
-    """The stage order, one line per stage (``persona run --explain``)."""
+    """The stage order, one line per stage (``persona run --explain``), and the wait."""
     width = max(len(stage.name) for stage in STAGES)
-    return "\n".join(f"{n + 1}. {stage.name:<{width}}  {stage.doc}"
-                     for n, stage in enumerate(STAGES))
+    lines = []
+    for n, stage in enumerate(STAGES):
+        if stage.after_deadline:
+            lines.append(f"{'':>{len(str(n + 1)) + 1}} {'(wait)':<{width}}  {WAIT_DOC}")
+        lines.append(f"{n + 1}. {stage.name:<{width}}  {stage.doc}")
+    return "\n".join(lines)
 
 
 def _avatar_note(live) -> str | None:

@@ -27,10 +27,12 @@ class SceneRenderer:
 
     @staticmethod
     def update_backdrops(live: tuple[LiveScene, ...], frame: Frame | None,
-                         face: FaceState | None) -> None:
+                         face: FaceState | None, wait_s: float = 0.0) -> None:
+        """Hand the frame to each camera backdrop's worker; ``wait_s`` for its picture (0 live:
+        the newest finished one shows)."""
         for scene in live:
             if scene.backdrop is not None:
-                scene.backdrop.update(frame, face)
+                scene.backdrop.update(frame, face, wait_s)
 
     def render(self, live: tuple[LiveScene, ...], expression: Expression,
                face: FaceState | None, frame: Frame | None, blank: bool = False) -> None:
@@ -40,14 +42,19 @@ class SceneRenderer:
             if blank:
                 scene.layer.begin(self._blank_card())
                 continue
-            picture = scene.backdrop.pixels if scene.backdrop is not None else None
-            target = scene.layer.begin(picture)
             avatar = scene.avatar.avatar
+            given = frame_input(scene.avatar, expression, face, frame, scene.scene.anonymous)
+            # A kind that shows a picture of its own under what it draws (the face swap's
+            # camera picture) hands it over first: the layer writes it instead of clearing.
+            layer_picture = getattr(avatar, "layer_picture", None)
+            picture = layer_picture(given, scene.layer.size) if layer_picture else None
+            if picture is None and scene.backdrop is not None:
+                picture = scene.backdrop.pixels
+            target = scene.layer.begin(picture)
             set_framing = getattr(avatar, "set_framing", None)
             if set_framing is not None:  # per frame: scenes may share one avatar
                 set_framing(scene.scene.framing)
-            avatar.render(frame_input(scene.avatar, expression, face, frame,
-                                      scene.scene.anonymous), target)
+            avatar.render(given, target)
 
     def _blank_card(self) -> np.ndarray:
         if self._card is None:  # made on first use: most sessions never blank

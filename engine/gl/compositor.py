@@ -4,10 +4,17 @@ Per frame::
 
     layer.begin()                  clear to the background colour (or write a picture into it)
     avatar.render(expr, layer.fbo) draws over it with ordinary alpha blending
-    [outgoing layer, crossfade]    only while scenes are switching: one blended full-screen pass
-    badge                          a small blended quad
-    one RGBA readback              → flip + drop alpha into the reused RGB frame (OpenCV, SIMD)
-    watermark                      saturating add of a precomputed pattern (OpenCV, SIMD)
+    submit:
+      [outgoing layer, crossfade]  only while scenes are switching: one blended full-screen pass
+      badge                        a small blended quad
+      flush                        the driver starts drawing (llvmpipe: its raster threads)
+    read:
+      one RGBA readback            → flip + drop alpha into the reused RGB frame (OpenCV, SIMD)
+      watermark                    saturating add of a precomputed pattern (OpenCV, SIMD)
+
+``submit`` and ``read`` are split so that the live loop can wait for the frame's deadline in
+between (``engine.app``): on llvmpipe the frame is rasterised on worker threads while the loop
+sleeps, instead of the loop waiting for it in the readback. ``finish`` is both at once.
 
 Every full-screen pass costs 5–10 ms at 720p on llvmpipe, so the common frame has none: the
 background is a clear, or a frame-sized picture (a background image, the camera backdrop, the
@@ -23,7 +30,11 @@ sets uniforms and draws.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 import cv2
 import moderngl
@@ -47,10 +58,16 @@ def layer_pixels(image: np.ndarray, size: tuple[int, int],
     first (GL's order), ready for ``SceneLayer.begin``. Scaled bilinearly (the pictures written
     this way are smooth: a blurred room, a card); written into ``out`` when given."""
     width, height = size
-    if image.shape[1] != width or image.shape[0] != height:
-        image = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
     if out is None:
         out = np.empty((height, width, 4), np.uint8)
+    if image.shape[0] * image.shape[1] < width * height:
+        # A smaller picture (the 256x144 camera backdrop) is converted and flipped at its own
+        # size, so the frame-sized work is the one resize, straight into ``out``.
+        if image.shape[2] == 3:
+            image = cv2.cvtColor(image, cv2.COLOR_RGB2RGBA)
+        return cv2.resize(cv2.flip(image, 0), size, dst=out, interpolation=cv2.INTER_LINEAR)
+    if image.shape[1] != width or image.shape[0] != height:
+        image = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
     if image.shape[2] == 3:
         cv2.cvtColor(image, cv2.COLOR_RGB2RGBA, dst=out)
     else:
@@ -108,6 +125,26 @@ def texture_from_image(ctx: moderngl.Context, image: np.ndarray,
     return texture
 
 
+@cache
+def _gl_flush() -> Callable[[], None]:
+    """``glFlush``, which moderngl does not expose: it hands the queued drawing to the driver
+    and returns at once (on llvmpipe the raster threads start; a readback would otherwise start
+    them and wait). Taken from the GL dispatch library (libglvnd's libOpenGL, or libGL), which
+    routes it to the current context, EGL or a window's; without one it does nothing and the
+    frame is drawn at its readback, as before."""
+    for name in ("OpenGL", "GL"):
+        path = ctypes.util.find_library(name)
+        if path is None:
+            continue
+        try:
+            flush = ctypes.CDLL(path).glFlush
+        except (OSError, AttributeError):
+            continue
+        flush.restype, flush.argtypes = None, []
+        return flush
+    return lambda: None
+
+
 class ScreenPass:
     """Draws a program whose vertex stage makes its own positions from gl_VertexID (a full-screen
     triangle, a rectangle), so it needs no vertex buffer. The empty vertex array is made once per
@@ -163,14 +200,21 @@ class SceneLayer:
         """Fill the layer with the background — or with ``picture``, layer pixels that change
         per frame (``layer_pixels``: a camera backdrop, the "be right back" card) — and return
         it for the avatar to draw over."""
-        self.fbo.use()
-        if self.transparent:
-            self.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
-        else:
-            self.fbo.clear(*self.background.color, 1.0, depth=1.0)
         pixels = picture if picture is not None or self.transparent else self._background_pixels
-        if pixels is not None:
-            self.color.write(pixels)
+        if pixels is None:
+            self.fbo.use()
+            colour = (0.0, 0.0, 0.0, 0.0) if self.transparent else (*self.background.color, 1.0)
+            self.fbo.clear(*colour, depth=1.0)
+            return self.fbo
+        # The picture replaces the colour clear and goes in before the layer is bound: a write
+        # into the texture of the bound framebuffer makes llvmpipe first rasterise the clear
+        # queued on it and wait for that (2-20 ms a frame at 720p, against 0.5 ms this way).
+        self.color.write(pixels)
+        self.fbo.color_mask = (False, False, False, False)
+        self.fbo.use()
+        self.fbo.clear(depth=1.0)  # the depth only
+        self.fbo.color_mask = (True, True, True, True)
+        self.fbo.use()  # moderngl applies a framebuffer's colour mask when it is bound
         return self.fbo
 
     def release(self) -> None:
@@ -195,6 +239,7 @@ class Compositor:
         self._watermark_add: np.ndarray | None = None
         self._watermark_subtract: np.ndarray | None = None
         self._watermark_delta: np.ndarray | None = None
+        self._submitted: SceneLayer | None = None  # the layer ``submit`` handed to the driver
         self.transparent = False
 
     def set_transparent(self, transparent: bool) -> None:
@@ -244,6 +289,13 @@ class Compositor:
 
         The returned array is reused next frame: sinks that keep frames must copy.
         """
+        self.submit(scene, outgoing, crossfade)
+        return self.read()
+
+    def submit(self, scene: SceneLayer, outgoing: SceneLayer | None = None,
+               crossfade: float = 0.0) -> None:
+        """Crossfade and badge into ``scene`` and hand the frame to the driver, which starts
+        drawing it without being waited for; ``read`` collects it."""
         ctx = self.ctx
         scene.fbo.use()
         ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
@@ -258,6 +310,16 @@ class Compositor:
             self._badge_texture.use(0)
             self._blend_pass.draw(image=0, opacity=1.0, rect=(x, 1.0 - y - h, w, h))
         ctx.disable(moderngl.BLEND)
+        _gl_flush()()
+        self._submitted = scene
+
+    def read(self) -> np.ndarray:
+        """The frame ``submit`` handed over: read back once (waiting for the driver only if it
+        has not finished drawing), flipped, alpha dropped, watermarked. The returned array is
+        reused next frame: sinks that keep frames must copy."""
+        if self._submitted is None:
+            raise RuntimeError("Compositor.read() before submit()")
+        scene, self._submitted = self._submitted, None
         scene.fbo.read_into(self._rgba, components=4)
         if self.transparent:
             cv2.flip(self._rgba, 0, dst=self.frame)

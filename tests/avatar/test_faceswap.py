@@ -194,6 +194,35 @@ def test_the_face_is_drawn_on_the_picture_it_was_tracked_on(gl, shaders, composi
     assert np.array_equal(out[outside], first.image[outside])
 
 
+def test_the_picture_handed_to_the_layer_first_draws_the_same_frame(gl, shaders, compositor,
+                                                                     persona, clip):
+    """The scene renderer's way (``layer_picture``, written by ``begin`` instead of a clear)
+    gives exactly the frame of ``render`` alone; without the camera there is no picture."""
+    layer = compositor.layers[0]
+    outputs = []
+    for handed_over in (False, True):
+        avatar = FaceSwapAvatar(gl.ctx, shaders, persona)
+        try:
+            frames = []
+            for frame, face in clip[:3]:
+                given = AvatarInput(Expression(), face, frame)
+                picture = avatar.layer_picture(given, layer.size) if handed_over else None
+                avatar.render(given, layer.begin(picture))
+                frames.append(compositor.finish(layer).copy())
+            assert avatar.showing == "swap"
+            withheld = AvatarInput(Expression(), clip[0][1], None)
+            assert avatar.layer_picture(withheld, layer.size) is None
+            avatar.render(withheld, layer.begin())
+            assert avatar.showing == "nothing"
+            frames.append(compositor.finish(layer).copy())
+        finally:
+            avatar.release()
+        outputs.append(frames)
+    for alone, handed in zip(*outputs):
+        assert np.array_equal(alone, handed)
+    assert np.ptp(outputs[1][-1].reshape(-1, 3), axis=0).max() <= 1  # the background only
+
+
 @pytest.mark.parametrize("name", ["WolfgangLanger_Pexels.mp4", "pyfeat_single_face.mp4"])
 def test_identity_is_the_personas_and_no_seam_shows(gl, shaders, persona, shared_asset, name):
     result = bench.evaluate_clip(shared_asset(f"video/{name}"), persona, gl, shaders, step=24)

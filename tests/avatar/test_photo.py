@@ -219,6 +219,17 @@ def test_neutral_is_the_photo(avatar, frame, built):
     assert np.median(np.abs(shown - expected)) <= 3
 
 
+def test_the_photo_is_never_shrunk_on_screen(avatar, frame):
+    """The texture is scaled once to the size the photo is shown at, so plain bilinear
+    filtering (no mipmaps) never skips texels."""
+    frame(avatar, Expression())
+    photo_h = avatar.rig.size[1]
+    shown_h = FRAME[1]  # fitted by its height: the 16:9 frame is wider than the photo
+    assert photo_h > shown_h  # this test's frame does shrink it
+    texels_per_pixel = avatar._texture.height * photo_h / avatar._atlas.shape[0] / shown_h
+    assert 0.99 <= texels_per_pixel <= 1.0 + 1.0 / shown_h
+
+
 def test_no_holes_at_any_pose_or_expression(avatar, frame):
     shapes = blendshape_vector({"jawOpen": 1, "eyeBlinkLeft": 1, "eyeBlinkRight": 1,
                                 "mouthSmileLeft": 1, "browInnerUp": 1})

@@ -100,3 +100,53 @@ def test_watermark_moves_luma_by_the_pattern(compositor):
 def test_cover_fit_crops_the_longer_side():
     assert cover_fit((200, 100), (100, 100)) == pytest.approx((0.25, 0.0, 0.5, 1.0))
     assert cover_fit((100, 200), (100, 100)) == pytest.approx((0.0, 0.25, 1.0, 0.5))
+
+
+def test_a_picture_replaces_the_clear_and_the_depth_is_still_cleared(gl, compositor):
+    """A layer given a picture shows it where the avatar does not draw; the depth buffer is
+    cleared all the same, so a depth-tested avatar drawn at the same depth again still draws."""
+    import moderngl
+
+    from engine.avatar.base import AvatarInput
+    from engine.gl.compositor import layer_pixels
+    from engine.types import Expression
+    from tests.core.quad_avatar import quad
+
+    avatar = quad(gl.ctx, (0.0, 1.0, 0.0)).avatar
+    picture = np.zeros((180, 320, 3), np.uint8)
+    picture[:, :, 0] = np.arange(320, dtype=np.uint8)[None, :]  # a ramp: any shift shows
+    layer = compositor.layers[0]
+    layer.set_background(Background(color=(0.0, 0.0, 1.0)))
+    try:
+        for _ in range(2):
+            target = layer.begin(layer_pixels(picture, SIZE))
+            gl.ctx.enable(moderngl.DEPTH_TEST)
+            avatar.render(AvatarInput(Expression()), target)
+            gl.ctx.disable(moderngl.DEPTH_TEST)
+            frame = compositor.finish(layer)
+            assert tuple(frame[90, 160]) == (0, 255, 0)  # the avatar, both times
+            assert np.array_equal(frame[:, :100], picture[:, :100])  # the picture, exactly
+        layer.begin()
+        assert (compositor.finish(layer) == (0, 0, 255)).all()  # next frame: the colour again
+    finally:
+        avatar.release()
+
+
+def test_a_submitted_frame_reads_back_as_itself(compositor):
+    """``submit`` hands a frame to the driver and ``read`` returns exactly that frame, however
+    long the loop waits in between: never the next frame's pixels, never a stale one."""
+    import time
+
+    from engine.gl.compositor import layer_pixels
+
+    rng = np.random.default_rng(3)
+    layer = compositor.layers[0]
+    pictures = [rng.integers(0, 256, (180, 320, 3), dtype=np.uint8) for _ in range(3)]
+    for wait_s in (0.0, 0.02):
+        for picture in pictures:
+            layer.begin(layer_pixels(picture, SIZE))
+            compositor.submit(layer)
+            time.sleep(wait_s)  # the loop waiting for the deadline while the driver draws
+            assert np.array_equal(compositor.read(), picture)
+    with pytest.raises(RuntimeError):
+        compositor.read()  # nothing submitted since: no frame to give, not the old one again

@@ -142,11 +142,32 @@ def test_blur_backdrop_paints_out_the_tracked_face(photo_and_face):
         centre = out[int((y + h / 2) * sy), int((x + w / 2) * sx)]
         mean = small.reshape(-1, 3).mean(axis=0)
         assert np.abs(centre - mean).max() < 25  # skin tone gone: the fill colour shows
-        # A short dropout keeps the face painted out; a long one leaves only ambient light.
-        backdrop.update(Frame(image, 0.5, 1), FaceState.lost(0.5))
-        assert np.array_equal(shown(backdrop), out)
-        backdrop.update(Frame(image, 2.0, 2), FaceState.lost(2.0))
+        # A frame with no face leaves only ambient light, even a one-frame dropout: the boxes
+        # last seen say nothing of a bystander who has moved since.
+        backdrop.update(Frame(image, 0.04, 1), FaceState.lost(0.04))
         ambient = shown(backdrop)
         assert np.abs(np.diff(ambient.mean(axis=2), axis=1)).max() < 3
+        assert np.abs(np.diff(out.mean(axis=2), axis=1)).max() > 3  # the 16x9 picture had more
+    finally:
+        backdrop.release()
+
+
+def test_live_the_backdrop_never_waits_and_shows_only_finished_blurred_pictures(photo_and_face):
+    """On its worker (``wait_s=0``, as the live loop calls it) an update does not wait; what
+    shows is the black start or a finished blur of some frame, never the camera picture, and
+    the newest frame's picture arrives once the worker is done with it."""
+    image, box = photo_and_face
+    backdrop = CameraBackdrop("blur", (640, 360))
+    try:
+        seen = []
+        for index in range(12):
+            backdrop.update(Frame(image, index / 30, index), FaceState(t=index / 30, found=True,
+                                                                    box=box), wait_s=0.0)
+            seen.append(shown(backdrop))
+        for picture in seen:
+            # A 16x9 picture enlarged: no camera detail from pixel to pixel.
+            assert np.abs(np.diff(picture.mean(axis=2), axis=1)).max() < 30
+        backdrop.update(Frame(image, 11 / 30, 11), None, wait_s=2.0)  # the same frame: waits
+        assert shown(backdrop).any()
     finally:
         backdrop.release()

@@ -177,7 +177,8 @@ def bench_faceswap(seconds: float | None) -> dict[str, float]:
 def render_figures(gl, shaders, compositor, seconds: float) -> dict[str, float]:
     """The face-swap entry of ``persona bench render``: p50/p99 ms of a 1280x720 frame with the
     astronaut swapped onto frames of the sample clip, camera picture upload and readback
-    included (every frame is a new camera frame, so nothing is cached)."""
+    included (every frame is a new camera frame, so nothing is cached). The picture goes into
+    the layer as the scene renderer puts it there (``layer_picture``, then ``begin``)."""
     from engine.avatar.faceswap.render import FaceSwapAvatar
     from engine.tracking.mediapipe_tracker import MediaPipeTracker
 
@@ -205,7 +206,8 @@ def render_figures(gl, shaders, compositor, seconds: float) -> dict[str, float]:
             frame = Frame(image, t, count)
             live = FaceState(t=t, found=True, landmarks=face.landmarks, box=face.box)
             start = time.perf_counter()
-            avatar.render(AvatarInput(Expression(), live, frame), layer.begin())
+            given = AvatarInput(Expression(), live, frame)
+            avatar.render(given, layer.begin(avatar.layer_picture(given, layer.size)))
             compositor.finish(layer)
             if count >= 5:  # warm-up: shader compilation, first uploads
                 times.append(time.perf_counter() - start)

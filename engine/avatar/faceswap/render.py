@@ -6,8 +6,10 @@ Per frame, on the loop's thread:
    camera, and a face drawn on the newer picture would trail every head movement by a frame) is
    copied into the layer's colour texture as it is, RGBA and bottom row first. That is an upload
    of 0.3 ms where a textured full-screen pass costs 6–10 ms on llvmpipe (docs/architecture.md),
-   so the picture costs no pass at all; the scene's own background is covered by it. The same
-   bytes go to a second texture the eye and mouth openings sample.
+   so the picture costs no pass at all; the scene's own background is covered by it. The scene
+   renderer asks for it first (``layer_picture``) and the layer writes it instead of clearing
+   (``SceneLayer.begin``): written after the clear, it would wait for llvmpipe to draw the clear.
+   The rows of it that the eye and mouth openings sample go to a second texture.
 2. Bystanders' face boxes (``FaceState.others``) are blurred in that picture first, as the blur
    backdrop does (``engine.backdrop.blur_picture``): a role-play shows the real room, never
    anyone else's face.
@@ -90,7 +92,9 @@ class FaceSwapAvatar:
         self._vaos: tuple[moderngl.VertexArray, ...] | None = None
         self._camera: moderngl.Texture | None = None  # the live picture, for the openings
         self._rgba: np.ndarray | None = None  # the picture as uploaded, bottom row first
-        self._sampled_rows: tuple[int, int] | None = None  # camera-texture rows the openings use
+        self._sampled_rows = (0, 0)  # camera-texture rows the openings sample
+        self._prepared: AvatarInput | None = None  # the frame ``layer_picture`` was made for
+        self._mesh_now: np.ndarray | None = None  # ... and the mesh it placed (None: none drawn)
         self._recent: deque[Frame] = deque(maxlen=RECENT_FRAMES)
         self._last_found: FaceState | None = None  # the last face seen, and its mesh
         self._last_mesh: np.ndarray | None = None
@@ -104,43 +108,47 @@ class FaceSwapAvatar:
 
     # -- per frame -------------------------------------------------------------------------------
 
-    def render(self, frame: AvatarInput, target: moderngl.Framebuffer) -> None:
+    def layer_picture(self, frame: AvatarInput, size: tuple[int, int]) -> np.ndarray | None:
+        """This frame's camera picture as layer pixels (``size``, RGBA, bottom row first), with
+        bystanders (and, once the face is lost, the performer) blurred; None when the privacy
+        rule withheld the camera. Also places this frame's mesh, which ``render`` then draws;
+        the array is reused next frame."""
+        self._prepared, self._mesh_now = frame, None
         if frame.camera is None:  # the privacy rule withheld it: the scene's background shows
             if not self._warned_no_camera:
                 log.warning("face swap %r: no camera picture (not consented for the camera); "
                             "nothing is drawn", self.persona.name)
                 self._warned_no_camera = True
             self.showing = "nothing"
-            return
+            return None
         if not self._recent or self._recent[-1].index != frame.camera.index:
             self._recent.append(frame.camera)
         face = frame.face
         picture = self._picture_for(face)
-        width, height = target.size
+        width, height = size
         scale = (width / picture.size[0], height / picture.size[1])
         image = picture.image
-        if (image.shape[1], image.shape[0]) != (width, height):
+        resized = (image.shape[1], image.shape[0]) != (width, height)
+        if resized:
             image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
-        else:
-            image = image.copy()
-        mesh = None
+        blurred: tuple = ()  # boxes to blur in the picture (a copy: the frame is shared)
         if face is not None and face.found and face.landmarks is not None:
             live = face.landmarks * np.array([scale[0], scale[1], scale[0]], np.float32)
-            mesh = self.shape.place(live, face.t)
+            self._mesh_now = self.shape.place(live, face.t)
             measured = colour.skin_stats(image, geometry.with_centres(live[:, :2]), self._core)
             self.live_stats.update(measured, face.t)
-            self._last_found, self._last_mesh = face, mesh
+            self._last_found, self._last_mesh = face, self._mesh_now
             self._camera_uv.write(self._camera_coordinates(live, width, height))
             # The openings sample the camera texture only between the live face's rows.
             top, bottom = int(live[:, 1].min()) - 2, int(np.ceil(live[:, 1].max())) + 2
             self._sampled_rows = (max(0, height - bottom), min(height, height - top))
-            blur_boxes(image, face.others, scale)
+            blurred = face.others
             self.showing = "swap"
         elif (self._last_found is not None and self._last_mesh is not None
               and picture.t_capture - self._last_found.t <= HOLD_S):
-            mesh = self._last_mesh
+            self._mesh_now = self._last_mesh
             others = face.others if face is not None else ()
-            blur_boxes(image, (self._last_found.box, *others), scale)
+            blurred = (self._last_found.box, *others)
             self.showing = "held"
         else:
             boxes = () if face is None else face.others
@@ -148,10 +156,28 @@ class FaceSwapAvatar:
                 boxes = (*boxes, self._last_found.box)
             image = cv2.resize(blur_picture(picture.image, boxes), (width, height),
                                interpolation=cv2.INTER_LINEAR)
+            resized = True
             self.showing = "blurred"
-        self._upload(image, target, drawing=mesh is not None)
-        if mesh is not None:
-            self._draw(mesh, target)
+        if blurred:
+            image = image if resized else image.copy()
+            blur_boxes(image, blurred, scale)
+        return self._layer_pixels(image)
+
+    def render(self, frame: AvatarInput, target: moderngl.Framebuffer) -> None:
+        """Draw the swapped face over the layer, which holds ``layer_picture(frame)`` when the
+        scene renderer asked for it; for any other caller the picture is written here first."""
+        if self._prepared is not frame:
+            pixels = self.layer_picture(frame, target.size)
+            if pixels is not None:
+                target.color_attachments[0].write(pixels)
+        self._prepared = None
+        if self._mesh_now is None:
+            return
+        first, last = self._sampled_rows
+        if last > first:  # rows of a C-ordered array: a view, no copy
+            width = self._rgba.shape[1]
+            self._camera.write(self._rgba[first:last], viewport=(0, first, width, last - first))
+        self._draw(self._mesh_now, target)
 
     def _picture_for(self, face: FaceState | None) -> Frame:
         """The recent camera frame the landmarks were measured on, else the newest."""
@@ -167,9 +193,9 @@ class FaceSwapAvatar:
         uv[:, 1] = 1.0 - uv[:, 1]
         return uv.tobytes()
 
-    def _upload(self, image: np.ndarray, target: moderngl.Framebuffer, drawing: bool) -> None:
-        """The picture into the layer, and — for a frame that draws the face — the rows of it
-        the eye and mouth openings sample into the camera texture (not the whole frame twice)."""
+    def _layer_pixels(self, image: np.ndarray) -> np.ndarray:
+        """The picture as RGBA, bottom row first, in the reused buffer (and the camera texture
+        the openings sample made at its size)."""
         height, width = image.shape[:2]
         if self._rgba is None or self._rgba.shape[:2] != (height, width):
             self._rgba = np.empty((height, width, 4), np.uint8)
@@ -179,12 +205,7 @@ class FaceSwapAvatar:
             self._camera.filter = (moderngl.LINEAR, moderngl.LINEAR)
             self._camera.repeat_x = self._camera.repeat_y = False
         cv2.cvtColor(image, cv2.COLOR_RGB2RGBA, dst=self._rgba)
-        cv2.flip(self._rgba, 0, dst=self._rgba)
-        target.color_attachments[0].write(self._rgba)
-        if drawing and self._sampled_rows is not None:
-            first, last = self._sampled_rows
-            if last > first:  # rows of a C-ordered array: a view, no copy
-                self._camera.write(self._rgba[first:last], viewport=(0, first, width, last - first))
+        return cv2.flip(self._rgba, 0, dst=self._rgba)
 
     def _draw(self, mesh: np.ndarray, target: moderngl.Framebuffer) -> None:
         opaque_skin, skin, openings = self._vertex_arrays()

@@ -1,10 +1,12 @@
 """The photo avatar on the GPU: the warped photo in one draw call.
 
-Made once: one texture (mipmapped, linear: a moving mesh over a photo shimmers without mip
-filtering) holding the photo between two blurred margins that fill a letterbox, and below it the
-mouth interior; the static vertex attributes (texture coordinates, lid slide) and the index
-buffer. Per frame: ``PhotoRig.positions`` (numpy), one write of the position buffer and one draw
-with depth testing, so a turned head's nose hides the cheek behind it. The fragment shader is a
+Made once: one texture holding the photo between two blurred margins that fill a letterbox, and
+below it the mouth interior, scaled to the size the photo is shown at when the frame size is
+first known (so it is never shrunk on screen, and plain bilinear filtering has nothing to shimmer
+from: trilinear mip filtering cost a third more CPU per frame on llvmpipe); the static vertex
+attributes (texture coordinates, lid slide) and the index buffer. Per frame:
+``PhotoRig.positions`` (numpy), one write of the position buffer and one draw with depth
+testing, so a turned head's nose hides the cheek behind it. The fragment shader is a
 single texture lookup: on llvmpipe a second sampler, a branch or a per-fragment mip bias each
 made the whole frame a quarter to a third slower, since the mesh covers every pixel.
 """
@@ -50,7 +52,8 @@ class PhotoAvatar:
                  photo: np.ndarray, mouth: np.ndarray) -> None:
         self.ctx, self.shaders, self.rig = ctx, shaders, rig
         atlas = atlas_picture(photo, mouth)
-        self._texture = texture_from_image(ctx, atlas, mipmaps=True)
+        self._atlas = atlas  # uploaded at the size it is shown at (``_upload_atlas``)
+        self._texture: moderngl.Texture | None = None
         height, width = photo.shape[:2]
         total_w, total_h = atlas.shape[1], atlas.shape[0]
         pad = (total_w - width) / 2
@@ -79,6 +82,21 @@ class PhotoAvatar:
         uv[mouth, 1] = 1.0 - (first + self.rig.uv[mouth, 1] * rows) / total
         self._static.write(np.hstack([uv, self._lid]).astype(np.float32).tobytes())
 
+    def _upload_atlas(self, frame_size: tuple[int, int]) -> None:
+        """The atlas as a texture, shrunk (area average) by the factor the photo is shown at
+        when that is below 1; texture coordinates are fractions, so they hold either way."""
+        import cv2
+
+        width, height = self.rig.size
+        fit = min(frame_size[0] / width, frame_size[1] / height)
+        atlas = self._atlas
+        if fit < 1.0:
+            shown = (max(1, round(atlas.shape[1] * fit)), max(1, round(atlas.shape[0] * fit)))
+            atlas = cv2.resize(atlas, shown, interpolation=cv2.INTER_AREA)
+        if self._texture is not None:
+            self._texture.release()
+        self._texture = texture_from_image(self.ctx, atlas)
+
     def _vertex_array(self) -> moderngl.VertexArray:
         program = self.shaders.get(PROGRAM)
         if program is not self._program:  # first use, or the shader was hot-reloaded
@@ -98,6 +116,7 @@ class PhotoAvatar:
         if size != self._frame_size:
             self._frame_size, self._to_ndc = size, self.rig.set_frame(size)
             self._write_static()
+            self._upload_atlas(size)
         self._positions.write(self.rig.positions(frame.expression).tobytes())
         vao = self._vertex_array()
         target.use()
