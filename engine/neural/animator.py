@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from engine.neural.model import (ConvNormRelu, KPDetector, Model, OcclusionAwareGenerator,
@@ -69,17 +70,59 @@ def _fold(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> None:
         conv.bias.copy_((conv.bias - norm.running_mean) * factor + norm.bias)
 
 
+class FoldedConvRelu(nn.Module):
+    """A ``ConvNormRelu`` with its norm folded into the convolution; the relu runs in place on
+    the convolution's fresh output (one full-size tensor fewer per block)."""
+
+    def __init__(self, block: ConvNormRelu) -> None:
+        super().__init__()
+        _fold(block.conv, block.norm)
+        self.conv, self.up, self.down = block.conv, block.up, block.down
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.up:
+            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        x = F.relu_(self.conv(x))
+        return F.avg_pool2d(x, 2) if self.down else x
+
+
+class FoldedResBlock(nn.Module):
+    """A ``ResBlock`` with ``norm2`` folded into ``conv1``; ``norm1`` (no convolution before it)
+    is one multiply-add with eval statistics, and the relus and the residual sum run in place
+    on fresh tensors."""
+
+    def __init__(self, block: ResBlock) -> None:
+        super().__init__()
+        _fold(block.conv1, block.norm2)
+        norm = block.norm1
+        with torch.no_grad():
+            scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+            shift = norm.bias - norm.running_mean * scale
+        self.register_buffer("scale", scale[None, :, None, None].clone())
+        self.register_buffer("shift", shift[None, :, None, None].clone())
+        self.conv1, self.conv2 = block.conv1, block.conv2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.addcmul(self.shift, x, self.scale).relu_()
+        out = F.relu_(self.conv1(out))
+        return self.conv2(out).add_(x)
+
+
+def _replace_blocks(module: nn.Module) -> None:
+    for name, child in module.named_children():
+        if isinstance(child, ConvNormRelu):
+            setattr(module, name, FoldedConvRelu(child))
+        elif isinstance(child, ResBlock):
+            setattr(module, name, FoldedResBlock(child))
+        else:
+            _replace_blocks(child)
+
+
 def fold_batch_norms(module: nn.Module) -> nn.Module:
-    """A copy of ``module`` (in eval mode) with each batch norm that follows a convolution
-    folded into it."""
+    """A copy of ``module`` (in eval mode) with each batch norm folded into the convolution
+    before it, or (a residual block's first) made one multiply-add; for inference only."""
     module = copy.deepcopy(module).eval()
-    for block in module.modules():
-        if isinstance(block, ConvNormRelu):
-            _fold(block.conv, block.norm)
-            block.norm = nn.Identity()
-        elif isinstance(block, ResBlock):
-            _fold(block.conv1, block.norm2)
-            block.norm2 = nn.Identity()
+    _replace_blocks(module)
     return module
 
 

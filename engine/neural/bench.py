@@ -20,6 +20,11 @@ the model runs on its worker, and the model's own rate (``live_model_fps``).
 
 Each figure is the median over ``repeats`` frames; ``*_max_abs_error`` is the largest pixel
 difference (in [0, 1]) of a path's output from the reference's on the same frame.
+
+Last, quality (``heldout_l1_*``, ``engine.neural.evaluate``): the shipped model
+(``avatars/marlow-neural``) on held-out clips — the real ``pyfeat_single_face.mp4`` and, where
+``tools/make_neural_footage.py`` has made them, the held-out identities' renders — beside the
+no-motion and photo-warp baselines, as mean L1 on the same face squares.
 """
 
 from __future__ import annotations
@@ -205,6 +210,17 @@ def measure_live(seconds: float) -> dict[str, float]:
             session.close()
 
 
+def measure_quality() -> dict[str, float]:
+    """The shipped model's held-out L1 beside the baselines (see the module's docstring)."""
+    from engine.avatar.loader import prepare_avatar
+    from engine.neural.evaluate import held_out_clips, quality_figures
+    from engine.neural.kind import SHIPPED_AVATAR
+
+    files = prepare_avatar(SHIPPED_AVATAR, use="demo").files
+    figures, _ = quality_figures(files.model, held_out_clips())
+    return figures
+
+
 def bench_neural(seconds: float | None) -> dict[str, float]:
     """Figures for 256 and 128 (5 frames each: a 256 frame of the reference takes over a
     second here), then the live loop for ``seconds`` (default 30)."""
@@ -224,5 +240,6 @@ def bench_neural(seconds: float | None) -> dict[str, float]:
         random_statistics(model)
         figures.update(measure_size(model, size, repeats))
     figures.update(measure_live(30.0 if seconds is None else seconds))
+    figures.update(measure_quality())
     figures["load_average_1min_at_end"] = os.getloadavg()[0]
     return figures

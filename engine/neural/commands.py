@@ -38,6 +38,6 @@ def register(commands) -> None:
     parser.add_argument("--source", required=True, help="the source photo: one face, facing "
                                                         "the camera")
     parser.add_argument("--name", required=True, help="the avatar's name")
-    parser.add_argument("--model", default="vox-256", help="model size: vox-256 or tiny")
+    parser.add_argument("--model", default="vox-256", help="model size: vox-256, small-64 or tiny")
     parser.add_argument("--out", help="folder to write (new or empty); default avatars/NAME")
     add_consent_options(parser, camera=True)

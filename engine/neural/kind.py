@@ -23,6 +23,9 @@ from pathlib import Path
 from engine.avatar.kinds import AvatarKind
 from engine.errors import ConfigError
 
+# The neural avatar that ships: our own small-64 model animating a render of the marlow
+# persona (tools/ship_neural_model.py; docs/neural.md, "Our own model").
+SHIPPED_AVATAR = "marlow-neural"
 CHECKPOINT_SUFFIXES = (".tar", ".pth", ".pt")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 BACKENDS = ("auto", "torch", "onnx")

@@ -61,7 +61,15 @@ TINY = ModelConfig(image_size=64, num_kp=10, kp_block_expansion=8, kp_max_featur
                    kp_num_blocks=3, gen_block_expansion=8, gen_max_features=64,
                    gen_num_bottleneck_blocks=2, dm_block_expansion=8, dm_max_features=64,
                    dm_num_blocks=3)
-SIZES = {"vox-256": VOX_256, "tiny": TINY}
+# The model this project trains and ships (avatars/neural-*): 64x64 faces, keypoints and dense
+# motion at 32x32, the generator's features warped at 32x32 (one down block: a 16x16 bottleneck
+# blurs a 64x64 face); 1.3 M parameters.
+SMALL_64 = ModelConfig(image_size=64, num_kp=10, kp_block_expansion=16, kp_max_features=128,
+                       kp_num_blocks=4, kp_scale_factor=0.5, gen_block_expansion=16,
+                       gen_max_features=128, gen_num_down_blocks=1, gen_num_bottleneck_blocks=3,
+                       dm_block_expansion=16, dm_max_features=128, dm_num_blocks=4,
+                       dm_scale_factor=0.5)
+SIZES = {"vox-256": VOX_256, "tiny": TINY, "small-64": SMALL_64}
 
 
 def coordinate_grid(height: int, width: int, like: torch.Tensor | None = None) -> torch.Tensor:
