@@ -290,8 +290,10 @@ class App:
             recorded = self.voice.drain_recorded()
             if len(recorded):
                 rate = self.voice.sample_rate
-                # The drained samples end about now; a live recorder places them by this time.
-                audio = AudioBlock(recorded, rate, time.perf_counter() - len(recorded) / rate)
+                # The drained samples end about now, and were said record_delay_s before they
+                # were produced: a live recorder places them by when they were said.
+                said = time.perf_counter() - len(recorded) / rate - self.voice.record_delay_s()
+                audio = AudioBlock(recorded, rate, said)
         for number, sink in enumerate(self.sinks):
             try:
                 sink.write(out)

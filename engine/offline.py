@@ -67,6 +67,10 @@ class PrecomputedVoice:
             self._output_db = rms_db(out)
         return out
 
+    def record_delay_s(self) -> float:
+        """The track is laid out by when it was said: nothing to take off."""
+        return 0.0
+
     def set_mute(self, muted: bool) -> None:
         self._muted = muted
 

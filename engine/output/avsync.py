@@ -91,10 +91,13 @@ class LiveClapper(PrecomputedVoice):
     voice engine stands: each drain returns the samples of the time since the last one —
     silence, and a click starting at the capture time of the frame drawn this step whenever the
     card flashes in it (every ``flash_every``-th drain, as the card counts its frames). The
-    stream starts at the first frame's capture time, where the recorder's time zero is."""
+    stream starts at the first frame's capture time, where the recorder's time zero is.
+    ``delay_s``: the samples reach the loop this long after they were said, as the live voice's
+    do after its morph (``record_delay_s``); the click then comes that much later in the stream."""
 
     camera: CameraSource | None = None
     flash_every: int = 30
+    delay_s: float = 0.0
     _start: float | None = field(default=None, init=False)
     _produced: int = field(default=0, init=False)  # samples handed out so far
     _drains: int = field(default=0, init=False)
@@ -110,7 +113,8 @@ class LiveClapper(PrecomputedVoice):
             # The frame was taken after the last drain (capture comes after the previous
             # frame's output), so its click starts inside this block; what does not fit rings
             # on into the next.
-            at = round((frame.t_capture - self._start) * self.sample_rate) - self._produced
+            said = frame.t_capture + self.delay_s - self._start
+            at = round(said * self.sample_rate) - self._produced
             self._ringing = np.concatenate([np.zeros(at, np.float32),
                                             click_sound(self.sample_rate)])
         ring = min(len(block), len(self._ringing))
@@ -119,6 +123,9 @@ class LiveClapper(PrecomputedVoice):
         self._produced += len(block)
         self._drains += 1
         return np.zeros_like(block) if self._muted else block
+
+    def record_delay_s(self) -> float:
+        return self.delay_s
 
 
 class StallingSink(BaseSink):
@@ -142,13 +149,15 @@ class StallingSink(BaseSink):
 
 def render_testcard(settings: Settings, folder: Path, sinks: list[Sink], frames: int,
                     flash_every: int, audio: np.ndarray | None = None,
-                    live: bool = False, clapper: bool = False) -> FrameStats:
+                    live: bool = False, clapper: bool = False,
+                    clapper_delay_s: float = 0.0) -> FrameStats:
     """Run ``frames`` frames of the test card through the real loop (synthetic camera) into
     ``sinks`` and return the loop's frame statistics. Offline (the default) the clock advances
     one frame per frame; ``live`` paces it on the real clock, which drops the slots of frames
     that run late, and the camera is triggered by the loop (``CameraSource``). ``audio`` (at
     AUDIO_RATE) plays to the recorders as the voice does in a render; with ``clapper`` (live
-    only) a ``LiveClapper`` clicks with the flashes instead."""
+    only) a ``LiveClapper`` clicks with the flashes instead, its samples ``clapper_delay_s``
+    late as the morphed voice's are."""
     from engine.clock import Clock
     from engine.performer import ScriptedPerformer
     from engine.scenes import Scene
@@ -166,7 +175,8 @@ def render_testcard(settings: Settings, folder: Path, sinks: list[Sink], frames:
             session.app.voice = PrecomputedVoice(audio, AUDIO_RATE, settings.fps)
         elif clapper:
             session.app.voice = LiveClapper(np.zeros(0, np.float32), AUDIO_RATE, settings.fps,
-                                            camera=camera, flash_every=flash_every)
+                                            camera=camera, flash_every=flash_every,
+                                            delay_s=clapper_delay_s)
         return session.app.run(max_frames=frames)
     finally:
         session.close()

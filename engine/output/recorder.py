@@ -220,7 +220,9 @@ class RecorderSink(BaseSink):
             return samples
         written = self._audio_pts + len(self._audio_pending)
         offset = round((t - self._t0) * self.audio_rate) - written
-        if abs(offset) <= _AUDIO_SLACK_SECONDS * self.audio_rate:
+        # Slack is for the jitter of a running stream; the first samples are placed exactly
+        # (nothing written yet: a block wholly trimmed away leaves the next one to be).
+        if written and abs(offset) <= _AUDIO_SLACK_SECONDS * self.audio_rate:
             return samples
         if offset > 0:
             return np.concatenate([np.zeros(offset, np.float32), samples])

@@ -217,6 +217,13 @@ class VoiceEngine:
         """Morphed samples (output rate, mono float32) produced since the last call."""
         return self._record_ring.read()
 
+    def record_delay_s(self) -> float:
+        """How long before a morphed sample is produced it was said: the morph's algorithmic
+        latency and, on average, half an input device block (a block arrives when its last
+        sample is taken). A live recorder places audio by when it was said, as it places frames
+        by when they were captured."""
+        return self.morph.latency_ms / 1000.0 + 0.5 * self.device_block / self.settings.sample_rate
+
     def status(self) -> VoiceStatus:
         """What the HUD, the control page and the loop's switches read."""
         return VoiceStatus(muted=self.morph.muted, bypass=self.morph.bypassed,

@@ -72,6 +72,9 @@ class TwoTrackVoice:
         morphed, real = self.morphed.drain_recorded(), self.real.drain_recorded()
         return real if self.bypass else morphed
 
+    def record_delay_s(self) -> float:
+        return self.morphed.record_delay_s()
+
     def set_mute(self, mute: bool) -> None:
         self.morphed.set_mute(mute)
         self.real.set_mute(mute)
