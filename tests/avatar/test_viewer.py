@@ -106,13 +106,17 @@ def test_mouse_orbits_and_zooms_keys_pick_groups_and_a_save_reloads(window, tmp_
                                    capture_output=True, text=True, timeout=10,
                                    env=os.environ).stdout.split()[0]
         xdotool("windowfocus", "--sync", window_id)
+
+        def drag(start: tuple[int, int], end: tuple[int, int]) -> None:
+            xdotool("mousemove", "--window", window_id, *map(str, start), "mousedown", "1")
+            steps_until(viewer, lambda: viewer._dragging_from is not None)
+            xdotool("mousemove", "--window", window_id, *map(str, end), "mouseup", "1")
+            steps_until(viewer, lambda: viewer._dragging_from is None)
+
         viewer.step()
         front = screen(gl)
         # Drag to the right: the camera orbits, the face turns away.
-        xdotool("mousemove", "--window", window_id, "100", "120", "mousedown", "1")
-        steps_until(viewer, lambda: viewer._dragging_from is not None)
-        xdotool("mousemove", "--window", window_id, "160", "120", "mouseup", "1")
-        steps_until(viewer, lambda: viewer._dragging_from is None)
+        drag((100, 120), (160, 120))
         assert viewer.state.yaw == pytest.approx(60 * math.radians(0.5), abs=1e-6)
         viewer.step()
         turned = screen(gl)
@@ -125,10 +129,7 @@ def test_mouse_orbits_and_zooms_keys_pick_groups_and_a_save_reloads(window, tmp_
         viewer.step()
         front = screen(gl)
         # Drag down: the camera tilts to look from above, the picture changes.
-        xdotool("mousemove", "--window", window_id, "160", "60", "mousedown", "1")
-        steps_until(viewer, lambda: viewer._dragging_from is not None)
-        xdotool("mousemove", "--window", window_id, "160", "120", "mouseup", "1")
-        steps_until(viewer, lambda: viewer._dragging_from is None)
+        drag((160, 60), (160, 120))
         assert viewer.state.pitch == pytest.approx(60 * math.radians(0.5), abs=1e-6)
         viewer.step()
         assert viewer.avatar.pitch == viewer.state.pitch
