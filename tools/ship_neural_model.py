@@ -2,7 +2,8 @@
 
 The checkpoint keeps FOMM's layout (all seven entries; the optimizer states emptied: they are
 for resuming a run, not for animating, and triple the file) with its ``config`` and
-``training`` record, fp32. The source is a render of a shipped persona (``avatars/<persona>``,
+``training`` record, the weights stored as fp16 (2.7 MB; the loader copies them into the
+fp32 model). The source is a render of a shipped persona (``avatars/<persona>``,
 neutral, facing the camera): a synthetic face, so the avatar's consent is ``synthetic`` and it
 needs no camera consent. ``persona avatar neural`` writes the folder (checkpoint hash in the
 manifest).
@@ -32,6 +33,9 @@ def strip_checkpoint(trained: Path, out: Path) -> int:
     content = parse_checkpoint(read_checkpoint_bytes(trained), trained)
     for name in ("optimizer_generator", "optimizer_kp_detector", "optimizer_discriminator"):
         content[name] = {}
+    for name in ("generator", "kp_detector"):  # half the file; loading copies them into fp32
+        content[name] = {key: value.half() if value.is_floating_point() else value
+                         for key, value in content[name].items()}
     with replace_on_success(out) as staged:
         torch.save(content, staged.file)
     return out.stat().st_size
