@@ -45,17 +45,9 @@ class ClipScores:
 
 
 def _decode(path: Path, max_seconds: float) -> list[np.ndarray]:
-    from engine.tracking.media import open_video
+    from engine.tracking.media import read_frames
 
-    with open_video(path) as container:
-        stream = container.streams.video[0]
-        rate = float(stream.average_rate or 30)
-        images = []
-        for frame in container.decode(stream):
-            images.append(frame.to_ndarray(format="rgb24"))
-            if len(images) >= int(max_seconds * rate):
-                break
-    return images
+    return [frame.image for frame in read_frames(path, int(max_seconds * _rate(path)))]
 
 
 def _squares(images: list[np.ndarray], size: int) -> list[np.ndarray | None]:
