@@ -225,7 +225,8 @@ def register(commands) -> None:
     parser.add_argument("--source", help="webcam[:INDEX|NAME], a video or image file, synthetic")
     parser.add_argument("--sink", action="append",
                         help="output (repeatable): virtualcam, y4m:PATH, record:PATH.mp4, window, "
-                             "null; 'a|b' tries a, then b")
+                             "null, or PATH.webm/.mov (the avatar over transparency, alone); "
+                             "'a|b' tries a, then b")
     parser.add_argument("--preview", action="store_true", help="open the preview window with HUD")
     parser.add_argument("--voice", action="store_true", help="morph the microphone live")
     parser.add_argument("--input", help="microphone: name substring or index (persona devices)")

@@ -26,7 +26,7 @@ from engine.avatar import antialias
 from engine.capture.synthetic import SyntheticSource
 from engine.config import Settings
 from engine.errors import AssetError, ConfigError, SinkError
-from engine.output.recorder import RecorderSink
+from engine.output.recorder import RecorderSink, recording_kind
 from engine.performer import ScriptedPerformer
 from engine.safe_write import replace_on_success
 from engine.safety.strict_toml import nearest
@@ -229,11 +229,9 @@ def render_video(settings: Settings, performer, output: Path, seconds: float,
     if frames < 1:
         raise ConfigError(f"{output}: nothing to render ({seconds:g} s is less than one frame)")
     with replace_on_success(output) as staged:
-        from engine.output.alpha import is_alpha_output, make_alpha_sink
-
-        # .webm/.mov: the avatar over transparency, video only (engine.output.alpha).
-        recorder = (make_alpha_sink(output, staged.file) if is_alpha_output(output) else
-                    RecorderSink(staged.path, audio_rate=DEMO_AUDIO_RATE if with_voice else None))
+        # .webm/.mov: the avatar over transparency (engine.output.recorder.RECORDINGS).
+        recorder = RecorderSink(staged.path, kind=recording_kind(output),
+                                audio_rate=DEMO_AUDIO_RATE if with_voice else None)
         session = build_app(settings,
                             source=source or SyntheticSource(settings.size, settings.fps,
                                                              realtime=False),

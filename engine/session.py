@@ -33,7 +33,8 @@ from engine.gl.compositor import Compositor, Overlay
 from engine.gl.context import GLContext
 from engine.gl.programs import ShaderLibrary
 from engine.output.base import Sink
-from engine.output.factory import OpenedSinks, SinkSpec, open_sinks, parse_sinks, preview_spec
+from engine.output.factory import (OpenedSinks, SinkSpec, open_sinks, parse_sinks, preview_spec,
+                                   refuse_mixed_frames)
 from engine.scene_loader import AvatarLoader, SceneLoader
 from engine.scenes import Scene, load_scene, load_scenes, resolve_avatar
 from engine.status import Command
@@ -153,6 +154,9 @@ def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clo
     windows = [] if sinks is not None else [
         window for window in (preview_spec(parse_sinks(spec)) for spec in settings.sinks) if window]
     preview = settings.preview or bool(windows)
+    if sinks is None:  # before anything opens
+        refuse_mixed_frames([specs for specs in map(parse_sinks, settings.sinks)
+                             if preview_spec(specs) is None], preview)
     gl = GLContext.create(settings.size if preview else None)
     resources.callback(gl.close)
     shaders = ShaderLibrary(gl.ctx)
@@ -172,7 +176,7 @@ def _build(settings: Settings, resources: ExitStack, source, tracker, sinks, clo
     source.start()
     resources.callback(source.close)
     opened = _open_sinks(settings, sinks, voice, resources, audit)
-    if any(getattr(sink, "channels", 3) == 4 for sink in opened):  # engine.output.alpha
+    if any(getattr(sink, "channels", 3) == 4 for sink in opened):  # engine.output.recorder
         compositor.set_transparent(True)
     tracker = tracker or make_tracker(settings, realtime)
     resources.callback(tracker.close)

@@ -12,7 +12,9 @@ when a later one wins, each skipped one is logged as a warning with its reason.
                               get the picture as the camera sees it
     virtualcam[:BACKEND[:DEVICE]]
     y4m:PATH                  PATH may be a named pipe, or - for standard output
-    record:PATH | PATH.mp4    H.264 MP4
+    record:PATH | PATH.mp4    H.264 MP4 with the voice
+    PATH.webm | PATH.mov      the avatar over transparency, for compositing: VP9 with alpha,
+                              or ProRes 4444 with the voice (engine.output.recorder)
 
 This module is the only reader of that grammar: ``parse_sinks`` turns the text into
 ``SinkSpec`` values and ``make_sink`` turns a ``SinkSpec`` into a sink.
@@ -27,11 +29,12 @@ from typing import Literal
 
 from engine.errors import ConfigError, DeviceError, SinkError
 from engine.output.base import Sink
+from engine.output.recorder import RECORDINGS, recording_kind
 
 log = logging.getLogger(__name__)
 
 SPEC_HELP = ("null, memory, window[:mirrored|:unmirrored], virtualcam[:BACKEND[:DEVICE]], "
-             "y4m:PATH, record:PATH or PATH.mp4")
+             "y4m:PATH, record:PATH, PATH.mp4, PATH.webm or PATH.mov")
 
 SinkKind = Literal["null", "memory", "window", "virtualcam", "y4m", "record"]
 # Makes the sink for a recording from (path, audio_rate); the session passes one that applies
@@ -77,8 +80,9 @@ def parse_sink(text: str) -> SinkSpec:
         return SinkSpec("virtualcam", backend=backend or None, device=device or None)
     if kind in _WITH_PATH and rest:
         return SinkSpec(kind, path=rest)
-    # Known kinds first: "y4m:clip.mp4" is a y4m stream; only other names ending .mp4 record.
-    if text.lower().endswith(".mp4"):
+    # Known kinds first: "y4m:clip.mp4" is a y4m stream; only other names ending .mp4 (or
+    # another recording's suffix) record.
+    if recording_kind(text) is not None:
         return SinkSpec("record", path=text)
     if not text:
         raise ConfigError(f"empty sink spec; expected one of: {SPEC_HELP}")
@@ -95,6 +99,24 @@ def parse_sink(text: str) -> SinkSpec:
 def parse_sinks(text: str) -> list[SinkSpec]:
     """A spec's alternatives, in the order they are to be tried."""
     return [parse_sink(part) for part in text.split("|")]
+
+
+def refuse_mixed_frames(specs: Sequence[Sequence[SinkSpec]], preview: bool = False) -> None:
+    """ConfigError (one line) when a transparent recording (``PATH.webm``, ``PATH.mov``) is
+    asked for beside any other output: one compositor makes one kind of frame, so the scene's
+    background would be gone from the camera too, and a preview would show the avatar over
+    black. Checked before anything opens, so a refused session leaves no file behind."""
+    def transparent(spec: SinkSpec) -> bool:
+        kind = recording_kind(spec.path) if spec.kind == "record" else None
+        return kind is not None and RECORDINGS[kind].alpha
+
+    alternatives = [spec for alternatives_of_one in specs for spec in alternatives_of_one]
+    alpha = [spec for spec in alternatives if transparent(spec)]
+    opaque = [spec.path or spec.kind for spec in alternatives if not transparent(spec)]
+    opaque += ["the preview window"] * preview
+    if alpha and opaque:
+        raise ConfigError(f"{alpha[0].path}: a transparent recording takes the avatar alone; "
+                          f"it cannot share a session with {', '.join(opaque)}")
 
 
 def _plain_recording(path: str, audio_rate: int | None) -> Sink:

@@ -1,7 +1,15 @@
-"""Recording to H.264 MP4 with PyAV, with an optional AAC audio track.
+"""Recordings with PyAV: H.264 MP4, or the avatar over transparency for compositing.
 
-Video is converted to 4:2:0 (yuv420p, the only H.264 layout every player decodes) and encoded with
-libx264. Audio blocks are cut into the AAC encoder's 1024-sample frames; their timestamps count
+The file's name chooses what is written (``RECORDINGS``):
+
+    PATH.mp4   H.264 4:2:0 (yuv420p, the only H.264 layout every player decodes) with AAC voice
+    PATH.webm  VP9 with alpha (libvpx-vp9, yuva420p): small, plays in browsers and OBS; video
+               only. Decode it with the libvpx decoder (FFmpeg's own VP9 decoder drops alpha)
+    PATH.mov   ProRes 4444 (prores_ks, yuva444p10le) with AAC voice: what editors import
+
+The transparent kinds take the compositor's premultiplied RGBA frames (``channels = 4``; the
+session then clears scenes to transparent black) and write straight alpha, as codecs carry it.
+Audio blocks are cut into the AAC encoder's 1024-sample frames; their timestamps count
 samples, video timestamps count frames, and both start at the first video frame, so the tracks
 stay in sync for as long as the two feeds are honest about time:
 
@@ -19,8 +27,13 @@ stay in sync for as long as the two feeds are honest about time:
   clock) are all kept, one slot each.
 
 Given ``stream`` (a binary file-like object) instead of a path, the recorder writes fragmented
-MP4 (``frag_keyframe+empty_moov``): it never seeks back, so the stream can be an encrypting
-writer or a socket.
+MP4 or MOV (``frag_keyframe+empty_moov``; WebM needs nothing): it never seeks back, so the
+stream can be an encrypting writer or a socket. ``kind`` then names the format (the suffix).
+
+Encoding runs on a thread of its own. Measured at 1280x720 on two cores: libx264 ultrafast
+keeps up with a live loop; VP9 with alpha and ProRes 4444 do not (docs/outputs.md has the
+figures), so a live transparent recording there keeps fewer distinct frames than the loop
+draws, each held for the slots it missed (``write``, below).
 """
 
 from __future__ import annotations
@@ -29,13 +42,14 @@ import logging
 import os
 import queue
 import threading
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import BinaryIO, Literal
 
 import av
 import numpy as np
 
-from engine.errors import SinkError
+from engine.errors import ConfigError, SinkError
 from engine.output.base import BaseSink
 from engine.output.yuv import rgb_to_i420
 from engine.types import AudioBlock, Frame
@@ -50,17 +64,51 @@ _AUDIO_BIT_RATE = 128_000
 _QUEUE_FRAMES = 8
 
 
+@dataclass(frozen=True)
+class Recording:
+    """What one file suffix records: container, video encoder and layout, and whether the
+    frames carry alpha and the file a voice track."""
+
+    container: str
+    codec: str
+    pix_fmt: str
+    options: dict[str, str]
+    alpha: bool
+    audio: bool
+
+
+RECORDINGS: dict[str, Recording] = {
+    # crf/preset are set per sink (``RecorderSink``): offline renders can afford a slower preset.
+    ".mp4": Recording("mp4", "libx264", "yuv420p", {}, alpha=False, audio=True),
+    # auto-alt-ref off: libvpx refuses alternate reference frames together with alpha.
+    ".webm": Recording("webm", "libvpx-vp9", "yuva420p",
+                       {"auto-alt-ref": "0", "crf": "30", "b": "0", "deadline": "realtime",
+                        "cpu-used": "8", "row-mt": "1"}, alpha=True, audio=False),
+    ".mov": Recording("mov", "prores_ks", "yuva444p10le", {"profile": "4444", "vendor": "apl0"},
+                      alpha=True, audio=True),
+}
+
+
+def recording_kind(name: str | os.PathLike) -> str | None:
+    """The ``RECORDINGS`` suffix ``name`` ends in, or None."""
+    suffix = os.path.splitext(str(name))[1].lower()
+    return suffix if suffix in RECORDINGS else None
+
+
 class RecorderSink(BaseSink):
-    """Writes an H.264 MP4 to ``path`` or, fragmented, to ``stream``.
+    """Writes a recording (``RECORDINGS``, chosen by ``kind`` or else ``path``'s suffix; MP4
+    for any other name) to ``path`` or, fragmented, to ``stream``.
 
     ``audio_rate`` (Hz) adds a mono AAC track fed by ``write_audio``; without it the file has
     video only. ``write`` and ``write_audio`` may be called from different threads. Encoding
     runs on a thread of its own, so ``write`` costs the caller a colour conversion and a queue
-    hand-over; it waits only when the encoder falls more than a few frames behind, and
-    ``write_audio`` may wait likewise, so feed it from a worker, never the audio callback.
+    hand-over. When the encoder falls more than a few frames behind, an offline render's
+    ``write`` waits (it drops nothing) and a live one's leaves the frame out
+    (``frames_behind``; its slot repeats the frame before). ``write_audio`` may wait, so feed
+    it from a worker, never the audio callback.
     ``preset`` is libx264's speed/size trade: the default, ultrafast, is the one that keeps up
     with a live 720p loop on two cores (about 4x faster than veryfast, larger files); offline
-    renders can afford "veryfast" or "medium".
+    renders can afford "veryfast" or "medium". The transparent kinds have ``channels = 4``.
     """
 
     def __init__(
@@ -72,10 +120,19 @@ class RecorderSink(BaseSink):
         timing: Literal["frames", "capture"] = "frames",
         crf: int = 20,
         preset: str = "ultrafast",
+        kind: str | None = None,
     ) -> None:
         super().__init__()
         if (path is None) == (stream is None):
             raise ValueError("give exactly one of path or stream")
+        kind = kind or (recording_kind(path) if path is not None else None) or ".mp4"
+        if kind not in RECORDINGS:
+            raise ConfigError(f"{path or '<stream>'}: a recording is one of "
+                              f"{', '.join(RECORDINGS)}, not {kind!r}")
+        self.recording = RECORDINGS[kind]
+        self.channels = 4 if self.recording.alpha else 3
+        if not self.recording.audio:
+            audio_rate = None  # WebM here is the picture alone
         if timing not in ("frames", "capture"):
             raise ValueError(f"timing must be 'frames' or 'capture', got {timing!r}")
         if audio_rate is not None and not (8000 <= audio_rate <= 96000):
@@ -95,6 +152,8 @@ class RecorderSink(BaseSink):
         self._last_pts = -1
         self.frames_repeated = 0  # dropped slots filled with the frame before them (capture timing)
         self.frames_left_out = 0  # frames that had no slot of their own (capture timing)
+        self.frames_behind = 0  # frames not taken while the encoder caught up (capture timing)
+        self._latest_slot = -1  # the latest slot a frame came for, taken or not
         self._on_time = True  # capture timing: the last frame is at its own slot
         self._last_planes: np.ndarray | None = None
         self._audio_pending = np.zeros(0, np.float32)
@@ -115,27 +174,33 @@ class RecorderSink(BaseSink):
         return self._failure
 
     def _open(self, width: int, height: int, fps: float) -> None:
+        recording = self.recording
         if width % 2 or height % 2:
             raise SinkError(
-                f"recorder {self.target}: H.264 4:2:0 needs even width and height, got "
-                f"{width}x{height}"
+                f"recorder {self.target}: {recording.codec} {recording.pix_fmt} needs even "
+                f"width and height, got {width}x{height}"
             )
         self._rate = Fraction(fps).limit_denominator(1001)
+        seeks_back = recording.container in ("mp4", "mov")  # the index goes at the front/end
         try:
             if self.stream is not None:
-                options = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
-                container = av.open(self.stream, mode="w", format="mp4", options=options)
+                options = ({"movflags": "frag_keyframe+empty_moov+default_base_moof"}
+                           if seeks_back else {})
+                container = av.open(self.stream, mode="w", format=recording.container,
+                                    options=options)
             else:
-                container = av.open(self.path, mode="w", format="mp4",
-                                    options={"movflags": "+faststart"})
+                options = {"movflags": "+faststart"} if seeks_back else {}
+                container = av.open(self.path, mode="w", format=recording.container,
+                                    options=options)
         except (OSError, av.FFmpegError) as error:
             raise SinkError(f"recorder: cannot write {self.target}: {error}") from error
         try:
-            video = container.add_stream("libx264", rate=self._rate)
+            video = container.add_stream(recording.codec, rate=self._rate)
             video.width, video.height = width, height
-            video.pix_fmt = "yuv420p"
+            video.pix_fmt = recording.pix_fmt
             video.time_base = 1 / self._rate
-            video.options = {"crf": str(self.crf), "preset": self.preset}
+            video.options = (dict(recording.options) if recording.alpha
+                             else {"crf": str(self.crf), "preset": self.preset})
             if self.audio_rate is not None:
                 audio = container.add_stream("aac", rate=self.audio_rate)
                 audio.layout = "mono"
@@ -154,7 +219,17 @@ class RecorderSink(BaseSink):
         self._check_encoder()
         if self._failure is not None:
             return
-        planes = rgb_to_i420(frame.image)  # a new array: the caller may reuse frame.image
+        if self.timing == "capture" and self._work.qsize() >= _QUEUE_FRAMES - 1:
+            # The encoder is behind (VP9 or ProRes at 720p on a small machine): a live loop
+            # never waits for its recording. The slot is filled by repeating the frame before
+            # it, as a slot the loop dropped is (at the end, by ``close``).
+            self.frames_behind += 1
+            self._latest_slot = max(self._latest_slot,
+                                    round((frame.t_capture - self._t0) * self._rate))
+            return
+        # A new array either way: the caller may reuse frame.image. Alpha is made straight on
+        # the encoder's thread: on the loop's it took a third of a 720p frame.
+        planes = frame.image.copy() if self.recording.alpha else rgb_to_i420(frame.image)
         with self._lock:
             if self._t0 is None:
                 self._t0 = frame.t_capture
@@ -246,7 +321,10 @@ class RecorderSink(BaseSink):
 
     def _encode(self, kind: str, data: np.ndarray, pts: int, count: int = 1) -> None:
         if kind in ("video", "repeat"):
-            frame = av.VideoFrame.from_ndarray(data, format="yuv420p")
+            if self.recording.alpha:
+                frame = av.VideoFrame.from_ndarray(straight_alpha(data), format="rgba")
+            else:
+                frame = av.VideoFrame.from_ndarray(data, format="yuv420p")
             for n in range(count):
                 frame.pts = pts + n
                 self._container.mux(self._video.encode(frame))
@@ -261,6 +339,10 @@ class RecorderSink(BaseSink):
 
     def _close(self) -> None:
         with self._lock:
+            if self._latest_slot > self._last_pts >= 0:  # the last frames came while behind
+                self._work.put(("repeat", self._last_planes, self._last_pts + 1,
+                                self._latest_slot - self._last_pts))
+                self.frames_repeated += self._latest_slot - self._last_pts
             if self._audio is not None and len(self._audio_pending):
                 self._queue_audio(self._audio_pending)  # AAC allows a short last frame
                 self._audio_pending = self._audio_pending[:0]
@@ -277,3 +359,14 @@ class RecorderSink(BaseSink):
 
     def __repr__(self) -> str:
         return f"RecorderSink({self.target!r})"
+
+
+def straight_alpha(rgba: np.ndarray) -> np.ndarray:
+    """Premultiplied (H, W, 4) uint8 RGBA → straight alpha, as a new array. Fully transparent
+    pixels become transparent black (OpenCV's division gives 0 for a 0 divisor)."""
+    import cv2
+
+    alpha = np.ascontiguousarray(rgba[..., 3])
+    rgb = cv2.cvtColor(rgba, cv2.COLOR_RGBA2RGB)
+    straight = cv2.divide(rgb, cv2.merge([alpha, alpha, alpha]), scale=255.0)
+    return cv2.merge([straight, alpha])
