@@ -114,14 +114,19 @@ class MediaPipeTracker:
         return face if arms is None else dataclasses.replace(face, arms=arms)
 
     def _track_arms(self, frame: Frame) -> np.ndarray | None:
-        if not self._upper_body:
-            if self._body is not None:  # the scene no longer asks: free the model
-                self._body.close()
-                self._body = None
-            return None
+        if self._upper_body:
+            if self._body is None:
+                self._body = UpperBodyTracker(video=self._video)
+            return self._body.track(frame)
         if self._body is None:
-            self._body = UpperBodyTracker(video=self._video)
-        return self._body.track(frame)
+            return None
+        # The scene no longer asks: the arms ease down to rest as when nobody is seen (over
+        # pose.EASE_S; they snapped there on a switch), and then the model is freed.
+        arms = self._body.follower.update(None, frame.t_capture)
+        if not self._body.follower.weights.any():
+            self._body.close()
+            self._body = None
+        return arms
 
     def _track_face(self, frame: Frame) -> FaceState:
         if not self._video:

@@ -15,7 +15,7 @@ import pytest
 
 from engine.scenes import Style, stylize
 from engine.tracking.media import read_frames
-from engine.tracking.pose import (REST, PoseDetector, UpperBodyTracker, arm_angles, follow_weights,
+from engine.tracking.pose import (EASE_S, REST, PoseDetector, UpperBodyTracker, arm_angles, follow_weights,
                                   segment_directions, swing)
 from engine.tracking.rotations import matrix_from_quat
 from engine.types import Expression, Frame
@@ -98,9 +98,21 @@ def test_the_camera_tracker_runs_pose_only_when_asked():
         assert face.found and face.arms.shape == (2, 2, 4) and face.arms.dtype == np.float32
         blank = inner.track(Frame(np.zeros_like(image), 2 / 30, 2))
         assert not blank.found and blank.arms is not None  # arms ease on their own
-        tracker.set_upper_body(False)
-        assert inner.track(Frame(image, 3 / 30, 3)).arms is None
-        assert inner._body is None  # the pose model is freed
+        for n in range(3, 23):  # followed for 2/3 s: the seen segments ease in
+            inner.track(Frame(image, n / 30, n))
+        tracker.set_upper_body(False)  # a switch to a scene without upper body
+        follower = inner._body.follower
+        weights = [follower.weights.max()]
+        assert weights[0] > 0.5
+        for n in range(23, 80):
+            arms = inner.track(Frame(image, n / 30, n)).arms
+            if arms is None:
+                break
+            weights.append(follower.weights.max())
+        # The arms eased down to rest over pose.EASE_S (no snap), then the pose model was freed.
+        assert arms is None and inner._body is None
+        assert np.all(np.diff(weights) < 0) and len(weights) >= EASE_S * 30 * weights[0] - 1
+        assert np.diff(weights).min() >= -1 / (EASE_S * 30) - 1e-6
     finally:
         tracker.close()
 
