@@ -31,19 +31,27 @@ GODETTE = SHARED_ASSETS / "vrm" / "Godette_vrm_v4.vrm"
 
 def _frame_times(avatar, compositor, expressions: list[Expression],
                  seconds: float) -> tuple[np.ndarray, float]:
-    """(wall ms of every frame, mean CPU ms per frame over all of this process's threads)."""
+    """(wall ms of every frame, mean CPU ms per frame over all of this process's threads).
+    The layer is filled as the scene renderer fills it: with the avatar's own picture when it
+    has one (``layer_picture``), else cleared."""
     layer = compositor.layers[0]
-    for expression in expressions[:5]:  # warm-up: shader variants, texture residency
-        avatar.render(AvatarInput(expression), layer.begin())
+    layer_picture = getattr(avatar, "layer_picture", None)
+
+    def frame(expression: Expression) -> None:
+        given = AvatarInput(expression)
+        avatar.render(given, layer.begin(layer_picture(given, layer.size) if layer_picture
+                                         else None))
         compositor.finish(layer)
+
+    for expression in expressions[:5]:  # warm-up: shader variants, texture residency
+        frame(expression)
     times = []
     deadline = time.perf_counter() + seconds
     cpu_start = time.process_time()
     index = 0
     while time.perf_counter() < deadline or len(times) < 20:
         start = time.perf_counter()
-        avatar.render(AvatarInput(expressions[index % len(expressions)]), layer.begin())
-        compositor.finish(layer)
+        frame(expressions[index % len(expressions)])
         times.append(time.perf_counter() - start)
         index += 1
     return np.asarray(times) * 1000.0, (time.process_time() - cpu_start) / len(times) * 1000.0

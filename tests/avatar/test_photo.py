@@ -240,6 +240,33 @@ def test_no_holes_at_any_pose_or_expression(avatar, frame):
         assert not magenta.any(), f"scene shows through at yaw {yaw}, pitch {pitch}"
 
 
+def test_the_letterbox_handed_to_the_layer_makes_the_same_frame(avatar, gl, shaders):
+    """The scene renderer's path (``layer_picture``, then a draw of the part that moves) and a
+    plain draw of the whole mesh give the same pixels, at every pose and a new frame size."""
+    from engine.gl.compositor import Background, Compositor
+    from engine.avatar.base import LoadedAvatar
+    from engine.scene_loader import LiveScene
+    from engine.scene_renderer import SceneRenderer
+    from engine.scenes import Scene
+
+    shapes = blendshape_vector({"jawOpen": 0.8, "eyeBlinkLeft": 1, "mouthSmileRight": 0.6})
+    for size in ((320, 180), (256, 256)):
+        compositor = Compositor(gl.ctx, shaders, size)
+        layer = compositor.layers[0]
+        layer.set_background(Background(color=MAGENTA))
+        live = LiveScene(Scene("photo", avatar="photo"), LoadedAvatar.of(avatar, "photo"), layer)
+        try:
+            for yaw, pitch in ((0, 0), (-28, 10), (20, -15)):
+                expression = Expression(shapes, _head(yaw, pitch))
+                avatar.render(AvatarInput(expression), layer.begin())
+                whole = compositor.finish(layer).copy()
+                SceneRenderer(size).render((live,), expression, None, None)
+                assert avatar._prepared is None  # the draw took the picture's frame
+                np.testing.assert_array_equal(compositor.finish(layer), whole)
+        finally:
+            compositor.release()
+
+
 def test_blink_closes_the_eyes_and_the_jaw_opens_the_mouth(avatar, frame):
     luma = lambda picture: picture.astype(np.float64) @ (0.299, 0.587, 0.114)
     neutral = luma(frame(avatar, Expression()))

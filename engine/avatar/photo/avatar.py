@@ -9,6 +9,12 @@ attributes (texture coordinates, lid slide) and the index buffer. Per frame:
 testing, so a turned head's nose hides the cheek behind it. The fragment shader is a
 single texture lookup: on llvmpipe a second sampler, a branch or a per-fragment mip bias each
 made the whole frame a quarter to a third slower, since the mesh covers every pixel.
+
+The letterbox (the triangles between the photo's border and the frame's, where a photo of
+another shape than the frame shows its blurred margin) never moves. It is drawn once per frame
+size and handed to the layer as its picture (``layer_picture``, which the scene renderer asks
+for first), so the draw covers only the photo: for a square photo in a 16:9 frame that is 44 %
+fewer pixels to raster. A caller that does not ask gets the whole mesh drawn.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from engine.avatar.base import AvatarInput
 from engine.avatar.photo.geometry import MARGIN, PhotoRig
 from engine.gl.compositor import texture_from_image
 from engine.gl.programs import ShaderLibrary
-from engine.types import BLENDSHAPE_INDEX
+from engine.types import BLENDSHAPE_INDEX, Expression
 
 PROGRAM = "photo.glsl"
 GAP = 64  # rows between the photo and the mouth interior: coarse mips do not mix them
@@ -66,7 +72,16 @@ class PhotoAvatar:
         self._lid = lid
         self._positions = ctx.buffer(reserve=rig.count * 12, dynamic=True)
         self._static = ctx.buffer(reserve=rig.count * 24)
-        self._indices = ctx.buffer(rig.triangles.astype(np.int32).tobytes())
+        # The triangles that move first, the letterbox's after them.
+        still = np.zeros(rig.count, bool)
+        still[np.r_[rig.border_index, rig.frame_index]] = True
+        letterbox = still[rig.triangles].all(axis=1)
+        self._moving_triangles = int(np.count_nonzero(~letterbox))
+        ordered = np.concatenate([rig.triangles[~letterbox], rig.triangles[letterbox]])
+        self._indices = ctx.buffer(ordered.astype(np.int32).tobytes())
+        self._letterbox: np.ndarray | None = None  # layer pixels, for ``_letterbox_size``
+        self._letterbox_size: tuple[int, int] | None = None
+        self._prepared: AvatarInput | None = None  # the frame ``layer_picture`` was asked for
         self._program: moderngl.Program | None = None
         self._vao: moderngl.VertexArray | None = None
         self._frame_size: tuple[int, int] | None = None
@@ -110,7 +125,31 @@ class PhotoAvatar:
             program["picture"] = 0
         return self._vao
 
+    def layer_picture(self, frame: AvatarInput, size: tuple[int, int]) -> np.ndarray:
+        """The letterbox as layer pixels (``size``, RGBA, bottom row first), for the layer to
+        hold under this frame's draw; made once per size, the same array every frame."""
+        self._prepared = frame
+        if size != self._letterbox_size:
+            colour, depth = self.ctx.texture(size, 4), self.ctx.depth_renderbuffer(size)
+            scratch = self.ctx.framebuffer([colour], depth)
+            try:
+                scratch.clear(0.0, 0.0, 0.0, 1.0, depth=1.0)
+                self._draw(AvatarInput(Expression()), scratch, len(self.rig.triangles))
+                pixels = np.frombuffer(scratch.read(components=4), np.uint8)
+            finally:
+                for resource in (scratch, colour, depth):
+                    resource.release()
+            self._letterbox = pixels.reshape(size[1], size[0], 4)
+            self._letterbox_size = size
+        return self._letterbox
+
     def render(self, frame: AvatarInput, target: moderngl.Framebuffer) -> None:
+        """Draw the warped photo; only the part that moves when the layer holds
+        ``layer_picture(frame)``."""
+        prepared, self._prepared = self._prepared is frame, None
+        self._draw(frame, target, self._moving_triangles if prepared else len(self.rig.triangles))
+
+    def _draw(self, frame: AvatarInput, target: moderngl.Framebuffer, triangles: int) -> None:
         size = target.viewport[2:] if target.viewport else target.size
         size = (int(size[0]), int(size[1]))
         if size != self._frame_size:
@@ -127,7 +166,7 @@ class PhotoAvatar:
         shapes = frame.expression.blendshapes
         self._program["to_ndc"] = self._to_ndc
         self._program["blink"] = (float(shapes[BLINK_LEFT]), float(shapes[BLINK_RIGHT]))
-        vao.render(moderngl.TRIANGLES)
+        vao.render(moderngl.TRIANGLES, vertices=3 * triangles)
 
     def release(self) -> None:
         for resource in (self._vao, self._positions, self._static, self._indices, self._texture):
