@@ -59,6 +59,12 @@ log = logging.getLogger(__name__)
 _AAC_FRAME = 1024  # samples per AAC frame
 # Audio timestamps closer than this to where the track already is are taken as jitter, not gaps.
 _AUDIO_SLACK_SECONDS = 0.04
+# Clock drift within the slack (``RecorderSink._follow_drift``): the weight of each block's
+# offset in the running average (about 3 s at 30 blocks a second: the jitter of the loop's
+# frame times averages out), the average left alone, and the most taken off per block.
+_DRIFT_WEIGHT = 0.01
+_DRIFT_DEADBAND_S = 0.002
+_DRIFT_STEP_S = 0.0005
 _AUDIO_BIT_RATE = 128_000
 # Frames waiting for the encoder thread; beyond this ``write`` waits (a recording drops nothing).
 _QUEUE_FRAMES = 8
@@ -158,6 +164,7 @@ class RecorderSink(BaseSink):
         self._last_planes: np.ndarray | None = None
         self._audio_pending = np.zeros(0, np.float32)
         self._audio_pts = 0  # samples handed to the encoder so far
+        self._drift = 0.0  # running average of the audio offset within the slack, in samples
         self._work: queue.Queue = queue.Queue(_QUEUE_FRAMES)
         self._encoder: threading.Thread | None = None
         self._failure: Exception | None = None  # what stopped the encoder thread, if anything
@@ -298,10 +305,27 @@ class RecorderSink(BaseSink):
         # Slack is for the jitter of a running stream; the first samples are placed exactly
         # (nothing written yet: a block wholly trimmed away leaves the next one to be).
         if written and abs(offset) <= _AUDIO_SLACK_SECONDS * self.audio_rate:
-            return samples
+            return self._follow_drift(samples, offset)
+        self._drift = 0.0
         if offset > 0:
             return np.concatenate([np.zeros(offset, np.float32), samples])
         return samples[-offset:]
+
+    def _follow_drift(self, samples: np.ndarray, offset: int) -> np.ndarray:
+        """A microphone's clock runs a little fast or slow against the computer's (50–100 ppm is
+        common: 30–60 ms over ten minutes), which moves the offsets' average; jitter does not.
+        The average is followed slowly and, once it exceeds ``_DRIFT_DEADBAND_S``, taken off a
+        few samples a block (at most ``_DRIFT_STEP_S``: a sample repeated or dropped here and
+        there, not a jump of the whole slack)."""
+        self._drift += _DRIFT_WEIGHT * (offset - self._drift)
+        if abs(self._drift) < _DRIFT_DEADBAND_S * self.audio_rate or not len(samples):
+            return samples
+        most = max(1, round(_DRIFT_STEP_S * self.audio_rate))
+        step = int(np.clip(round(self._drift), -most, most))
+        self._drift -= step
+        if step > 0:  # the track is behind its times: the block's first sample, repeated
+            return np.concatenate([np.full(step, samples[0], np.float32), samples])
+        return samples[-step:]
 
     def _check_encoder(self) -> None:
         if self._failure is not None and not self._failure_reported:
