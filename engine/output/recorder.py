@@ -66,7 +66,8 @@ _DRIFT_WEIGHT = 0.01
 _DRIFT_DEADBAND_S = 0.002
 _DRIFT_STEP_S = 0.0005
 _AUDIO_BIT_RATE = 128_000
-# Frames waiting for the encoder thread; beyond this ``write`` waits (a recording drops nothing).
+# Frames waiting for the encoder thread; beyond this an offline render's ``write`` waits (it
+# drops nothing) and a live one's leaves the frame out (``RecorderSink._write``).
 _QUEUE_FRAMES = 8
 
 
@@ -229,11 +230,13 @@ class RecorderSink(BaseSink):
         if self.timing == "capture" and self._work.qsize() >= _QUEUE_FRAMES - 1:
             # The encoder is behind (VP9 or ProRes at 720p on a small machine): a live loop
             # never waits for its recording. The slot is filled by repeating the frame before
-            # it, as a slot the loop dropped is (at the end, by ``close``).
-            self.frames_behind += 1
-            self._latest_slot = max(self._latest_slot,
-                                    round((frame.t_capture - self._t0) * self._rate))
-            return
+            # it, as a slot the loop dropped is (at the end, by ``close``). Frames faster than
+            # real time (a fake clock) have no slot of their own: they wait, and all stay.
+            slot = round((frame.t_capture - self._t0) * self._rate)
+            if slot > self._last_pts:
+                self.frames_behind += 1
+                self._latest_slot = max(self._latest_slot, slot)
+                return
         # A new array either way: the caller may reuse frame.image. Alpha is made straight on
         # the encoder's thread: on the loop's it took a third of a 720p frame.
         planes = frame.image.copy() if self.recording.alpha else rgb_to_i420(frame.image)
