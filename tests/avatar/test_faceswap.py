@@ -235,3 +235,22 @@ def test_identity_is_the_personas_and_no_seam_shows(gl, shaders, persona, shared
     assert (figures["clip_drawn_shape_to_persona_median"]
             < figures["clip_drawn_shape_to_performer_median"])
     assert figures["clip_seam_swapped_over_unswapped"] <= 1.5
+
+
+def test_the_live_skin_is_measured_ten_times_a_second_and_smoothed_as_before():
+    from engine.avatar.faceswap.colour import MEASURE_EVERY_S, ColourStats, LiveStats
+
+    stats = LiveStats()
+    dark = ColourStats(np.zeros(3, np.float32), np.full(3, 0.1, np.float32))
+    light = ColourStats(np.ones(3, np.float32), np.full(3, 0.1, np.float32))
+    measured = []
+    for frame in range(31):  # one second at 30 fps: the light comes on after the first frame
+        t = frame / 30.0
+        if stats.due(t):
+            measured.append(frame)
+            stats.update(dark if frame == 0 else light, t)
+    assert len(measured) == round(1.0 / MEASURE_EVERY_S) + 1  # 0, 3, 6, ... 30
+    # The smoothing's time constant (0.25 s) holds whatever the measuring rate: after 1 s the
+    # mean has come 1 - exp(-4) of the way.
+    assert stats.current.mean[0] == pytest.approx(1.0 - np.exp(-1.0 / 0.25), abs=1e-6)
+    assert stats.due(0.5)  # a clock that restarted measures at once

@@ -135,8 +135,10 @@ class FaceSwapAvatar:
         if face is not None and face.found and face.landmarks is not None:
             live = face.landmarks * np.array([scale[0], scale[1], scale[0]], np.float32)
             self._mesh_now = self.shape.place(live, face.t)
-            measured = colour.skin_stats(image, geometry.with_centres(live[:, :2]), self._core)
-            self.live_stats.update(measured, face.t)
+            if self.live_stats.due(face.t):
+                measured = colour.skin_stats(image, geometry.with_centres(live[:, :2]),
+                                             self._core)
+                self.live_stats.update(measured, face.t)
             self._last_found, self._last_mesh = face, self._mesh_now
             self._camera_uv.write(self._camera_coordinates(live, width, height))
             # The openings sample the camera texture only between the live face's rows.
