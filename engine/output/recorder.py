@@ -382,6 +382,11 @@ class RecorderSink(BaseSink):
                 self._container.mux(self._video.encode(None))
         finally:
             self._container.close()
+        if self.frames_behind:  # said once, at the end: the file is complete but coarser
+            log.warning("recorder %s: %d of %d frames were left out while the %s encoder caught "
+                        "up (each slot holds the frame before); a smaller --size keeps more",
+                        self.target, self.frames_behind, self.frames_written,
+                        self.recording.codec)
         self._check_encoder()
 
     def __repr__(self) -> str:

@@ -144,7 +144,7 @@ def test_a_transparent_recording_beside_an_opaque_output_is_refused_before_anyth
 
 
 def test_a_live_recording_behind_its_encoder_leaves_frames_out_instead_of_holding_the_loop(
-        tmp_path):
+        tmp_path, caplog):
     """ProRes 4444 at 720p encodes far slower than a burst of writes: the live (capture-timed)
     recorder takes what its encoder can, fills the other slots with the frame before, and the
     file keeps every slot of the time written, at a constant rate."""
@@ -158,6 +158,7 @@ def test_a_live_recording_behind_its_encoder_leaves_frames_out_instead_of_holdin
             sink.write(Frame(picture, 100.0 + n / 30.0, n))
         behind = sink.frames_behind
     assert behind > 0
+    assert f"{behind} of {count} frames were left out" in caplog.text  # said to the user
     decoded = _decode_rgba(path)
     assert len(decoded) == count  # one per slot: the skipped ones hold the frame before
     alphas = [int(frame[0, 0, 3]) for frame in decoded]
