@@ -43,19 +43,18 @@ def strip_checkpoint(trained: Path, out: Path) -> int:
 
 def persona_still(persona: str, work: Path) -> Path:
     """A neutral, front-facing frame of the persona (PNG)."""
-    import av
     from PIL import Image
 
     from engine.cli import main
+    from engine.tracking.media import read_frames
 
     video = work / "still.mp4"
     if main(["render", "--avatar", persona, "--script", "neutral@1", "--seconds", "0.5",
              "--size", "512x512", "--silent", "--no-badge", "-o", str(video)]) != 0:
         raise SystemExit(f"rendering {persona} failed")
-    with av.open(str(video)) as container:
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    *_, last = read_frames(video)
     still = work / f"{persona}.png"
-    Image.fromarray(frames[-1]).save(still)
+    Image.fromarray(last.image).save(still)
     return still
 
 

@@ -292,8 +292,8 @@ def train(options: TrainOptions) -> Iterator[str]:
         pick = torch.randint(len(clips), (options.batch,), generator=generator).tolist()
         pairs = [clips[c][torch.randint(len(clips[c]), (2,), generator=generator)] for c in pick]
         frames = torch.stack(pairs).to(device).float() / 255.0  # (B, 2, 3, S, S)
-        flip = torch.rand(options.batch, generator=generator) < 0.5
-        frames[flip.to(device)] = frames[flip.to(device)].flip(-1)
+        flip = (torch.rand(options.batch, generator=generator) < 0.5).to(device)
+        frames[flip] = frames[flip].flip(-1)
         warp = RandomWarp.random(options.batch, generator, device, options.tps)
         terms = losses(model, frames[:, 0], frames[:, 1], warp)
         for optimizer in optimizers.values():

@@ -85,7 +85,7 @@ class Recording:
 
 
 RECORDINGS: dict[str, Recording] = {
-    # crf/preset are set per sink (``RecorderSink``): offline renders can afford a slower preset.
+    # libx264's crf/preset are the sink's (``RecorderSink``): renders afford a slower preset.
     ".mp4": Recording("mp4", "libx264", "yuv420p", {}, alpha=False, audio=True),
     # auto-alt-ref off: libvpx refuses alternate reference frames together with alpha.
     ".webm": Recording("webm", "libvpx-vp9", "yuva420p",
@@ -207,8 +207,10 @@ class RecorderSink(BaseSink):
             video.width, video.height = width, height
             video.pix_fmt = recording.pix_fmt
             video.time_base = 1 / self._rate
-            video.options = (dict(recording.options) if recording.alpha
-                             else {"crf": str(self.crf), "preset": self.preset})
+            options = dict(recording.options)
+            if recording.codec == "libx264":  # the sink's own speed/size trade
+                options.update(crf=str(self.crf), preset=self.preset)
+            video.options = options
             if self.audio_rate is not None:
                 audio = container.add_stream("aac", rate=self.audio_rate)
                 audio.layout = "mono"
