@@ -13,11 +13,28 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.avatar.base import frame_input
+import moderngl
+
+from engine.avatar.base import Avatar, AvatarInput, frame_input
 from engine.blank import blank_card
-from engine.gl.compositor import layer_pixels
+from engine.gl.compositor import SceneLayer, layer_pixels
 from engine.scene_loader import LiveScene
 from engine.types import Expression, FaceState, Frame
+
+
+def begin_layer(layer: SceneLayer, avatar: Avatar, given: AvatarInput,
+                backdrop: np.ndarray | None = None) -> moderngl.Framebuffer:
+    """Fill ``layer`` for ``avatar``'s draw of ``given`` and return the framebuffer to draw into.
+
+    A kind that shows a picture of its own under what it draws (the face swap's camera picture,
+    the photo avatar's still letterbox) hands it over first, and the layer writes it instead of
+    clearing; otherwise the scene's ``backdrop`` pixels, if any, or its background. A kind that
+    draws without depth (``uses_depth`` false) gets the layer's colour alone."""
+    layer_picture = getattr(avatar, "layer_picture", None)
+    picture = layer_picture(given, layer.size) if layer_picture else None
+    if picture is None:
+        picture = backdrop
+    return layer.begin(picture, depth=getattr(avatar, "uses_depth", True))
 
 
 class SceneRenderer:
@@ -44,13 +61,8 @@ class SceneRenderer:
                 continue
             avatar = scene.avatar.avatar
             given = frame_input(scene.avatar, expression, face, frame, scene.scene.anonymous)
-            # A kind that shows a picture of its own under what it draws (the face swap's
-            # camera picture) hands it over first: the layer writes it instead of clearing.
-            layer_picture = getattr(avatar, "layer_picture", None)
-            picture = layer_picture(given, scene.layer.size) if layer_picture else None
-            if picture is None and scene.backdrop is not None:
-                picture = scene.backdrop.pixels
-            target = scene.layer.begin(picture)
+            backdrop = scene.backdrop.pixels if scene.backdrop is not None else None
+            target = begin_layer(scene.layer, avatar, given, backdrop)
             set_framing = getattr(avatar, "set_framing", None)
             if set_framing is not None:  # per frame: scenes may share one avatar
                 set_framing(scene.scene.framing)

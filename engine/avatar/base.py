@@ -40,7 +40,9 @@ class Avatar(Protocol):
     draws. The target already holds the scene's background and a cleared depth buffer: the avatar
     draws over it with ordinary alpha blending and must not clear colour. (Full-screen passes cost
     5–10 ms each at 720p on llvmpipe, so there is no separate avatar layer to composite.)
-    ``render`` leaves blending/depth state as it likes; the compositor sets what it needs. Slow
+    ``render`` leaves blending/depth state as it likes; the compositor sets what it needs. A kind
+    may declare ``uses_depth = False`` (it orders its own triangles): its target then has no
+    depth buffer, which saves llvmpipe 1–2 ms a 720p frame. Slow
     work (neural inference) belongs on a worker (``engine.avatar.worker_avatar``): ``render``
     never waits for it.
     """

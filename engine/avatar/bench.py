@@ -32,15 +32,14 @@ GODETTE = SHARED_ASSETS / "vrm" / "Godette_vrm_v4.vrm"
 def _frame_times(avatar, compositor, expressions: list[Expression],
                  seconds: float) -> tuple[np.ndarray, float]:
     """(wall ms of every frame, mean CPU ms per frame over all of this process's threads).
-    The layer is filled as the scene renderer fills it: with the avatar's own picture when it
-    has one (``layer_picture``), else cleared."""
+    The layer is filled as the scene renderer fills it (``begin_layer``)."""
+    from engine.scene_renderer import begin_layer
+
     layer = compositor.layers[0]
-    layer_picture = getattr(avatar, "layer_picture", None)
 
     def frame(expression: Expression) -> None:
         given = AvatarInput(expression)
-        avatar.render(given, layer.begin(layer_picture(given, layer.size) if layer_picture
-                                         else None))
+        avatar.render(given, begin_layer(layer, avatar, given))
         compositor.finish(layer)
 
     for expression in expressions[:5]:  # warm-up: shader variants, texture residency

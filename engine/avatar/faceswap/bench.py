@@ -178,8 +178,9 @@ def render_figures(gl, shaders, compositor, seconds: float) -> dict[str, float]:
     """The face-swap entry of ``persona bench render``: p50/p99 ms of a 1280x720 frame with the
     astronaut swapped onto frames of the sample clip, camera picture upload and readback
     included (every frame is a new camera frame, so nothing is cached). The picture goes into
-    the layer as the scene renderer puts it there (``layer_picture``, then ``begin``)."""
+    the layer as the scene renderer puts it there (``begin_layer``)."""
     from engine.avatar.faceswap.render import FaceSwapAvatar
+    from engine.scene_renderer import begin_layer
     from engine.tracking.mediapipe_tracker import MediaPipeTracker
 
     path = SHARED_ASSETS / "video" / CLIPS["wolfgang"]
@@ -207,7 +208,7 @@ def render_figures(gl, shaders, compositor, seconds: float) -> dict[str, float]:
             live = FaceState(t=t, found=True, landmarks=face.landmarks, box=face.box)
             start = time.perf_counter()
             given = AvatarInput(Expression(), live, frame)
-            avatar.render(given, layer.begin(avatar.layer_picture(given, layer.size)))
+            avatar.render(given, begin_layer(layer, avatar, given))
             compositor.finish(layer)
             if count >= 5:  # warm-up: shader compilation, first uploads
                 times.append(time.perf_counter() - start)

@@ -7,8 +7,10 @@ One continuous mesh covers the whole picture, so nothing can tear:
   own pose (a similarity fit onto the face template, as ``to_face_frame`` does): the photo's
   expression and pose are the neutral;
 * two rings beyond the silhouette that follow its motion by a falloff (hair, ears and neck stretch
-  instead of leaving holes), a ring on the photo's border that stays put, and a ring on the
-  frame's border that fills a letterbox from the blurred margin beside the photo in the texture;
+  instead of leaving holes), a third that stays put (the picture beyond it never moves, so the
+  avatar draws it once: ``PhotoAvatar.layer_picture``), a ring on the photo's border, and a ring
+  on the frame's border that fills a letterbox from the blurred margin beside the photo in the
+  texture;
 * each eye's opening filled from its lid margins and iris points (the photo's own eye, the iris
   moved by gaze inside the fixed margins); blinking moves the upper lid margin and the skin above
   it down onto the lower margin;
@@ -34,16 +36,21 @@ from engine.types import BLENDSHAPE_INDEX, NUM_LANDMARKS, Expression
 # Where the head turns about, in template centimetres: on the midline, behind the face.
 PIVOT_CM = np.array([0.0, -1.0, -9.0])
 RING_SCALES = (1.3, 1.75)  # inner and outer ring, as multiples of the silhouette's radius
-EDGE_FLATTEN = 0.7  # how far the silhouette's depth is drawn towards the face's middle
 RING_FOLLOW = (0.6, 0.2)  # how much of the silhouette's motion each ring takes
-BORDER_MARGIN = 0.92  # the outer ring stays inside this share of the way to the photo border
+# The still ring bounds what moves: the outer ring's share of the motion fades to nothing across
+# the background between them (a ±30° turn moves the outer ring a few pixels), and the shoulders
+# and the room beyond stay as in the photo.
+STILL_SCALE = 2.6
+EDGE_FLATTEN = 0.7  # how far the silhouette's depth is drawn towards the face's middle
+BORDER_MARGIN = (0.92, 0.96)  # the outer and the still ring stay inside these shares of the
+# way to the photo border
 MARGIN = 0.5  # the texture's blurred margin each side of the photo, in photo widths
 CLOSED_LID = 0.15  # a closed eye's margins meet this far up from the lower margin
 LID_REACH_CM = 1.1  # skin within this distance of the upper margin moves down with a blink
 LID_TEXTURE_SLIDE = 0.45  # a closing lid samples the photo this share of its travel higher up
 GAZE_LIMIT_CM = (0.35, 0.18)  # iris travel inside the fixed margins, sideways and up/down
 MOUTH_DEPTH_CM = 0.8  # the mouth interior lies this far behind the lips
-RING_DEPTH = (0.1, 0.25, 0.6)  # rings, photo border and frame border behind the silhouette
+RING_DEPTH = (0.1, 0.25, 0.6)  # the moving rings, and all that is still, behind the silhouette
 
 
 @dataclass(frozen=True)
@@ -154,10 +161,12 @@ class PhotoRig:
             room_x = np.where(spokes[:, 0] > 0, width - self.centre[0], self.centre[0])
             room_y = np.where(spokes[:, 1] > 0, height - self.centre[1], self.centre[1])
             room = np.minimum(room_x / np.abs(spokes[:, 0]), room_y / np.abs(spokes[:, 1]))
-        outer_scale = np.minimum(RING_SCALES[1], 1.0 + (room - 1.0) * BORDER_MARGIN)
+        outer_scale = np.minimum(RING_SCALES[1], 1.0 + (room - 1.0) * BORDER_MARGIN[0])
         outer_scale = np.maximum(outer_scale, 1.02)
         inner_scale = 1.0 + (outer_scale - 1.0) * (RING_SCALES[0] - 1.0) / (RING_SCALES[1] - 1.0)
-        rings = [self.centre + spokes * s[:, None] for s in (inner_scale, outer_scale)]
+        still_scale = np.minimum(STILL_SCALE, 1.0 + (room - 1.0) * BORDER_MARGIN[1])
+        still_scale = np.maximum(still_scale, outer_scale + 0.01)
+        rings = [self.centre + spokes * s[:, None] for s in (inner_scale, outer_scale, still_scale)]
         # The photo's border: where each spoke meets it, plus the corners.
         border = self.centre + spokes * room[:, None]
         corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float64)
@@ -166,16 +175,19 @@ class PhotoRig:
         border = border[np.argsort(turn)]  # one loop round the centre, as the zipper walks it
 
         count = NUM_LANDMARKS
-        self.ring_index = [np.arange(count, count + len(oval)),
-                           np.arange(count + len(oval), count + 2 * len(oval))]
-        self.border_index = np.arange(count + 2 * len(oval), count + 2 * len(oval) + len(border))
+        inner, outer, still = (count + k * len(oval) + np.arange(len(oval)) for k in range(3))
+        self.ring_index = [inner, outer]  # the rings that move
+        self.border_index = still[-1] + 1 + np.arange(len(border))
         self.frame_index = self.border_index + len(border)
+        # The points that never move: the still ring, the photo's border and the frame's.
+        self.still_index = np.r_[still, self.border_index, self.frame_index]
         self.mouth_index = self.frame_index[-1] + 1 + np.arange(6 * 11)
         self.count = int(self.mouth_index[-1] + 1)
 
         plane = np.zeros((self.count, 2))
         plane[:count] = xy
-        plane[self.ring_index[0]], plane[self.ring_index[1]] = rings
+        for index, ring in zip((inner, outer, still), rings):
+            plane[index] = ring
         plane[self.border_index] = border
         plane[self.frame_index] = border
         self._plane = plane  # rest positions (pixels) of the points that are not landmarks
@@ -183,10 +195,9 @@ class PhotoRig:
         triangles: list[tuple[int, int, int]] = [tuple(t) for t in topology.face_triangles(True)]
         for side in ("left", "right"):
             triangles += _eye_fill(side, self.landmarks)
-        triangles += _zipper(oval, self.ring_index[0], self.centre, plane)
-        triangles += _zipper(self.ring_index[0], self.ring_index[1], self.centre, plane)
-        triangles += _zipper(self.ring_index[1], self.border_index, self.centre, plane)
-        triangles += _zipper(self.border_index, self.frame_index, self.centre, plane)
+        loops = [oval, inner, outer, still, self.border_index, self.frame_index]
+        for loop, beyond in zip(loops, loops[1:]):
+            triangles += _zipper(loop, beyond, self.centre, plane)
         upper, lower, right, left = topology.lip_margins()
         top, bottom = np.r_[right, upper, left], np.r_[right, lower, left]
         # The mouth, six rows of 11 across the opening: the photo's own opening split at its
@@ -324,10 +335,9 @@ class PhotoRig:
         for index, follow, depth in zip(self.ring_index, RING_FOLLOW, RING_DEPTH):
             out[index, :2] = self._plane[index] + follow * motion
             out[index, 2] = rim + depth * self.depth_unit
-        far = self.landmarks[oval, 2].max() + RING_DEPTH[2] * self.depth_unit
-        out[self.border_index, :2] = self._plane[self.border_index]
-        out[self.frame_index, :2] = self._plane[self.frame_index]
-        out[self.border_index, 2] = out[self.frame_index, 2] = far
+        still = self.still_index
+        out[still, :2] = self._plane[still]
+        out[still, 2] = self.landmarks[oval, 2].max() + RING_DEPTH[2] * self.depth_unit
         out[:, 2] /= self.depth_unit
         return out.astype(np.float32)
 
