@@ -4,8 +4,8 @@ The swap draws the persona photo's skin under the live light: each channel of th
 is moved from the photo's mean and spread to the live face's, ``(x - mu_photo) / sigma_photo *
 sigma_live + mu_live``, in a perceptual space (DeepFaceLive's default "rct" merger does the same
 in CIELAB). Oklab is used because its forward and inverse maps are two 3x3 matrices and a cube
-root, cheap in the fragment shader (``shaders/faceswap.glsl`` holds the same matrices), and its
-lightness and chroma axes are as perceptually even as CIELAB's.
+root, cheap in a fragment shader (``shaders/faceswap_light.glsl`` holds the same matrices), and
+its lightness and chroma axes are as perceptually even as CIELAB's.
 
 The statistics come from a small crop (``STATS_SIDE`` pixels square) of the part of the face the
 swap draws fully opaque (no eyes, mouth, forehead or silhouette), so they describe skin, and the

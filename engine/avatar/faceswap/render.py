@@ -36,6 +36,8 @@ from engine.avatar.base import AvatarInput
 from engine.avatar.faceswap import colour, geometry
 from engine.avatar.faceswap.persona import Persona
 from engine.backdrop import blur_picture
+from engine.gl.compositor import ScreenPass
+from engine.gl.draw_order import far_to_near
 from engine.gl.programs import ShaderLibrary
 from engine.types import FaceState, Frame
 
@@ -64,6 +66,8 @@ def blur_boxes(picture: np.ndarray, boxes, scale: tuple[float, float]) -> None:
 class FaceSwapAvatar:
     """``Avatar`` drawing the persona's face onto the live face in the camera picture."""
 
+    uses_depth = False  # the triangles are drawn far to near instead (``_draw``)
+
     def __init__(self, ctx: moderngl.Context, shaders: ShaderLibrary, persona: Persona) -> None:
         self.ctx = ctx
         self.shaders = shaders
@@ -73,8 +77,15 @@ class FaceSwapAvatar:
         height, width = persona.photo.shape[:2]
         self._photo = ctx.texture((width, height), 4, np.ascontiguousarray(
             persona.standardised[::-1]).tobytes(), dtype="f2")
-        self._photo.filter = (moderngl.LINEAR, moderngl.LINEAR)
-        self._photo.repeat_x = self._photo.repeat_y = False
+        # The photo as lit for the live skin, what the face draws: redrawn from ``_photo`` by
+        # the colour transfer only when the live statistics change (``_relight``).
+        self._lit_photo = ctx.texture((width, height), 4)
+        self._lit_target = ctx.framebuffer([self._lit_photo])
+        self._lit_for: colour.ColourStats | None = None
+        self._light_pass = ScreenPass(ctx, shaders, "faceswap_light.glsl", vertices=3)
+        for texture in (self._photo, self._lit_photo):
+            texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
+            texture.repeat_x = texture.repeat_y = False
         photo_uv = geometry.with_centres(persona.landmarks[:, :2] / (width, height))
         photo_uv[:, 1] = 1.0 - photo_uv[:, 1]  # textures are stored bottom row first
         self._photo_uv = ctx.buffer(photo_uv.tobytes())
@@ -84,9 +95,10 @@ class FaceSwapAvatar:
         self._ones = ctx.buffer(np.ones(geometry.NUM_VERTICES, np.float32).tobytes())
         self._positions = ctx.buffer(reserve=geometry.NUM_VERTICES * 12, dynamic=True)
         self._camera_uv = ctx.buffer(reserve=geometry.NUM_VERTICES * 8, dynamic=True)
-        opaque, blended = geometry.opaque_triangles(persona.landmarks, self.alpha)
-        self._opaque_skin = ctx.buffer(opaque.tobytes())
-        self._skin = ctx.buffer(blended.tobytes())
+        # Index buffers rewritten each frame in the painter's order (``_draw``).
+        self._skin_triangles = geometry.opaque_triangles(persona.landmarks, self.alpha)
+        self._opaque_skin, self._feathered_skin = (ctx.buffer(reserve=t.nbytes, dynamic=True)
+                                                   for t in self._skin_triangles)
         self._openings = ctx.buffer(geometry.opening_triangles().tobytes())
         self._program: moderngl.Program | None = None
         self._vaos: tuple[moderngl.VertexArray, ...] | None = None
@@ -210,30 +222,42 @@ class FaceSwapAvatar:
         return cv2.flip(self._rgba, 0, dst=self._rgba)
 
     def _draw(self, mesh: np.ndarray, target: moderngl.Framebuffer) -> None:
-        opaque_skin, skin, openings = self._vertex_arrays()
+        """Without a depth buffer (``engine.gl.draw_order``): the openings first, since the
+        lids and lips close over them; then the feathered skin and the opaque skin, each far to
+        near, the opaque last so that where the face folds over itself at a turn (the far
+        cheek behind the near one) the feathered edge cannot show through it."""
+        ctx = self.ctx
+        ctx.disable(moderngl.CULL_FACE | moderngl.DEPTH_TEST | moderngl.BLEND)
+        live = self.live_stats.current or self.persona.stats
+        if live is not self._lit_for:
+            self._relight(live)
+        opaque_skin, feathered_skin, openings = self._vertex_arrays()
         self._positions.write(mesh.astype(np.float32).tobytes())
+        opaque_triangles, feathered_triangles = self._skin_triangles
+        self._opaque_skin.write(far_to_near(opaque_triangles, mesh[:, 2]).tobytes())
+        self._feathered_skin.write(far_to_near(feathered_triangles, mesh[:, 2]).tobytes())
         program = self._program
         width, height = target.size
         program["frame_size"] = (float(width), float(height))
-        live = self.live_stats.current or self.persona.stats
-        program["mean_live"] = tuple(live.mean)
-        program["std_live"] = tuple(live.std)
         program["image"] = 0
         target.use()
-        ctx = self.ctx
-        ctx.disable(moderngl.CULL_FACE)
-        ctx.enable(moderngl.DEPTH_TEST)
-        ctx.disable(moderngl.BLEND)
-        self._photo.use(0)
-        program["transfer"] = True
-        opaque_skin.render(moderngl.TRIANGLES)
+        self._camera.use(0)
+        openings.render(moderngl.TRIANGLES)
+        self._lit_photo.use(0)
         ctx.enable(moderngl.BLEND)
         ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
-        skin.render(moderngl.TRIANGLES)
-        self._camera.use(0)
-        program["transfer"] = False
-        openings.render(moderngl.TRIANGLES)
-        ctx.disable(moderngl.DEPTH_TEST | moderngl.BLEND)
+        feathered_skin.render(moderngl.TRIANGLES)
+        ctx.disable(moderngl.BLEND)
+        opaque_skin.render(moderngl.TRIANGLES)
+
+    def _relight(self, live: colour.ColourStats) -> None:
+        """Redraw the lit photo for the live skin's statistics (``faceswap_light.glsl``): a pass
+        over the persona photo's few hundred pixels square, instead of the transfer's cube and
+        powers in every fragment of every frame's face."""
+        self._lit_target.use()
+        self._photo.use(0)
+        self._light_pass.draw(image=0, mean_live=tuple(live.mean), std_live=tuple(live.std))
+        self._lit_for = live
 
     def _vertex_arrays(self) -> tuple[moderngl.VertexArray, ...]:
         """Made once per program (again only after a hot reload of the shader)."""
@@ -247,7 +271,7 @@ class FaceSwapAvatar:
                 program, [(self._positions, "3f", "position"), (uv, "2f", "uv"),
                           (alpha, "f", "alpha")], index_buffer=indices)
                 for uv, alpha, indices in ((self._photo_uv, self._alpha, self._opaque_skin),
-                                           (self._photo_uv, self._alpha, self._skin),
+                                           (self._photo_uv, self._alpha, self._feathered_skin),
                                            (self._camera_uv, self._ones, self._openings)))
         return self._vaos
 
@@ -256,11 +280,13 @@ class FaceSwapAvatar:
             for vao in self._vaos:
                 vao.release()
             self._vaos = None
-        for resource in (self._photo, self._camera, self._photo_uv, self._alpha, self._ones,
-                         self._positions, self._camera_uv, self._opaque_skin, self._skin,
+        self._light_pass.release()
+        for resource in (self._lit_target, self._lit_photo, self._photo, self._camera,
+                         self._photo_uv, self._alpha, self._ones, self._positions,
+                         self._camera_uv, self._opaque_skin, self._feathered_skin,
                          self._openings):
             if resource is not None:
                 resource.release()
-        self._photo = self._camera = None
+        self._lit_target = self._lit_photo = self._photo = self._camera = None
         self._photo_uv = self._alpha = self._ones = self._positions = None
-        self._camera_uv = self._opaque_skin = self._skin = self._openings = None
+        self._camera_uv = self._opaque_skin = self._feathered_skin = self._openings = None

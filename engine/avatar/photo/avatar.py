@@ -6,19 +6,17 @@ first known (so it is never shrunk on screen, and plain bilinear filtering has n
 from: trilinear mip filtering cost a third more CPU per frame on llvmpipe); the static vertex
 attributes (texture coordinates, lid slide). Per frame: ``PhotoRig.positions`` (numpy), the
 triangles sorted far to near (the painter's order: a turned head's nose covers the cheek behind
-it, the lips the mouth interior), one write each of the position and index buffers and one draw.
-Sorting 1,300 triangles costs tens of microseconds; the depth buffer it replaces cost llvmpipe
-1–2 ms a 720p frame to clear and carry, so the avatar draws without one (``uses_depth``). The
-mesh is a height field seen within ±30° of the front, where far-to-near by each triangle's mean
-depth is what a depth test would show. The fragment shader is a
+it, the lips the mouth interior; ``engine.gl.draw_order``) in place of a depth buffer, one write
+each of the position and index buffers and one draw. The fragment shader is a
 single texture lookup: on llvmpipe a second sampler, a branch or a per-fragment mip bias each
 made the whole frame a quarter to a third slower, since the mesh covers every pixel.
 
-The letterbox (the triangles between the photo's border and the frame's, where a photo of
-another shape than the frame shows its blurred margin) never moves. It is drawn once per frame
-size and handed to the layer as its picture (``layer_picture``, which the scene renderer asks
-for first), so the draw covers only the photo: for a square photo in a 16:9 frame that is 44 %
-fewer pixels to raster. A caller that does not ask gets the whole mesh drawn.
+What lies beyond the still ring (``geometry``) never moves: the photo's outer part and the
+letterbox between the photo's border and the frame's, where a photo of another shape than the
+frame shows its blurred margin. It is drawn once per frame size and handed to the layer as its
+picture (``layer_picture``, which the scene renderer asks for first), so the draw covers only
+what moves: for a square photo in a 16:9 frame that is at least 44 % fewer pixels to raster. A
+caller that does not ask gets the whole mesh drawn.
 """
 
 from __future__ import annotations
@@ -29,6 +27,7 @@ import numpy as np
 from engine.avatar.base import AvatarInput
 from engine.avatar.photo.geometry import MARGIN, PhotoRig
 from engine.gl.compositor import texture_from_image
+from engine.gl.draw_order import far_to_near
 from engine.gl.programs import ShaderLibrary
 from engine.types import BLENDSHAPE_INDEX, Expression
 
@@ -78,15 +77,15 @@ class PhotoAvatar:
         self._lid = lid
         self._positions = ctx.buffer(reserve=rig.count * 12, dynamic=True)
         self._static = ctx.buffer(reserve=rig.count * 24)
-        # The triangles that move first, the letterbox's after them.
+        # The triangles that move first, those that never do (``layer_picture``) after them.
         still = np.zeros(rig.count, bool)
         still[rig.still_index] = True
-        letterbox = still[rig.triangles].all(axis=1)
-        self._moving_triangles = int(np.count_nonzero(~letterbox))
-        self._triangles = np.concatenate([rig.triangles[~letterbox], rig.triangles[letterbox]])
+        resting = still[rig.triangles].all(axis=1)
+        self._moving_triangles = int(np.count_nonzero(~resting))
+        self._triangles = np.concatenate([rig.triangles[~resting], rig.triangles[resting]])
         self._indices = ctx.buffer(reserve=self._triangles.nbytes, dynamic=True)
-        self._letterbox: np.ndarray | None = None  # layer pixels, for ``_letterbox_size``
-        self._letterbox_size: tuple[int, int] | None = None
+        self._still_picture: np.ndarray | None = None  # layer pixels, for ``_still_size``
+        self._still_size: tuple[int, int] | None = None
         self._prepared: AvatarInput | None = None  # the frame ``layer_picture`` was asked for
         self._program: moderngl.Program | None = None
         self._vao: moderngl.VertexArray | None = None
@@ -132,10 +131,11 @@ class PhotoAvatar:
         return self._vao
 
     def layer_picture(self, frame: AvatarInput, size: tuple[int, int]) -> np.ndarray:
-        """The letterbox as layer pixels (``size``, RGBA, bottom row first), for the layer to
-        hold under this frame's draw; made once per size, the same array every frame."""
+        """What never moves (beyond the still ring, and the letterbox) as layer pixels
+        (``size``, RGBA, bottom row first), for the layer to hold under this frame's draw; made
+        once per size, the same array every frame."""
         self._prepared = frame
-        if size != self._letterbox_size:
+        if size != self._still_size:
             colour = self.ctx.texture(size, 4)
             scratch = self.ctx.framebuffer([colour])
             try:
@@ -145,9 +145,9 @@ class PhotoAvatar:
             finally:
                 for resource in (scratch, colour):
                     resource.release()
-            self._letterbox = pixels.reshape(size[1], size[0], 4)
-            self._letterbox_size = size
-        return self._letterbox
+            self._still_picture = pixels.reshape(size[1], size[0], 4)
+            self._still_size = size
+        return self._still_picture
 
     def render(self, frame: AvatarInput, target: moderngl.Framebuffer) -> None:
         """Draw the warped photo; only the part that moves when the layer holds
@@ -164,9 +164,7 @@ class PhotoAvatar:
             self._upload_atlas(size)
         positions = self.rig.positions(frame.expression)
         self._positions.write(positions.tobytes())
-        drawn = self._triangles[:triangles]
-        far_first = np.argsort(-positions[drawn, 2].sum(axis=1), kind="stable")
-        self._indices.write(drawn[far_first].tobytes())
+        self._indices.write(far_to_near(self._triangles[:triangles], positions[:, 2]).tobytes())
         vao = self._vertex_array()
         target.use()
         ctx = self.ctx
