@@ -119,17 +119,15 @@ def _measurement_avatars(folder: Path) -> dict[str, str]:
     """The astronaut as a photo avatar and as a face-swap persona, signed for "demo"."""
     import skimage.data
 
-    from engine.avatar.photo.build import build_photo_avatar
-    from engine.safety.likeness import Consent
-    from engine.safety import keys
+    from engine.avatar.photo.build import build_signed_photo_avatar
     from engine.safety.consent import sign_avatar
+    from engine.safety.likeness import Consent
 
     key = folder / "measurement.key"
-    public = keys.generate(key)
     consent = Consent(person="astronaut (skimage sample)", consented_by="benchmark only",
-                      uses=("demo",), public_key=public)
-    photo = build_photo_avatar(skimage.data.astronaut(), "astronaut", "astronaut",
-                               folder / "photo", consent)
+                      uses=("demo",))
+    photo = build_signed_photo_avatar(skimage.data.astronaut(), "astronaut", "astronaut",
+                                      folder / "photo", consent, key)
     swap = folder / "faceswap"
     swap.mkdir()
     for name in ("photo.png", "mesh.npz"):
@@ -139,8 +137,7 @@ def _measurement_avatars(folder: Path) -> dict[str, str]:
     manifest = manifest.replace('mouth = "mouth.png"\n', "").replace("[consent]\n",
                                                                      "[consent]\ncamera = true\n")
     (swap / "avatar.toml").write_text(manifest)
-    for built in (photo, swap):
-        sign_avatar(built, key)
+    sign_avatar(swap, key)
     return {PHOTO: str(photo), FACESWAP: str(swap)}
 
 

@@ -63,25 +63,24 @@ def random_script(rng: random.Random, seconds: float) -> str:
 def photo_avatar(name: str, photo: Path | None, work: Path) -> Path:
     """A photo avatar folder built from ``photo`` (None: the astronaut) under ``work``, its
     consent manifest signed with a throwaway key (a real person's likeness must be signed)."""
-    from engine.cli import main
+    from engine.avatar.photo.build import build_signed_photo_avatar
+    from engine.errors import EngineError
+    from engine.safety.likeness import Consent, read_photo
 
-    key = work / "footage.key"
-    if not key.exists() and main(["avatar", "keygen", "-o", str(key)]) != 0:
-        raise SystemExit("making the signing key failed")
-    if photo is None:
-        from PIL import Image
-        from skimage import data
+    consent = Consent(person=name, consented_by="public sample photo",
+                      note="training footage for the project's own neural model; never shipped",
+                      uses=("demo", "privacy", "therapy"))
+    try:
+        if photo is None:
+            from skimage import data
 
-        photo = work / "astronaut.png"
-        Image.fromarray(data.astronaut()).save(photo)
-    out = work / f"photo_{name}"
-    code = main(["avatar", "build-photo", str(photo), "--name", name, "--out", str(out),
-                 "--consent-from", "public sample photo", "--consent-note",
-                 "training footage for the project's own neural model; never shipped",
-                 "--uses", "demo,privacy,therapy", "--key", str(key)])
-    if code != 0:
-        raise SystemExit(f"{photo}: building the photo avatar failed")
-    return out
+            image, origin = data.astronaut(), "astronaut (skimage)"
+        else:
+            image, origin = read_photo(photo)[0], str(photo)
+        return build_signed_photo_avatar(image, origin, name, work / f"photo_{name}", consent,
+                                         work / "footage.key")
+    except EngineError as error:
+        raise SystemExit(f"building the photo avatar {name!r} failed: {error}") from None
 
 
 def render(avatar: str, performance: list[str], seconds: float, out: Path) -> None:

@@ -21,11 +21,16 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from engine.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 SCORED_FRAMES = 24  # per clip, spread evenly over the clip's first MAX_SECONDS
 MAX_SECONDS = 4.0
@@ -71,28 +76,24 @@ def _photo_warp_render(video: Path, first: np.ndarray, seconds: float,
                        work: Path) -> Path | None:
     """The photo avatar built from ``first`` driven by ``video``: the rendered MP4; None when
     the photo builder refuses ``first`` (it says why)."""
-    from PIL import Image
-
+    from engine.avatar.photo.build import build_signed_photo_avatar
     from engine.cli import main
+    from engine.safety.likeness import Consent
 
-    photo, key = work / "source.png", work / "eval.key"
-    Image.fromarray(first).save(photo)
-    avatar = work / "photo"
-    steps = [["avatar", "keygen", "-o", str(key)],
-             ["avatar", "build-photo", str(photo), "--name", "heldout", "--out", str(avatar),
-              "--consent-from", "evaluation sample", "--consent-note",
-              "held-out evaluation of the neural model; never kept", "--uses", "demo",
-              "--key", str(key)],
-             ["render", "--avatar", str(avatar), "--drive", str(video), "--seconds",
-              f"{seconds:g}", "--size", RENDER_SIZE, "--silent", "--no-badge", "--use", "demo",
-              "-o", str(work / "warp.mp4")]]
-    for args in steps:
-        with contextlib.redirect_stdout(io.StringIO()):  # the last stdout line is the bench's
-            code = main(args)
-        if code != 0:
-            if args[1] == "build-photo":
-                return None
-            raise RuntimeError(f"{video}: photo-warp baseline failed at {' '.join(args[:2])}")
+    consent = Consent(person="heldout", consented_by="evaluation sample",
+                      note="held-out evaluation of the neural model; never kept", uses=("demo",))
+    try:
+        avatar = build_signed_photo_avatar(first, f"{video.name} (first frame)", "heldout",
+                                           work / "photo", consent, work / "eval.key")
+    except ConfigError as refused:
+        log.warning("photo-warp baseline skipped: %s", refused)
+        return None
+    with contextlib.redirect_stdout(io.StringIO()):  # the last stdout line is the bench's
+        code = main(["render", "--avatar", str(avatar), "--drive", str(video), "--seconds",
+                     f"{seconds:g}", "--size", RENDER_SIZE, "--silent", "--no-badge",
+                     "--use", "demo", "-o", str(work / "warp.mp4")])
+    if code != 0:
+        raise RuntimeError(f"{video}: photo-warp baseline failed at render")
     return work / "warp.mp4"
 
 

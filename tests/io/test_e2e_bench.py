@@ -22,3 +22,24 @@ def test_a_case_runs_the_whole_path_and_reports_latency(shared_asset, faked_came
     assert figures["fps"] > 5
     assert 0 < figures["latency_ms_p50"] <= figures["latency_ms_p99"] < 1000
     assert figures["cpu_ms_per_frame"] > 0
+
+
+def test_the_photo_cases_load_their_signed_astronaut_live(shared_asset, faked_camera, tmp_path,
+                                                          gl):
+    """The photo avatar and face-swap persona the bench builds (a real person's photo, signed
+    with a throwaway key) pass the live consent check for its use and run."""
+    from engine.avatar.loader import load_avatar
+    from engine.gl.programs import ShaderLibrary
+
+    shared_asset("video/WolfgangLanger_Pexels.mp4")
+    avatars = e2e_bench._measurement_avatars(tmp_path)
+    shaders = ShaderLibrary(gl.ctx)
+    for kind, path in zip(("photo", "faceswap"), (avatars[e2e_bench.PHOTO],
+                                                  avatars[e2e_bench.FACESWAP])):
+        loaded = load_avatar(path, gl, shaders, use="demo")
+        assert loaded.manifest.kind.name == kind and loaded.use == "demo"
+        loaded.release()
+    shaders.release()
+    for case in (c for c in e2e_bench.CASES if c.avatar is not None):
+        figures = e2e_bench.run_case(case, "y4m", seconds=1.0, avatars=avatars)
+        assert figures["fps"] > 5, case.name

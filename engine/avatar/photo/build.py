@@ -140,3 +140,21 @@ def build_photo_avatar(image: np.ndarray, origin: str, name: str, out: Path,
         with replace_on_success(out / file_name) as staged:
             staged.file.write(data)
     return out
+
+
+def build_signed_photo_avatar(image: np.ndarray, origin: str, name: str, out: Path,
+                              consent: Consent, key: Path) -> Path:
+    """``build_photo_avatar`` signed with the private key at ``key``, which is made first when
+    there is none: the throwaway key of the project's own measuring and tooling (a real
+    person's likeness loads live only with a signed manifest). ``consent`` without its public
+    key; the key's is filled in."""
+    from dataclasses import replace
+
+    from engine.safety import keys
+    from engine.safety.consent import sign_avatar
+
+    public = (keys.public_text(keys.load_private(key).public_key()) if key.exists()
+              else keys.generate(key))
+    folder = build_photo_avatar(image, origin, name, out, replace(consent, public_key=public))
+    sign_avatar(folder, key)
+    return folder
