@@ -240,7 +240,7 @@ def test_no_holes_at_any_pose_or_expression(avatar, frame):
         assert not magenta.any(), f"scene shows through at yaw {yaw}, pitch {pitch}"
 
 
-def test_the_letterbox_handed_to_the_layer_makes_the_same_frame(avatar, gl, shaders):
+def test_the_still_picture_handed_to_the_layer_makes_the_same_frame(avatar, gl, shaders):
     """The scene renderer's path (``layer_picture``, then a draw of the part that moves) and a
     plain draw of the whole mesh give the same pixels, at every pose and a new frame size."""
     from engine.gl.compositor import Background, Compositor
