@@ -39,9 +39,9 @@ RING_SCALES = (1.3, 1.75)  # inner and outer ring, as multiples of the silhouett
 RING_FOLLOW = (0.6, 0.2)  # how much of the silhouette's motion each ring takes
 # The still ring bounds what moves: the outer ring's share of the motion fades to nothing across
 # the background between them (a ±30° turn moves the outer ring a few pixels), and the shoulders
-# and the room beyond stay as in the photo, drawn once (about half of a built photo's pixels,
-# the rest of the frame's raster each frame).
-STILL_SCALE = 2.2
+# and the room beyond stay as in the photo, drawn once: 55–60 % of a built photo's pixels that
+# llvmpipe does not raster each frame (docs/avatars.md, "Speed").
+STILL_SCALE = 2.0
 EDGE_FLATTEN = 0.7  # how far the silhouette's depth is drawn towards the face's middle
 BORDER_MARGIN = (0.92, 0.96)  # the outer and the still ring stay inside these shares of the
 # way to the photo border
