@@ -11,9 +11,8 @@ Two passes per live scene, each with one job:
 
 from __future__ import annotations
 
-import numpy as np
-
 import moderngl
+import numpy as np
 
 from engine.avatar.base import Avatar, AvatarInput, frame_input
 from engine.blank import blank_card
@@ -27,7 +26,7 @@ def begin_layer(layer: SceneLayer, avatar: Avatar, given: AvatarInput,
     """Fill ``layer`` for ``avatar``'s draw of ``given`` and return the framebuffer to draw into.
 
     A kind that shows a picture of its own under what it draws (the face swap's camera picture,
-    the photo avatar's still letterbox) hands it over first, and the layer writes it instead of
+    what of the photo avatar never moves) hands it over first, and the layer writes it instead of
     clearing; otherwise the scene's ``backdrop`` pixels, if any, or its background. A kind that
     draws without depth (``uses_depth`` false) gets the layer's colour alone."""
     layer_picture = getattr(avatar, "layer_picture", None)

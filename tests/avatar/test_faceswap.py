@@ -3,7 +3,6 @@ and identity and seams on real footage (the astronaut photo onto the sample vide
 
 from __future__ import annotations
 
-import moderngl
 import numpy as np
 import pytest
 from PIL import Image
@@ -227,65 +226,27 @@ def test_the_picture_handed_to_the_layer_first_draws_the_same_frame(gl, shaders,
     assert np.ptp(outputs[1][-1].reshape(-1, 3), axis=0).max() <= 1  # the background only
 
 
-class _DepthTestKept:
-    """The GL context as an avatar sees it, except that the depth test stays on: what the
-    avatar's draws show through a depth buffer."""
-
-    def __init__(self, ctx) -> None:
-        object.__setattr__(self, "_ctx", ctx)
-
-    def __getattr__(self, name: str):
-        return getattr(self._ctx, name)
-
-    def __setattr__(self, name: str, value) -> None:
-        setattr(self._ctx, name, value)
-
-    def disable(self, flags: int) -> None:
-        self._ctx.disable(flags & ~moderngl.DEPTH_TEST)
-
-
 def test_far_to_near_shows_what_a_depth_test_would(gl, shaders, compositor, persona, clip,
                                                    monkeypatch):
     """The swap draws without a depth buffer (the scene renderer hands it the colour alone),
     openings first and the skin far to near: on the clip's frames that shows what the same
     draws show through a depth test, and the skin nearest first would not."""
     from engine.avatar.faceswap import render
-    from engine.scene_renderer import begin_layer
+    from tests.avatar.pixels import changed, drawn_depth_tested, drawn_without_depth
 
-    layer = compositor.layers[0]
     avatar = FaceSwapAvatar(gl.ctx, shaders, persona)
-
-    def drawn(given: AvatarInput, depth_test: bool) -> np.ndarray:
-        if not depth_test:
-            target = begin_layer(layer, avatar, given)
-            assert target.depth_attachment is None
-            avatar.render(given, target)
-            return compositor.finish(layer).copy()
-        avatar.ctx = _DepthTestKept(gl.ctx)
-        gl.ctx.enable(moderngl.DEPTH_TEST)
-        try:
-            avatar.render(given, layer.begin())  # colour and a cleared depth buffer
-        finally:
-            avatar.ctx = gl.ctx
-            gl.ctx.disable(moderngl.DEPTH_TEST)
-        return compositor.finish(layer).copy()
-
-    def differing(a: np.ndarray, b: np.ndarray) -> float:
-        return float((np.abs(a.astype(np.int16) - b).max(axis=2) > 16).mean())
-
     try:
-        pairs = []
-        for frame, face in clip:
-            given = AvatarInput(Expression(), face, frame)
-            pairs.append((drawn(given, False), drawn(given, True)))
+        frames = [AvatarInput(Expression(), face, frame) for frame, face in clip]
+        pairs = [(drawn_without_depth(avatar, compositor, given),
+                  drawn_depth_tested(avatar, compositor, gl.ctx, given)) for given in frames]
         far_first = render.far_to_near
         monkeypatch.setattr(render, "far_to_near", lambda t, d: far_first(t, d)[::-1].copy())
-        reversed_ = [drawn(AvatarInput(Expression(), face, frame), False) for frame, face in clip]
+        backwards = [drawn_without_depth(avatar, compositor, given) for given in frames]
     finally:
         avatar.release()
-    for (painted, tested), backwards in zip(pairs, reversed_):
-        assert differing(painted, tested) < 3e-5  # at most 4 pixels of 921,600 measured
-        assert differing(backwards, tested) > 1e-3  # 0.4-4 % measured
+    for (ours, reference), reversed_ in zip(pairs, backwards):
+        assert changed(ours, reference).mean() < 3e-5  # at most 4 pixels of 921,600 measured
+        assert changed(reversed_, reference).mean() > 1e-3  # 1.2-7.5 % measured
 
 
 @pytest.mark.parametrize("name", ["WolfgangLanger_Pexels.mp4", "pyfeat_single_face.mp4"])

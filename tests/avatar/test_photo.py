@@ -267,44 +267,30 @@ def test_the_still_picture_handed_to_the_layer_makes_the_same_frame(avatar, gl, 
             compositor.release()
 
 
-def test_far_to_near_shows_what_a_depth_test_would(avatar, gl, shaders):
+def test_far_to_near_shows_what_a_depth_test_would(avatar, gl, shaders, monkeypatch):
     """The avatar draws without a depth buffer (the scene renderer hands it the colour alone),
     its triangles sorted far to near: at turned poses with the mouth open that shows what the
     same triangles show through a depth test, and nearest first would not."""
-    import moderngl
-
+    from engine.avatar.photo import avatar as photo_module
     from engine.gl.compositor import Compositor
-    from engine.scene_renderer import begin_layer
+    from tests.avatar.pixels import changed, drawn_depth_tested, drawn_without_depth
 
     compositor = Compositor(gl.ctx, shaders, FRAME)
-    layer, ctx = compositor.layers[0], gl.ctx
-
-    def draw(triangles: np.ndarray, depth_test: bool) -> np.ndarray:
-        avatar._indices.write(np.ascontiguousarray(triangles).tobytes())
-        layer.begin()  # colour and a cleared depth buffer
-        (ctx.enable if depth_test else ctx.disable)(moderngl.DEPTH_TEST)
-        avatar._vertex_array().render(moderngl.TRIANGLES)  # the uniforms ``render`` set
-        ctx.disable(moderngl.DEPTH_TEST)
-        return compositor.finish(layer).copy()
-
-    def differing(a: np.ndarray, b: np.ndarray) -> float:
-        return float((np.abs(a.astype(np.int16) - b).max(axis=2) > 16).mean())
-
+    poses = [AvatarInput(Expression(blendshape_vector({"jawOpen": 0.7}), _head(yaw, pitch)))
+             for yaw, pitch in ((-30, 0), (28, 10), (0, -15))]
     try:
-        for yaw, pitch in ((-30, 0), (28, 10), (0, -15)):
-            given = AvatarInput(Expression(blendshape_vector({"jawOpen": 0.7}), _head(yaw, pitch)))
-            target = begin_layer(layer, avatar, given)
-            assert target.depth_attachment is None
-            avatar.render(given, target)
-            painted = compositor.finish(layer).copy()
-            avatar.render(given, layer.begin(depth=False))  # the whole mesh, sorted
-            order = np.frombuffer(avatar._indices.read(), np.int32).reshape(-1, 3)
-            tested = draw(order, depth_test=True)
-            assert differing(painted, tested) < 2e-5, (yaw, pitch)  # 0 measured
-            # nearest first lets the far side through: 0.02-0.1 % of the frame here
-            assert differing(draw(order[::-1], depth_test=False), tested) > 1e-4, (yaw, pitch)
+        tested = [drawn_depth_tested(avatar, compositor, gl.ctx, given) for given in poses]
+        painted = [drawn_without_depth(avatar, compositor, given) for given in poses]
+        far_first = photo_module.far_to_near
+        monkeypatch.setattr(photo_module, "far_to_near",
+                            lambda t, d: far_first(t, d)[::-1].copy())
+        backwards = [drawn_without_depth(avatar, compositor, given) for given in poses]
     finally:
         compositor.release()
+    for reference, ours, reversed_ in zip(tested, painted, backwards):
+        assert changed(ours, reference).mean() < 2e-5  # 0 measured
+        # nearest first lets the far side through: 0.03-0.11 % of the frame measured
+        assert changed(reversed_, reference).mean() > 1e-4
 
 
 def test_blink_closes_the_eyes_and_the_jaw_opens_the_mouth(avatar, frame):
