@@ -148,7 +148,8 @@ class App:
         if pace is None:
             pace = self.clock.sleep_until_next()
         latency = finished - work.frame.t_capture if work.frame is not None else None
-        self.stats.record(work.tick, pace, work_s, latency)
+        face_latency = finished - work.face.t if work.face is not None and work.face.found else None
+        self.stats.record(work.tick, pace, work_s, latency, face_latency)
         if pace.span_s >= STALL_WARN_S:
             self._report_stall(pace, worst)
         if self.on_frame is not None:

@@ -160,6 +160,7 @@ class FrameStats:
     def __init__(self, window: int = 600) -> None:
         self.frame_ms: deque[float] = deque(maxlen=window)
         self.latency_ms: deque[float] = deque(maxlen=window)
+        self.face_latency_ms: deque[float] = deque(maxlen=window)
         self.frame_starts: deque[float] = deque(maxlen=window)
         self.frames = 0
         self.on_time = 0
@@ -169,9 +170,12 @@ class FrameStats:
         self.over_budget_s = 0.0
         self.stages = StageOverruns()
 
-    def record(self, tick: Tick, pace: Pace, work_s: float, latency_s: float | None) -> None:
+    def record(self, tick: Tick, pace: Pace, work_s: float, latency_s: float | None,
+               face_latency_s: float | None = None) -> None:
         """One frame: when it started and how it kept its deadline (clock time), how long its
-        work took and its capture→output latency (wall clock)."""
+        work took, its capture→output latency and, with a face found, the face's: from the
+        capture of the camera frame the face was tracked on (the tracker's newest result, which
+        may be a frame or two older than the picture) to the output (wall clock)."""
         self.frames += 1
         self.on_time += pace.on_time
         self.late_frames += not pace.on_time
@@ -182,6 +186,8 @@ class FrameStats:
         self.frame_ms.append(work_s * 1e3)
         if latency_s is not None:
             self.latency_ms.append(latency_s * 1e3)
+        if face_latency_s is not None:
+            self.face_latency_ms.append(face_latency_s * 1e3)
 
     @property
     def fps(self) -> float:
@@ -212,6 +218,8 @@ class FrameStats:
             "frame_ms_p99": round(self._percentile(self.frame_ms, 99), 3),
             "latency_ms_p50": round(self._percentile(self.latency_ms, 50), 3),
             "latency_ms_p99": round(self._percentile(self.latency_ms, 99), 3),
+            "face_latency_ms_p50": round(self._percentile(self.face_latency_ms, 50), 3),
+            "face_latency_ms_p99": round(self._percentile(self.face_latency_ms, 99), 3),
             "late_frames": float(self.late_frames),
             "dropped_frames": float(self.dropped_frames),
             "longest_stall_ms": round(self.longest_stall_s * 1e3, 1),

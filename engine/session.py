@@ -90,12 +90,11 @@ def make_tracker(settings: Settings, realtime: bool = True) -> Tracker:
     """The configured face input; live, on a worker thread so the loop never waits for it."""
     from engine.tracking.drivers import open_tracker
 
-    tracker = open_tracker(settings.tracker)
     if not realtime:
-        return tracker
+        return open_tracker(settings.tracker)
     from engine.tracking.threaded import ThreadedTracker
 
-    return ThreadedTracker(tracker)
+    return ThreadedTracker(lambda: open_tracker(settings.tracker))
 
 
 def avatar_loader(gl: GLContext, shaders: ShaderLibrary, settings: Settings,

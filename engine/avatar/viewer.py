@@ -240,7 +240,7 @@ class _Driver:
 
         self.source = open_source("webcam" if spec == "camera" else spec, size)
         self.source.start()
-        self.tracker = ThreadedTracker(MediaPipeTracker())
+        self.tracker = ThreadedTracker(MediaPipeTracker)
         self.retargeter = Retargeter()
         self.shown = Expression()
 

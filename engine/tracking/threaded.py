@@ -4,10 +4,14 @@ MediaPipe takes 11–13 ms a frame on these machines and releases the GIL while 
 own thread (``engine.worker.LatestWorker``) it overlaps with rendering instead of adding to it.
 The loop hands each new frame to the worker and uses the most recent result. The face shown is at
 most one frame older than the picture, which the retarget stage's smoothing already exceeds; in
-exchange the loop's frame time no longer contains the tracker's.
+exchange the loop's frame time no longer contains the tracker's. The tracker is built on the
+worker's thread, so the threads MediaPipe starts for its graph share the worker's background
+priority (``engine.worker``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from engine.tracking.base import Tracker
 from engine.types import FaceState, Frame
@@ -15,13 +19,19 @@ from engine.worker import LatestWorker
 
 
 class ThreadedTracker:
-    """Runs ``inner.track`` on a worker thread; ``track`` returns the newest finished result."""
+    """Runs the tracker ``open_inner()`` makes on a worker thread (made there too; what it raises
+    is raised here); ``track`` returns the newest finished result."""
 
-    def __init__(self, inner: Tracker) -> None:
-        self.inner = inner
+    def __init__(self, open_inner: Callable[[], Tracker]) -> None:
+        self.inner: Tracker | None = None
+
+        def build() -> None:
+            self.inner = open_inner()
+
         # A frame the tracker fails on counts as a lost face.
-        self._worker = LatestWorker(inner.track, "tracker",
-                                    on_error=lambda frame: FaceState.lost(frame.t_capture))
+        self._worker = LatestWorker(lambda frame: self.inner.track(frame), "tracker",
+                                    on_error=lambda frame: FaceState.lost(frame.t_capture),
+                                    prepare=build)
         self._submitted_index: int | None = None
         self._closed = False
 

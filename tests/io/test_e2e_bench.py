@@ -21,6 +21,7 @@ def test_a_case_runs_the_whole_path_and_reports_latency(shared_asset, faked_came
     figures = e2e_bench.run_case(e2e_bench.CASES[1], sink, seconds=1.0)
     assert figures["fps"] > 5
     assert 0 < figures["latency_ms_p50"] <= figures["latency_ms_p99"] < 1000
+    assert 0 < figures["face_latency_ms_p50"] <= figures["face_latency_ms_p99"] < 1000
     assert figures["cpu_ms_per_frame"] > 0
 
 

@@ -90,7 +90,7 @@ def test_the_camera_tracker_runs_pose_only_when_asked():
 
     image = np.ascontiguousarray(skimage.data.astronaut())
     inner = MediaPipeTracker()
-    tracker = ThreadedTracker(inner)
+    tracker = ThreadedTracker(lambda: inner)
     try:
         assert inner.track(Frame(image, 0.0, 0)).arms is None
         tracker.set_upper_body(True)  # what the session does when a scene enables it

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 import time
 
 import numpy as np
+import pytest
 
 from engine.performer import ScriptedPerformer
 from engine.tracking.threaded import ThreadedTracker
 from engine.types import Frame
+from engine.worker import BACKGROUND_NICE
 
 
 def frame(index: int) -> Frame:
@@ -44,7 +49,7 @@ class Counting:
 
 def test_results_arrive_and_each_frame_is_tracked_once():
     inner = Counting()
-    tracker = ThreadedTracker(inner)
+    tracker = ThreadedTracker(lambda: inner)
     result = settle(tracker, frame(0))
     assert result.found and result.t == 0.0
     for _ in range(5):
@@ -55,10 +60,54 @@ def test_results_arrive_and_each_frame_is_tracked_once():
 
 
 def test_a_failing_frame_reads_as_lost_and_tracking_goes_on():
-    tracker = ThreadedTracker(Counting(fail_on=1))
+    tracker = ThreadedTracker(lambda: Counting(fail_on=1))
     assert settle(tracker, frame(0)).found
     lost = settle(tracker, frame(1))
     assert not lost.found
     assert settle(tracker, frame(2)).found
     tracker.close()
     tracker.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_mediapipes_own_threads_run_in_the_background():
+    """The live tracker is built on its worker, so the graph threads MediaPipe starts (named
+    ``mediapipe/…``) inherit the worker's background priority, and the loop's does not change."""
+    import skimage.data
+
+    from engine.tracking.mediapipe_tracker import MediaPipeTracker
+
+    def mediapipe_threads() -> dict[int, int]:
+        found = {}
+        for task in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{task}/comm") as comm:
+                    if comm.read().startswith("mediapipe"):
+                        found[int(task)] = os.getpriority(os.PRIO_PROCESS, int(task))
+            except OSError:  # a thread that ended meanwhile
+                continue
+        return found
+
+    loop = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    before = set(mediapipe_threads())
+    tracker = ThreadedTracker(MediaPipeTracker)
+    try:
+        image = np.ascontiguousarray(skimage.data.astronaut())
+        assert settle_real(tracker, Frame(image, 0.0, 0)).found
+        started = {tid: nice for tid, nice in mediapipe_threads().items() if tid not in before}
+        assert started, "MediaPipe started no threads of its own"
+        assert set(started.values()) == {min(loop + BACKGROUND_NICE, 19)}
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == loop
+    finally:
+        tracker.close()
+
+
+def settle_real(tracker: ThreadedTracker, f: Frame):
+    tracker.track(f)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        face = tracker.track(f)
+        if face.found:
+            return face
+        time.sleep(0.02)
+    return tracker.track(f)
