@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from engine.types import Frame
+
+log = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -33,3 +37,25 @@ class ManagedSource:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+class LiveSource(ManagedSource):
+    """A source that captures on a thread of its own (a camera, a file played as one). Besides
+    ``latest``, each new frame goes to the callbacks given to ``listen``, on the capture thread,
+    as soon as it exists: the live tracker's worker starts on it then, instead of when the loop
+    next looks (up to a frame later). Callbacks must return at once; one that raises is logged
+    and dropped, so the picture goes on."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[Frame], None]] = []
+
+    def listen(self, callback: Callable[[Frame], None]) -> None:
+        self._listeners.append(callback)
+
+    def _announce(self, frame: Frame) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback(frame)
+            except Exception:
+                log.exception("a frame listener failed; it gets no more frames")
+                self._listeners.remove(callback)

@@ -22,7 +22,7 @@ import numpy as np
 
 from engine.capture.fit import cover
 from engine.errors import AssetError
-from engine.capture.base import ManagedSource
+from engine.capture.base import LiveSource
 from engine.types import Frame
 
 log = logging.getLogger(__name__)
@@ -30,11 +30,12 @@ log = logging.getLogger(__name__)
 MAX_SIDE = 8192  # refuse larger video from untrusted files
 
 
-class VideoFileSource(ManagedSource):
+class VideoFileSource(LiveSource):
     """Frames of the video at ``path``; ``size`` (w, h) scales and centre-crops to that size."""
 
     def __init__(self, path: str | os.PathLike, size: tuple[int, int] | None = None,
                  loop: bool = True, realtime: bool = True) -> None:
+        super().__init__()
         self.path = Path(path)
         self.size = size
         self.loop = loop
@@ -94,6 +95,7 @@ class VideoFileSource(ManagedSource):
             return None
         self._last = Frame(image=decoded, t_capture=time.perf_counter(), index=self._index)
         self._index += 1
+        self._announce(self._last)
         return self._last
 
     def _play(self) -> None:

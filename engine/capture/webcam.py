@@ -23,7 +23,7 @@ import numpy as np
 
 from engine.capture.fit import cover
 from engine.errors import DeviceError
-from engine.capture.base import ManagedSource
+from engine.capture.base import LiveSource
 from engine.types import Frame
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def open_opencv(index: int, size: tuple[int, int], fps: float) -> Capture:
     return capture
 
 
-class WebcamSource(ManagedSource):
+class WebcamSource(LiveSource):
     """A webcam by index (``0``) or by part of its name (``"C920"``, Linux only).
 
     Frames are converted to RGB once, on the capture thread, and cover-fitted to ``size`` when
@@ -93,6 +93,7 @@ class WebcamSource(ManagedSource):
         retry_delay: float = 0.5,
         max_retry_delay: float = 5.0,
     ) -> None:
+        super().__init__()
         self.device = device
         self.size = (int(size[0]), int(size[1]))
         self.fps = float(fps)
@@ -193,6 +194,7 @@ class WebcamSource(ManagedSource):
             self._latest = frame
         self.connected = True
         self._got_frame.set()
+        self._announce(frame)
 
     def close(self) -> None:
         self._stop.set()

@@ -11,6 +11,7 @@ priority (``engine.worker``).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from engine.tracking.base import Tracker
@@ -32,13 +33,22 @@ class ThreadedTracker:
         self._worker = LatestWorker(lambda frame: self.inner.track(frame), "tracker",
                                     on_error=lambda frame: FaceState.lost(frame.t_capture),
                                     prepare=build)
+        self._lock = threading.Lock()  # submit is called from the camera's and the loop's thread
         self._submitted_index: int | None = None
         self._closed = False
 
-    def track(self, frame: Frame) -> FaceState:
-        if frame.index != self._submitted_index:  # a still camera frame is tracked once
-            self._worker.submit(frame)
+    def submit(self, frame: Frame) -> None:
+        """Hand ``frame`` to the worker now (the camera's thread does, as frames arrive:
+        ``App``). Each frame is tracked once, and never after a newer one: the loop handing over
+        the frame it took a moment ago must not displace the one the camera has just sent."""
+        with self._lock:
+            if self._submitted_index is not None and frame.index <= self._submitted_index:
+                return
             self._submitted_index = frame.index
+        self._worker.submit(frame)
+
+    def track(self, frame: Frame) -> FaceState:
+        self.submit(frame)
         latest = self._worker.latest()
         return latest if latest is not None else FaceState.lost(frame.t_capture)
 

@@ -3,6 +3,8 @@ memory sink; scene switches at frame boundaries; failures that do not stop the l
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -32,7 +34,8 @@ def scene(name: str, hotkey: str) -> Scene:
 def make_app(gl):
     made = []
 
-    def build(crossfade_s: float = 0.0, broken: set[str] = frozenset(), tracker=None):
+    def build(crossfade_s: float = 0.0, broken: set[str] = frozenset(), tracker=None,
+              source=None):
         shaders = ShaderLibrary(gl.ctx)
         compositor = Compositor(gl.ctx, shaders, SIZE)
 
@@ -44,8 +47,9 @@ def make_app(gl):
         scenes = [scene("red", "1"), scene("green", "2"), scene("blue", "3")]
         director = Director(scenes, compositor.layers, SceneLoader(load),
                             crossfade_s=crossfade_s)
-        source = SyntheticSource(SIZE, FPS, realtime=False)
-        source.start()
+        if source is None:
+            source = SyntheticSource(SIZE, FPS, realtime=False)
+            source.start()
         sink = MemorySink()
         sink.open(*SIZE, FPS)
         performer = tracker or ScriptedPerformer((Pose("neutral", 10.0),), frame_rate=FPS)
@@ -185,3 +189,39 @@ def test_quit_ends_run(make_app):
     app.commands.put(Command("quit"))
     app.run()
     assert len(sink.frames) == 1
+
+
+class RecordingPerformer(ScriptedPerformer):
+    """The scripted face, noting which frames it was asked to track."""
+
+    def __init__(self) -> None:
+        super().__init__((Pose("neutral", 10.0),), frame_rate=FPS)
+        self.tracked: list[int] = []
+
+    def track(self, frame):
+        self.tracked.append(frame.index)
+        return super().track(frame)
+
+
+def test_camera_frames_reach_the_tracker_as_they_arrive_but_not_behind_the_shutter(
+        make_app, shared_asset):
+    """A live source's frames go to the tracker's worker from the camera's thread, before the
+    loop runs a frame; with the shutter closed none does."""
+    from engine.capture.video import VideoFileSource
+    from engine.tracking.threaded import ThreadedTracker
+
+    performer = RecordingPerformer()
+    camera = VideoFileSource(shared_asset("video/pyfeat_single_face.mp4"), size=SIZE)
+    camera.start()
+    try:
+        app, _ = make_app(tracker=ThreadedTracker(lambda: performer), source=camera)
+        time.sleep(0.3)
+        assert len(performer.tracked) >= 3  # no frame has run: the camera's thread handed them
+        app.apply(Command("blank"))
+        time.sleep(0.05)
+        count = len(performer.tracked)
+        time.sleep(0.3)
+        assert len(performer.tracked) <= count + 1  # at most the one the worker was given
+        assert performer.tracked == sorted(set(performer.tracked))  # each once, in order
+    finally:
+        camera.close()

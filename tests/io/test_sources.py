@@ -98,6 +98,37 @@ def test_video_realtime_paces_by_file_rate(shared_asset):
     assert source._position >= later.index - first.index
 
 
+def test_live_sources_hand_each_new_frame_to_listeners_on_their_thread(shared_asset):
+    """The camera's thread announces every frame it publishes, the same frame ``latest`` then
+    returns; a listener that raises is dropped and the picture goes on."""
+    heard: list[tuple[int, int]] = []
+
+    def broken(frame):
+        raise RuntimeError("listener bug")
+
+    source = VideoFileSource(shared_asset("video/pyfeat_single_face.mp4"), size=(160, 120))
+    source.listen(lambda frame: heard.append((frame.index, threading.get_ident())))
+    source.listen(broken)
+    with source:
+        capture_thread = source._thread.ident
+        time.sleep(0.3)
+        last = source.latest()
+    indices = [index for index, _ in heard]
+    assert indices == list(range(indices[0], indices[0] + len(indices)))  # each once, in order
+    assert last.index == indices[-1] and len(indices) >= 5
+    # The first frame is published by start() itself; every later one by the capture thread.
+    assert {thread for _, thread in heard[1:]} == {capture_thread}
+
+    plan = FakeCamera(good=10**6, shade=50)
+    webcam = WebcamSource(0, size=(64, 48), open_capture=lambda *args: plan)
+    seen: list[int] = []
+    webcam.listen(lambda frame: seen.append(frame.index))
+    with webcam:
+        time.sleep(0.1)
+        newest = webcam.latest()
+    assert seen[: newest.index + 1] == list(range(newest.index + 1))
+
+
 def test_video_rejects_non_video(tmp_path):
     junk = tmp_path / "clip.mp4"
     junk.write_bytes(b"\x00" * 1000)

@@ -59,6 +59,17 @@ def test_results_arrive_and_each_frame_is_tracked_once():
     assert inner.seen == [0, 1] and inner.closed
 
 
+def test_a_frame_handed_over_by_the_camera_is_not_tracked_again_nor_displaced():
+    inner = Counting()
+    tracker = ThreadedTracker(lambda: inner)
+    tracker.submit(frame(3))  # the camera's thread, as the frame arrives
+    assert settle(tracker, frame(3)).t == frame(3).t_capture  # the loop's turn: no second run
+    tracker.track(frame(2))  # the loop still holding an older frame than the camera sent
+    assert settle(tracker, frame(4)).t == frame(4).t_capture
+    tracker.close()
+    assert inner.seen == [3, 4]
+
+
 def test_a_failing_frame_reads_as_lost_and_tracking_goes_on():
     tracker = ThreadedTracker(lambda: Counting(fail_on=1))
     assert settle(tracker, frame(0)).found
