@@ -121,25 +121,15 @@ def _measurement_avatars(folder: Path) -> dict[str, str]:
     import skimage.data
 
     from engine.avatar.photo.build import build_signed_photo_avatar
-    from engine.safety.consent import sign_avatar
     from engine.safety.likeness import Consent
 
     key = folder / "measurement.key"
     consent = Consent(person="astronaut (skimage sample)", consented_by="benchmark only",
-                      uses=("demo",))
-    photo = build_signed_photo_avatar(skimage.data.astronaut(), "astronaut", "astronaut",
-                                      folder / "photo", consent, key)
-    swap = folder / "faceswap"
-    swap.mkdir()
-    for name in ("photo.png", "mesh.npz"):
-        (swap / name).write_bytes((photo / name).read_bytes())
-    manifest = (photo / "avatar.toml").read_text()
-    manifest = manifest.replace('kind = "photo"', 'kind = "faceswap"')
-    manifest = manifest.replace('mouth = "mouth.png"\n', "").replace("[consent]\n",
-                                                                     "[consent]\ncamera = true\n")
-    (swap / "avatar.toml").write_text(manifest)
-    sign_avatar(swap, key)
-    return {PHOTO: str(photo), FACESWAP: str(swap)}
+                      uses=("demo",), camera=True)
+    built = {kind: build_signed_photo_avatar(skimage.data.astronaut(), "astronaut", "astronaut",
+                                             folder / kind, consent, key, kind=kind)
+             for kind in ("photo", "faceswap")}
+    return {PHOTO: str(built["photo"]), FACESWAP: str(built["faceswap"])}
 
 
 def _scene(case: Case, avatars: dict[str, str]):

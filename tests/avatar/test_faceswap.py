@@ -280,3 +280,38 @@ def test_the_live_skin_is_measured_ten_times_a_second_and_smoothed_as_before():
     # mean has come 1 - exp(-4) of the way.
     assert stats.current.mean[0] == pytest.approx(1.0 - np.exp(-1.0 / 0.25), abs=1e-6)
     assert stats.due(0.5)  # a clock that restarted measures at once
+
+
+def test_build_faceswap_writes_a_signed_persona_that_loads_for_the_camera(gl, tmp_path, capsys):
+    """``persona avatar build-faceswap``: a real person's photo needs --camera as well as who
+    consented; the folder it writes, signed with --key, passes the live consent check for the
+    camera and loads as a face swap (no mouth picture: the performer's own mouth shows)."""
+    import skimage.data
+
+    from engine.avatar.loader import load_avatar
+    from engine.cli import main
+    from engine.gl.programs import ShaderLibrary
+
+    Image.fromarray(skimage.data.astronaut()).save(tmp_path / "a.png")
+    key = tmp_path / "k.key"
+    assert main(["avatar", "keygen", "-o", str(key)]) == 0
+    consent = ["--person", "Eileen Collins", "--consent-from", "Eileen Collins",
+               "--consent-note", "agreed to appear as herself on calls", "--uses", "therapy",
+               "--key", str(key)]
+    out = tmp_path / "swap"
+    assert main(["avatar", "build-faceswap", str(tmp_path / "a.png"), "--name", "eileen",
+                 "--out", str(out), *consent]) == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "--camera" in error[0] and not out.exists()
+    assert main(["avatar", "build-faceswap", str(tmp_path / "a.png"), "--name", "eileen",
+                 "--out", str(out), "--camera", *consent]) == 0
+    assert {p.name for p in out.iterdir()} >= {"avatar.toml", "photo.png", "mesh.npz"}
+    assert not (out / "mouth.png").exists()
+    shaders = ShaderLibrary(gl.ctx)
+    loaded = load_avatar(str(out), gl, shaders, use="therapy")
+    try:
+        assert loaded.manifest.kind.name == "faceswap" and loaded.use == "therapy"
+        assert loaded.needs_camera and loaded.camera_consented  # the camera picture may reach it
+    finally:
+        loaded.avatar.release()
+        shaders.release()

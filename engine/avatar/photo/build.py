@@ -1,4 +1,4 @@
-"""``persona avatar build-photo``: one photo becomes a photo avatar folder.
+"""``persona avatar build-photo`` / ``build-faceswap``: one photo becomes an avatar folder.
 
 The face is found and measured (``fit.fit_face``: refused with one line if there is none, several,
 a tiny one or a turned head), the photo is cropped round it and scaled (the face about 40 % of a
@@ -17,6 +17,11 @@ The folder::
 SHA-256) and the statement given (``note``, ``consented_by``); a real person's avatar loads live
 only once the manifest is signed (``persona avatar sign``, or ``key`` here), and the signature
 covers photo.png, mouth.png and mesh.npz. A generated face is marked ``likeness = "synthetic"``.
+
+``kind = "faceswap"`` (``build-faceswap``) writes the same folder for the face swap
+(``engine/avatar/faceswap``): no mouth.png (the performer's own mouth shows through), and a
+real person's ``[consent]`` must say ``camera = true``, since the swap animates the face with the
+live camera picture.
 """
 
 from __future__ import annotations
@@ -103,9 +108,13 @@ def mouth_picture(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     return np.clip(rgb, 0, 255).astype(np.uint8)
 
 
-def _toml_text(name: str, consent: Consent, source: str) -> str:
-    lines = ['kind = "photo"', f"name = {toml_string(name)}", 'photo = "photo.png"',
-             'mouth = "mouth.png"', 'mesh = "mesh.npz"', "", *consent_lines(consent, name, source)]
+KINDS = ("photo", "faceswap")
+
+
+def _toml_text(kind: str, name: str, consent: Consent, source: str) -> str:
+    mouth = ['mouth = "mouth.png"'] if kind == "photo" else []
+    lines = [f"kind = {toml_string(kind)}", f"name = {toml_string(name)}", 'photo = "photo.png"',
+             *mouth, 'mesh = "mesh.npz"', "", *consent_lines(consent, name, source)]
     return "\n".join(lines) + "\n"
 
 
@@ -118,10 +127,17 @@ def _png(image: np.ndarray) -> bytes:
 
 
 def build_photo_avatar(image: np.ndarray, origin: str, name: str, out: Path,
-                       consent: Consent, source_bytes: bytes | None = None) -> Path:
-    """Build the avatar folder ``out`` from ``image`` ((H, W, 3) uint8 RGB; ``origin`` names it
-    in errors and in ``[consent] source``). ``out`` must not exist yet or be empty."""
+                       consent: Consent, source_bytes: bytes | None = None,
+                       kind: str = "photo") -> Path:
+    """Build the avatar folder ``out`` of ``kind`` (``KINDS``) from ``image`` ((H, W, 3) uint8
+    RGB; ``origin`` names it in errors and in ``[consent] source``). ``out`` must not exist yet
+    or be empty."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     consent.check_uses()
+    if kind == "faceswap" and not consent.synthetic and consent.camera is not True:
+        raise ConfigError("build-faceswap: a face swap animates this face with the live camera "
+                          "picture; pass --camera once the person has agreed to that")
     face = fit_face(image, origin)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"{out}: already exists and is not an empty folder; choose another "
@@ -133,9 +149,10 @@ def build_photo_avatar(image: np.ndarray, origin: str, name: str, out: Path,
     np.savez(mesh, landmarks=landmarks,
              pose_deg=np.array([face.yaw_deg, face.pitch_deg, face.roll_deg], np.float32))
     out.mkdir(parents=True, exist_ok=True)
-    files = {"photo.png": _png(photo), "mouth.png": _png(mouth_picture(photo, landmarks)),
-             "mesh.npz": mesh.getvalue(),
-             "avatar.toml": _toml_text(name, consent, source).encode("utf-8")}
+    files = {"photo.png": _png(photo), "mesh.npz": mesh.getvalue(),
+             "avatar.toml": _toml_text(kind, name, consent, source).encode("utf-8")}
+    if kind == "photo":
+        files["mouth.png"] = _png(mouth_picture(photo, landmarks))
     for file_name, data in files.items():
         with replace_on_success(out / file_name) as staged:
             staged.file.write(data)
@@ -143,7 +160,7 @@ def build_photo_avatar(image: np.ndarray, origin: str, name: str, out: Path,
 
 
 def build_signed_photo_avatar(image: np.ndarray, origin: str, name: str, out: Path,
-                              consent: Consent, key: Path) -> Path:
+                              consent: Consent, key: Path, kind: str = "photo") -> Path:
     """``build_photo_avatar`` signed with the private key at ``key``, which is made first when
     there is none: the throwaway key of the project's own measuring and tooling (a real
     person's likeness loads live only with a signed manifest). ``consent`` without its public
@@ -155,6 +172,7 @@ def build_signed_photo_avatar(image: np.ndarray, origin: str, name: str, out: Pa
 
     public = (keys.public_text(keys.load_private(key).public_key()) if key.exists()
               else keys.generate(key))
-    folder = build_photo_avatar(image, origin, name, out, replace(consent, public_key=public))
+    folder = build_photo_avatar(image, origin, name, out, replace(consent, public_key=public),
+                                kind=kind)
     sign_avatar(folder, key)
     return folder
