@@ -15,8 +15,9 @@ linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="per-thread nice values are Linux's")
 
 
-def nice_of(thread_id: int) -> int:
-    return os.getpriority(os.PRIO_PROCESS, thread_id)
+def own_nice() -> int:
+    """The calling thread's nice value (Linux keeps one per thread)."""
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
 
 def finished(worker: LatestWorker, item):
@@ -26,22 +27,22 @@ def finished(worker: LatestWorker, item):
 
 @linux_only
 def test_work_and_the_threads_it_starts_run_below_the_loop():
-    caller = nice_of(threading.get_native_id())
+    caller = own_nice()
     started: dict[str, int] = {}
 
     def prepare() -> None:  # a library starting its own pool while its model is built
-        pool = threading.Thread(target=lambda: started.update(pool=nice_of(threading.get_native_id())))
+        pool = threading.Thread(target=lambda: started.update(pool=own_nice()))
         pool.start()
         pool.join()
-        started["prepare"] = nice_of(threading.get_native_id())
+        started["prepare"] = own_nice()
 
-    worker = LatestWorker(lambda item: (item, nice_of(threading.get_native_id())), "test-worker",
-                          prepare=prepare)
+    worker = LatestWorker(lambda item: (item, own_nice()), "test-worker", prepare=prepare)
     try:
         expected = min(caller + BACKGROUND_NICE, 19)
-        assert started == {"pool": expected, "prepare": expected}  # done before the constructor returned
+        # Both happened before the constructor returned.
+        assert started == {"pool": expected, "prepare": expected}
         assert finished(worker, 1) == (1, expected)
-        assert nice_of(threading.get_native_id()) == caller  # the caller's own is untouched
+        assert own_nice() == caller  # the caller's own is untouched
     finally:
         worker.close()
 

@@ -30,6 +30,18 @@ def settle(tracker: ThreadedTracker, f: Frame):
     return tracker.track(f)
 
 
+def settle_real(tracker: ThreadedTracker, f: Frame):
+    """Submit ``f`` to a real tracker and wait until it reports a face (or 10 s pass)."""
+    tracker.track(f)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        face = tracker.track(f)
+        if face.found:
+            return face
+        time.sleep(0.02)
+    return tracker.track(f)
+
+
 class Counting:
     def __init__(self, fail_on: int | None = None) -> None:
         self.performer = ScriptedPerformer(frame_rate=30)
@@ -80,7 +92,8 @@ def test_a_failing_frame_reads_as_lost_and_tracking_goes_on():
     tracker.close()
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+@pytest.mark.skipif(not sys.platform.startswith("linux"),
+                    reason="per-thread nice values are Linux's")
 def test_mediapipes_own_threads_run_in_the_background():
     """The live tracker is built on its worker, so the graph threads MediaPipe starts (named
     ``mediapipe/…``) inherit the worker's background priority, and the loop's does not change."""
@@ -111,14 +124,3 @@ def test_mediapipes_own_threads_run_in_the_background():
         assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == loop
     finally:
         tracker.close()
-
-
-def settle_real(tracker: ThreadedTracker, f: Frame):
-    tracker.track(f)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        face = tracker.track(f)
-        if face.found:
-            return face
-        time.sleep(0.02)
-    return tracker.track(f)
