@@ -125,10 +125,12 @@ def _measurement_avatars(folder: Path) -> dict[str, str]:
 
     key = folder / "measurement.key"
     consent = Consent(person="astronaut (skimage sample)", consented_by="benchmark only",
-                      uses=("demo",), camera=True)
+                      uses=("demo",))
+    # Only the face swap is animated with the camera picture, so only its consent says so.
     built = {kind: build_signed_photo_avatar(skimage.data.astronaut(), "astronaut", "astronaut",
-                                             folder / kind, consent, key, kind=kind)
-             for kind in ("photo", "faceswap")}
+                                             folder / kind, replace(consent, camera=camera), key,
+                                             kind=kind)
+             for kind, camera in (("photo", None), ("faceswap", True))}
     return {PHOTO: str(built["photo"]), FACESWAP: str(built["faceswap"])}
 
 

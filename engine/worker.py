@@ -12,8 +12,8 @@ deadline, a worker only has "soon". Two cores are nearly full in a live session 
 scene takes 45-55 ms of CPU per 66 ms frame), and without this the scheduler shared them evenly,
 so a frame was late whenever MediaPipe's burst landed on the loop's. The threads a library starts
 inherit the nice value of the thread that starts them, so a worker's model is built on the
-worker's own thread (``prepare``): MediaPipe's graph threads and torch's pool then run in the
-background too.
+worker's own thread (``prepare``, or on first use in ``work``): the graph threads MediaPipe starts
+then run in the background too.
 """
 
 from __future__ import annotations

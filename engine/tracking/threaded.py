@@ -2,11 +2,12 @@
 
 MediaPipe takes 11–13 ms a frame on these machines and releases the GIL while it runs, so on its
 own thread (``engine.worker.LatestWorker``) it overlaps with rendering instead of adding to it.
-The loop hands each new frame to the worker and uses the most recent result. The face shown is at
-most one frame older than the picture, which the retarget stage's smoothing already exceeds; in
-exchange the loop's frame time no longer contains the tracker's. The tracker is built on the
-worker's thread, so the threads MediaPipe starts for its graph share the worker's background
-priority (``engine.worker``).
+A live camera hands each frame over as it arrives (``submit``, from the capture thread: ``App``),
+the loop hands over the frame it took (``track``), and the loop uses the newest result: a frame
+or two older than the picture under load (``bench e2e``'s face latency), in exchange for a loop
+whose frame time does not contain the tracker's. The tracker is built on the worker's thread, so
+the threads MediaPipe starts for its graph share the worker's background priority
+(``engine.worker``).
 """
 
 from __future__ import annotations
