@@ -83,6 +83,10 @@ class PersonaParams:
     eyes: tuple[float, float, float] = EYE_COLOURS[0]
     shirt: tuple[float, float, float] = SHIRT_COLOURS[0]
     freckles: float = 0.0
+    # Real faces' brows sit 1.8-3.0 cm above the inner eye corner and their open eyes show less
+    # than these defaults (3.0 cm; a wide-open look): drawn personas span the real range.
+    brow_drop: float = 0.0  # radians of the head's surface the brows sit below the default
+    eye_open: float = 1.0  # share of the default opening between the lids
 
     @classmethod
     def from_seed(cls, seed: int, **overrides) -> PersonaParams:
@@ -96,6 +100,8 @@ class PersonaParams:
             skin=pick(SKIN_TONES), hair=pick(HAIR_COLOURS), hair_style=pick([(s,) for s in HAIR_STYLES])[0],
             eyes=pick(EYE_COLOURS), shirt=pick(SHIRT_COLOURS), freckles=float(rng.uniform(0, 1) ** 3),
         )
+        # Drawn last, so that every earlier seed's other features stay as they were.
+        values.update(brow_drop=float(rng.uniform(0.0, 0.08)), eye_open=float(rng.uniform(0.72, 1.0)))
         values.update(overrides)
         params = cls(**values)
         if params.hair_style not in HAIR_STYLES:
@@ -188,8 +194,9 @@ class PersonaBuilder:
         self.surface = HeadSurface(params)
         self.eye_u = self.surface.eye_u
         self.eye_half = EYE_HALF_WIDTH * params.eye_size
-        self.lid_up = 0.105 * params.eye_size  # how far the open upper lid sits above the eye line
-        self.lid_down = 0.055 * params.eye_size
+        self.lid_up = 0.105 * params.eye_size * params.eye_open  # the open upper lid above the eye line
+        self.lid_down = 0.055 * params.eye_size * params.eye_open
+        self.brow_v = BROW_V - params.brow_drop
         self._build_grid()
 
     # -- skin grid --------------------------------------------------------------------------------
@@ -292,7 +299,7 @@ class PersonaBuilder:
         # Brows: soft arcs above the eyes in the hair colour.
         for side in (1.0, -1.0):
             bs = (u * side - self.eye_u) / (self.eye_half * 1.25)
-            centre = BROW_V + 0.035 * (1 - bs * bs) - 0.01 * bs
+            centre = self.brow_v + 0.035 * (1 - bs * bs) - 0.01 * bs
             thickness = 0.026 * (1.1 - 0.4 * (bs + 1) / 2)
             brow = _smooth(thickness, thickness * 0.5, np.abs(v - centre)) * _smooth(1.05, 0.8, np.abs(bs))
             colour += brow[..., None] * (np.array(p.hair) * 0.8 - colour) * 0.9
@@ -490,58 +497,77 @@ class PersonaBuilder:
                   -1.0: _gauss(u, -MOUTH_HALF_WIDTH, 0.13) * _gauss(v0, MOUTH_V, 0.14)}
         cheek = {1.0: _gauss(u, 0.5, 0.18) * _gauss(v0, -0.22, 0.15),
                  -1.0: _gauss(u, -0.5, 0.18) * _gauss(v0, -0.22, 0.15)}
-        brow_band = _gauss(v0, BROW_V, 0.12) * (v0 > EYE_V + 0.05)
-        inner_brow = brow_band * _gauss(au, self.eye_u - 0.12, 0.12)
+        # Just the corner: a frown or stretch bends the mouth's line instead of moving it.
+        tight_corner = {1.0: _gauss(u, MOUTH_HALF_WIDTH, 0.09) * _gauss(v0, MOUTH_V, 0.1),
+                        -1.0: _gauss(u, -MOUTH_HALF_WIDTH, 0.09) * _gauss(v0, MOUTH_V, 0.1)}
+        # The lips' outer edges, not the line between them: pressing thins the lips, never parts them.
+        lip_edges = mouth * np.where(self.mouth_side > 0, _smooth(MOUTH_V, MOUTH_V + 0.06, v0),
+                                     -_smooth(MOUTH_V, MOUTH_V - 0.08, v0))
+        # The brow keys fade out above the upper lid's margin instead of stopping at a row: a
+        # lowered brow pushes the lid's skin down a little, never the lashes.
+        brow_band = _gauss(v0, self.brow_v, 0.12) * _smooth(EYE_V + 0.02, EYE_V + 0.16, v0) * (self.eye_side > 0)
+        inner_brow = brow_band * _gauss(au, self.eye_u - 0.17, 0.12)
         outer_brow = brow_band * _gauss(au, self.eye_u + 0.12, 0.12)
+        nose_wing = {1.0: _gauss(u, 0.11, 0.09) * _gauss(v0, -0.25, 0.11),
+                     -1.0: _gauss(u, -0.11, 0.09) * _gauss(v0, -0.25, 0.11)}
         lower_face = np.where((self.mouth_side < 0) & (au < MOUTH_HALF_WIDTH), 1.0,
                               _smooth(MOUTH_V + 0.12, MOUTH_V - 0.12, v0)) * _smooth(1.55, 1.0, au)
+        chin = _gauss(u, 0, 0.2) * _gauss(v0, MOUTH_V - 0.2, 0.12) * (self.mouth_side < 0)
         base = self.skin_positions()
         keys: dict[str, np.ndarray] = {}
+        # Amplitudes are those of an adult face at full strength (in radians of the head's
+        # surface: 0.01 is about 1 mm): the inner brow drops about 9 mm on browDown and rises 8 on
+        # browInnerUp, a frown's corners fall 8 mm, a pucker narrows the mouth by a third and
+        # pushes the lips 1.5 cm forward. Smaller keys than this vanish in MediaPipe's landmark
+        # noise and on a call: the fidelity bench's renders and the viewer both need them seen.
         for side, name in ((1.0, "Left"), (-1.0, "Right")):
             mask = left if side > 0 else right
             keys[f"eyeBlink{name}"] = self._skin_key(
                 dv=mask * (lids(-1.0, 0.0) - above * 0.6 * down * p8 + below * 0.4 * down * p8),
                 dn=mask * 0.003 * inside * (above + below))
-            keys[f"eyeSquint{name}"] = self._skin_key(dv=mask * lids(-0.25, -0.5) + 0.03 * cheek[side])
+            keys[f"eyeSquint{name}"] = self._skin_key(dv=mask * lids(-0.2, -1.0) + 0.04 * cheek[side])
             keys[f"eyeWide{name}"] = self._skin_key(dv=mask * lids(0.35, 0.25))
             keys[f"eyeLookUp{name}"] = self._skin_key(dv=mask * lids(0.2, -0.1))
             keys[f"eyeLookDown{name}"] = self._skin_key(dv=mask * lids(-0.35, 0.1))
             keys[f"eyeLookIn{name}"] = np.zeros_like(base)
             keys[f"eyeLookOut{name}"] = np.zeros_like(base)
             keys[f"mouthSmile{name}"] = self._skin_key(
-                du=side * 0.06 * corner[side], dv=0.07 * corner[side] + 0.03 * cheek[side],
-                dn=0.004 * cheek[side])
-            keys[f"mouthFrown{name}"] = self._skin_key(dv=-0.06 * corner[side], du=side * 0.01 * corner[side])
-            keys[f"mouthDimple{name}"] = self._skin_key(du=side * 0.04 * corner[side], dn=-0.002 * corner[side])
-            keys[f"mouthStretch{name}"] = self._skin_key(du=side * 0.07 * corner[side], dv=-0.025 * corner[side])
-            keys[f"mouthPress{name}"] = self._skin_key(dn=-0.002 * mouth * mask,
-                                                       dv=0.004 * lower_lip * mask - 0.004 * upper_lip * mask)
+                du=side * 0.07 * corner[side], dv=0.09 * corner[side] + 0.04 * cheek[side],
+                dn=0.005 * cheek[side])
+            keys[f"mouthFrown{name}"] = self._skin_key(
+                dv=-0.04 * corner[side] - 0.05 * tight_corner[side] + 0.02 * chin * mask,
+                du=side * 0.01 * corner[side])
+            keys[f"mouthDimple{name}"] = self._skin_key(du=side * 0.06 * corner[side], dn=-0.002 * corner[side])
+            keys[f"mouthStretch{name}"] = self._skin_key(
+                du=side * (0.04 * corner[side] + 0.09 * tight_corner[side]), dv=-0.045 * tight_corner[side])
+            # No push into the head: behind the lips are the teeth, which would show through.
+            keys[f"mouthPress{name}"] = self._skin_key(dv=-0.025 * lip_edges * mask)
             keys[f"mouthLowerDown{name}"] = self._skin_key(dv=-0.06 * lower_lip * mask * _smooth(MOUTH_V - 0.25, MOUTH_V - 0.02, v0))
             keys[f"mouthUpperUp{name}"] = self._skin_key(dv=0.05 * upper_lip * mask * _smooth(MOUTH_V + 0.25, MOUTH_V + 0.02, v0))
-            keys[f"browDown{name}"] = self._skin_key(dv=-0.045 * brow_band * mask * _gauss(au, self.eye_u, 0.25),
-                                                     du=-side * 0.02 * inner_brow * mask * _smooth(0.0, 0.15, au))
-            keys[f"browOuterUp{name}"] = self._skin_key(dv=0.05 * outer_brow * mask)
-            keys[f"cheekSquint{name}"] = self._skin_key(dv=0.04 * cheek[side] + mask * lids(0, -0.3),
-                                                        dn=0.002 * cheek[side])
+            keys[f"browDown{name}"] = self._skin_key(
+                dv=-(0.04 + 0.05 * _gauss(au, self.eye_u - 0.17, 0.14)) * brow_band * mask,
+                du=-side * 0.05 * inner_brow * mask)
+            keys[f"browOuterUp{name}"] = self._skin_key(dv=0.075 * outer_brow * mask)
+            keys[f"cheekSquint{name}"] = self._skin_key(dv=0.06 * cheek[side] + mask * lids(0, -0.5),
+                                                        dn=0.003 * cheek[side])
             keys[f"noseSneer{name}"] = self._skin_key(
-                dv=0.035 * _gauss(u, side * 0.1, 0.07) * _gauss(v0, -0.22, 0.1),
-                dn=0.001 * _gauss(u, side * 0.1, 0.07) * _gauss(v0, -0.22, 0.1))
-        keys["browInnerUp"] = self._skin_key(dv=0.05 * inner_brow)
+                dv=0.07 * nose_wing[side], dn=0.003 * nose_wing[side])
+        keys["browInnerUp"] = self._skin_key(dv=0.075 * inner_brow)
         keys["jawOpen"] = self._jaw(base, 0.32, lower_face)
         keys["jawForward"] = np.stack([0 * u, 0 * u, 0.008 * lower_face], -1)
         keys["jawLeft"] = np.stack([0.008 * lower_face, 0 * u, 0 * u], -1)
         keys["jawRight"] = np.stack([-0.008 * lower_face, 0 * u, 0 * u], -1)
         keys["mouthClose"] = -keys["jawOpen"] * (np.abs(u) < MOUTH_HALF_WIDTH * 1.2)[:, None] * \
             _smooth(MOUTH_V - 0.3, MOUTH_V - 0.02, v0)[:, None] * (self.mouth_side < 0)[:, None]
-        keys["mouthFunnel"] = self._skin_key(du=-0.06 * u * mouth, dv=0.025 * upper_lip - 0.035 * lower_lip,
-                                             dn=0.007 * mouth)
-        keys["mouthPucker"] = self._skin_key(du=-0.35 * u * mouth, dn=0.008 * mouth)
-        keys["mouthLeft"] = self._skin_key(du=0.07 * mouth)
-        keys["mouthRight"] = self._skin_key(du=-0.07 * mouth)
-        keys["mouthRollLower"] = self._skin_key(dn=-0.004 * lower_lip, dv=0.02 * lower_lip)
-        keys["mouthRollUpper"] = self._skin_key(dn=-0.004 * upper_lip, dv=-0.02 * upper_lip)
-        keys["mouthShrugLower"] = self._skin_key(dv=0.03 * lower_lip, dn=0.002 * lower_lip)
-        keys["mouthShrugUpper"] = self._skin_key(dv=0.02 * upper_lip)
+        keys["mouthFunnel"] = self._skin_key(du=-0.2 * u * mouth, dv=0.04 * upper_lip - 0.05 * lower_lip,
+                                             dn=0.01 * mouth)
+        keys["mouthPucker"] = self._skin_key(du=-0.45 * u * mouth, dn=0.015 * mouth)
+        keys["mouthLeft"] = self._skin_key(du=0.12 * mouth)
+        keys["mouthRight"] = self._skin_key(du=-0.12 * mouth)
+        keys["mouthRollLower"] = self._skin_key(dn=-0.006 * lower_lip, dv=0.035 * lower_lip)
+        keys["mouthRollUpper"] = self._skin_key(dn=-0.006 * upper_lip, dv=-0.035 * upper_lip)
+        keys["mouthShrugLower"] = self._skin_key(dv=0.05 * lower_lip + 0.02 * chin, dn=0.004 * lower_lip)
+        keys["mouthShrugUpper"] = self._skin_key(dv=0.035 * upper_lip)
         keys["cheekPuff"] = self._skin_key(dn=0.012 * (cheek[1.0] + cheek[-1.0]) + 0.003 * mouth)
         keys["tongueOut"] = self._jaw(base, 0.12, lower_face)
         return keys
