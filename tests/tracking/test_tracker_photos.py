@@ -44,6 +44,24 @@ def test_face_found_with_landmarks_pose_and_expression(photos, track_photo, name
     assert value(face, "mouthPucker") < 0.2
 
 
+def test_a_neutral_older_face_reads_no_cheek_raise_or_sneer_without_calibration(track_photo):
+    """matplotlib's Grace Hopper portrait, held out from every constant: near-neutral, glasses,
+    an older face's proportions. Issue 13 found it reading cheekSquint 0.67 and noseSneer 0.57
+    (0.81 mirrored). Her low-set brows still read as browDown and her wide mouth as a stretch
+    (docs/tracking.md, known limits)."""
+    import matplotlib.cbook
+
+    from engine.tracking.media import read_image
+
+    image = read_image(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    for face in (track_photo(image), track_photo(image[:, ::-1])):
+        assert face.found
+        for stem in ("cheekSquint", "noseSneer", "mouthSmile", "mouthFrown", "eyeBlink"):
+            for side in ("Left", "Right"):
+                assert value(face, stem + side) < 0.3, stem + side
+        assert value(face, "jawOpen") < 0.2 and value(face, "mouthPucker") < 0.2
+
+
 @pytest.mark.parametrize("name", PHOTOS)
 def test_mirrored_photo_gives_mirrored_channels(photos, track_photo, name):
     face = track_photo(photos[name])
