@@ -83,8 +83,8 @@ class PersonaParams:
     eyes: tuple[float, float, float] = EYE_COLOURS[0]
     shirt: tuple[float, float, float] = SHIRT_COLOURS[0]
     freckles: float = 0.0
-    # Real faces' brows sit 1.8-3.0 cm above the inner eye corner and their open eyes show less
-    # than these defaults (3.0 cm; a wide-open look): drawn personas span the real range.
+    # Real faces' brows sit 1.8-3.0 cm above the inner eye corner (the default's: 3.0) and their
+    # open lids show less eye than the default's wide-open look: drawn personas span the range.
     brow_drop: float = 0.0  # radians of the head's surface the brows sit below the default
     eye_open: float = 1.0  # share of the default opening between the lids
 
@@ -557,15 +557,22 @@ class PersonaBuilder:
         keys["jawForward"] = np.stack([0 * u, 0 * u, 0.008 * lower_face], -1)
         keys["jawLeft"] = np.stack([0.008 * lower_face, 0 * u, 0 * u], -1)
         keys["jawRight"] = np.stack([-0.008 * lower_face, 0 * u, 0 * u], -1)
-        keys["mouthClose"] = -keys["jawOpen"] * (np.abs(u) < MOUTH_HALF_WIDTH * 1.2)[:, None] * \
-            _smooth(MOUTH_V - 0.3, MOUTH_V - 0.02, v0)[:, None] * (self.mouth_side < 0)[:, None]
+        # mouthClose comes with jawOpen (lips together over a dropped jaw: "m", "b", "p"). The
+        # lower lip rises to meet the upper lip's edge, which the jaw already pulls down half as
+        # far as the lower lip (lower_face is 0.5 on the mouth line's upper copies): lifted all
+        # the way back, the lower lip crossed behind the upper one and vanished.
+        closing = _smooth(MOUTH_HALF_WIDTH * 1.4, MOUTH_HALF_WIDTH * 0.9, au) \
+            * _smooth(MOUTH_V - 0.3, MOUTH_V - 0.02, v0) * (self.mouth_side < 0)
+        keys["mouthClose"] = -0.5 * keys["jawOpen"] * closing[:, None]
         keys["mouthFunnel"] = self._skin_key(du=-0.2 * u * mouth, dv=0.04 * upper_lip - 0.05 * lower_lip,
                                              dn=0.01 * mouth)
         keys["mouthPucker"] = self._skin_key(du=-0.45 * u * mouth, dn=0.015 * mouth)
         keys["mouthLeft"] = self._skin_key(du=0.12 * mouth)
         keys["mouthRight"] = self._skin_key(du=-0.12 * mouth)
-        keys["mouthRollLower"] = self._skin_key(dn=-0.006 * lower_lip, dv=0.035 * lower_lip)
-        keys["mouthRollUpper"] = self._skin_key(dn=-0.006 * upper_lip, dv=-0.035 * upper_lip)
+        # Rolled in, a lip's red shows less: its outer edge comes to the mouth line, which stays
+        # where it is (moving the line itself crossed the lips and opened the mouth).
+        keys["mouthRollLower"] = self._skin_key(dn=-0.0015 * lower_lip, dv=0.035 * np.maximum(-lip_edges, 0))
+        keys["mouthRollUpper"] = self._skin_key(dn=-0.0015 * upper_lip, dv=-0.035 * np.maximum(lip_edges, 0))
         keys["mouthShrugLower"] = self._skin_key(dv=0.05 * lower_lip + 0.02 * chin, dn=0.004 * lower_lip)
         keys["mouthShrugUpper"] = self._skin_key(dv=0.035 * upper_lip)
         keys["cheekPuff"] = self._skin_key(dn=0.012 * (cheek[1.0] + cheek[-1.0]) + 0.003 * mouth)

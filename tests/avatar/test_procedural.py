@@ -9,7 +9,7 @@ import pytest
 
 from engine.avatar.gltf import load_model, split_glb
 from engine.avatar.mapping import ExpressionMap
-from engine.avatar.procedural import PersonaBuilder, PersonaParams, write_persona
+from engine.avatar.procedural import MOUTH_V, PersonaBuilder, PersonaParams, write_persona
 from engine.resources import PROJECT_ROOT
 from engine.types import BLENDSHAPE_NAMES, Expression, blendshape_vector
 
@@ -65,6 +65,30 @@ def test_the_expressions_an_onlooker_reads_move_the_face_as_far_as_a_real_one(na
         t = BLENDSHAPE_NAMES.index(channel)
         travel = max(np.linalg.norm(p.morph_positions[t], axis=1).max() for p in head.primitives)
         assert travel * 1000 >= least, f"{channel} moves {travel * 1000:.1f} mm"
+
+
+def test_lips_meet_when_closed_over_a_dropped_jaw_pressed_or_rolled():
+    """mouthClose with jawOpen ("m", "b", "p" as the tracker reads them: equal weights): each
+    mouth-line vertex's lower-lip copy meets its upper-lip copy. Lifted past it, the lower lip
+    slid behind the upper one and vanished from the picture."""
+    builder = PersonaBuilder(PersonaParams.from_seed(7))
+    parts, _, _ = builder.parts()
+    skin = next(part for part in parts if part.name == "skin")
+    on_line = np.flatnonzero(np.isclose(builder.v0, MOUTH_V) & (np.abs(builder.u0) < 0.2))
+    upper = on_line[builder.mouth_side[on_line] > 0]
+    lower = on_line[builder.mouth_side[on_line] < 0]
+    pairs = [(a, lower[np.argmin(np.abs(builder.u0[lower] - builder.u0[a]))]) for a in upper]
+    for weight in (0.15, 0.3, 0.6):
+        shown = skin.positions + weight * (skin.deltas["jawOpen"] + skin.deltas["mouthClose"])
+        opened = skin.positions + weight * skin.deltas["jawOpen"]
+        for a, b in pairs:
+            assert np.linalg.norm(shown[a] - shown[b]) < 1e-4  # the lips meet
+            assert opened[a][1] - opened[b][1] > 0.002  # jawOpen alone parts them
+    # Pressed or rolled in, the lips thin from their outer edges and stay closed.
+    for keys in (("mouthPressLeft", "mouthPressRight"), ("mouthRollLower", "mouthRollUpper")):
+        shown = skin.positions + sum(skin.deltas[key] for key in keys)
+        for a, b in pairs:
+            assert abs(shown[a][1] - shown[b][1]) < 1e-4, keys
 
 
 def test_drawn_personas_span_real_brow_heights_and_lid_openings_and_the_shipped_keep_theirs():
