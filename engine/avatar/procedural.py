@@ -554,9 +554,13 @@ class PersonaBuilder:
                 dv=0.07 * nose_wing[side], dn=0.003 * nose_wing[side])
         keys["browInnerUp"] = self._skin_key(dv=0.075 * inner_brow)
         keys["jawOpen"] = self._jaw(base, 0.32, lower_face)
+        # A sideways jaw carries the closed lips along together: with jawOpen's weights (the
+        # lower lip 1, the upper lip's edge 0.5) the mouth's slit sheared open at a corner. A
+        # forward jaw keeps them: its lower lip has to cover the lower teeth, which go all the way.
+        jaw_shift = _smooth(MOUTH_V + 0.12, MOUTH_V - 0.12, v0) * _smooth(1.55, 1.0, au)
         keys["jawForward"] = np.stack([0 * u, 0 * u, 0.008 * lower_face], -1)
-        keys["jawLeft"] = np.stack([0.008 * lower_face, 0 * u, 0 * u], -1)
-        keys["jawRight"] = np.stack([-0.008 * lower_face, 0 * u, 0 * u], -1)
+        keys["jawLeft"] = np.stack([0.008 * jaw_shift, 0 * u, 0 * u], -1)
+        keys["jawRight"] = np.stack([-0.008 * jaw_shift, 0 * u, 0 * u], -1)
         # mouthClose comes with jawOpen (lips together over a dropped jaw: "m", "b", "p"). The
         # lower lip rises to meet the upper lip's edge, which the jaw already pulls down half as
         # far as the lower lip (lower_face is 0.5 on the mouth line's upper copies): lifted all
