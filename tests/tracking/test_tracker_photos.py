@@ -46,9 +46,9 @@ def test_face_found_with_landmarks_pose_and_expression(photos, track_photo, name
 
 def test_a_neutral_older_face_reads_no_cheek_raise_or_sneer_without_calibration(track_photo):
     """matplotlib's Grace Hopper portrait, held out from every constant: near-neutral, glasses,
-    an older face's proportions. Issue 13 found it reading cheekSquint 0.67 and noseSneer 0.57
-    (0.81 mirrored). Her low-set brows still read as browDown and her wide mouth as a stretch
-    (docs/tracking.md, known limits)."""
+    an older face's proportions. It read cheekSquint 0.67 and noseSneer 0.57 (0.81 mirrored)
+    while the cheeks and nose wings were measured from the face frame's origin. Her low-set brows
+    still read as browDown and her wide mouth as a stretch (docs/tracking.md, known limits)."""
     import matplotlib.cbook
 
     from engine.tracking.media import read_image
