@@ -510,8 +510,12 @@ class PersonaBuilder:
         outer_brow = brow_band * _gauss(au, self.eye_u + 0.12, 0.12)
         nose_wing = {1.0: _gauss(u, 0.11, 0.09) * _gauss(v0, -0.25, 0.11),
                      -1.0: _gauss(u, -0.11, 0.09) * _gauss(v0, -0.25, 0.11)}
-        lower_face = np.where((self.mouth_side < 0) & (au < MOUTH_HALF_WIDTH), 1.0,
-                              _smooth(MOUTH_V + 0.12, MOUTH_V - 0.12, v0)) * _smooth(1.55, 1.0, au)
+        # The jaw's share of each vertex: fading in across the mouth line and out at the sides.
+        # The lower lip inside the mouth goes all the way (jawOpen parts the lips); a sideways
+        # jaw uses the plain fade (jaw_shift), so it carries the closed lips along together.
+        jaw_shift = _smooth(MOUTH_V + 0.12, MOUTH_V - 0.12, v0) * _smooth(1.55, 1.0, au)
+        lower_face = np.where((self.mouth_side < 0) & (au < MOUTH_HALF_WIDTH),
+                              _smooth(1.55, 1.0, au), jaw_shift)
         chin = _gauss(u, 0, 0.2) * _gauss(v0, MOUTH_V - 0.2, 0.12) * (self.mouth_side < 0)
         base = self.skin_positions()
         keys: dict[str, np.ndarray] = {}
@@ -554,10 +558,9 @@ class PersonaBuilder:
                 dv=0.07 * nose_wing[side], dn=0.003 * nose_wing[side])
         keys["browInnerUp"] = self._skin_key(dv=0.075 * inner_brow)
         keys["jawOpen"] = self._jaw(base, 0.32, lower_face)
-        # A sideways jaw carries the closed lips along together: with jawOpen's weights (the
-        # lower lip 1, the upper lip's edge 0.5) the mouth's slit sheared open at a corner. A
-        # forward jaw keeps them: its lower lip has to cover the lower teeth, which go all the way.
-        jaw_shift = _smooth(MOUTH_V + 0.12, MOUTH_V - 0.12, v0) * _smooth(1.55, 1.0, au)
+        # With jawOpen's weights (the lower lip 1, the upper lip's edge 0.5) a sideways jaw
+        # sheared the mouth's slit open at a corner. A forward jaw keeps them: its lower lip has
+        # to cover the lower teeth, which go all the way.
         keys["jawForward"] = np.stack([0 * u, 0 * u, 0.008 * lower_face], -1)
         keys["jawLeft"] = np.stack([0.008 * jaw_shift, 0 * u, 0 * u], -1)
         keys["jawRight"] = np.stack([-0.008 * jaw_shift, 0 * u, 0 * u], -1)

@@ -300,6 +300,17 @@ class RealFaces:
     smiling: list[int]  # indices of broad smiles
 
 
+def hopper_portrait() -> np.ndarray:
+    """matplotlib's sample portrait of Grace Hopper (pip-shipped): an older face with glasses,
+    near-neutral, the kind of face issue 13 found reading browDown, cheekSquint and noseSneer at
+    rest. Held out from every constant."""
+    import matplotlib.cbook
+
+    from engine.tracking.media import read_image
+
+    return read_image(Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
+
+
 def real_faces(frame_step: int = 6) -> RealFaces:
     import skimage.data
 
@@ -307,13 +318,8 @@ def real_faces(frame_step: int = 6) -> RealFaces:
     from engine.tracking.face_mesh import FaceMeshDetector
     from engine.tracking.media import read_frames, read_image
 
-    import matplotlib.cbook
-
-    images: list[tuple[str, np.ndarray, str]] = [("astronaut", skimage.data.astronaut(), "smile")]
-    # matplotlib's sample portrait: an older face with glasses, near-neutral (the kind of face
-    # issue 13 found reading browDown, cheekSquint and noseSneer at rest).
-    hopper = Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
-    images.append(("grace_hopper.jpg", read_image(hopper), "neutral"))
+    images: list[tuple[str, np.ndarray, str]] = [("astronaut", skimage.data.astronaut(), "smile"),
+                                                 ("grace_hopper.jpg", hopper_portrait(), "neutral")]
     for name in ("pyfeat_single_face.jpg", "obama_official_portrait_2012.jpg"):
         path = SHARED_ASSETS / "face" / name
         if path.exists():

@@ -49,11 +49,9 @@ def test_a_neutral_older_face_reads_no_cheek_raise_or_sneer_without_calibration(
     an older face's proportions. It read cheekSquint 0.67 and noseSneer 0.57 (0.81 mirrored)
     while the cheeks and nose wings were measured from the face frame's origin. Her low-set brows
     still read as browDown and her wide mouth as a stretch (docs/tracking.md, known limits)."""
-    import matplotlib.cbook
+    from engine.tracking.fidelity import hopper_portrait
 
-    from engine.tracking.media import read_image
-
-    image = read_image(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    image = hopper_portrait()
     for face in (track_photo(image), track_photo(image[:, ::-1])):
         assert face.found
         for stem in ("cheekSquint", "noseSneer", "mouthSmile", "mouthFrown", "eyeBlink"):
