@@ -56,9 +56,6 @@ class Stage:
     name: str
     doc: str
     run: Callable[[App, FrameWork], None]
-    # The loop sleeps until the frame's deadline before this stage: what the stages before it
-    # handed to the GL driver is drawn meanwhile (llvmpipe's raster threads), not waited for.
-    after_deadline: bool = False
 
 
 @dataclass
@@ -117,26 +114,20 @@ class App:
     # -- the frame ---------------------------------------------------------------------------
 
     def step(self) -> FrameWork:
-        """Run every stage once, waiting for the frame's deadline where ``STAGES`` says; never
-        raises for a stage's failure.
+        """Run every stage once, then wait for the next frame's slot; never raises for a stage's
+        failure.
 
-        The frame is on time when its stages up to the wait are done by its deadline; the
-        readback and the outputs follow right after it, so every frame reaches the outputs at
-        its deadline plus the readback, and the latency figure (capture to outputs) counts the
-        wait."""
+        The frame reaches the outputs as soon as it is drawn and read back, and is on time when
+        that happened by its deadline; the latency figure (capture to outputs) is measured
+        there."""
         work = FrameWork(self.clock.tick())
         # Stages are timed on the clock's time, as the frame budget is (engine.clock): one read
         # per stage, and only a stage that alone overran the budget is recorded.
         now, budget = self.clock.now, self.clock.period
         mark = work.tick.t
         worst: tuple[float, str] | None = None
-        pace: Pace | None = None
-        started, work_s = time.perf_counter(), 0.0
+        started = time.perf_counter()
         for stage in STAGES:
-            if stage.after_deadline and pace is None:
-                work_s += time.perf_counter() - started
-                pace = self.clock.sleep_until_next()
-                started, mark = time.perf_counter(), now()
             try:
                 stage.run(self, work)
             except Exception:  # one bad frame never kills the loop
@@ -147,12 +138,10 @@ class App:
                 self._report_overrun(stage.name, done - mark, done)
             mark = done
         finished = time.perf_counter()
-        work_s += finished - started
-        if pace is None:
-            pace = self.clock.sleep_until_next()
+        pace = self.clock.sleep_until_next()
         latency = finished - work.frame.t_capture if work.frame is not None else None
         face_latency = finished - work.face.t if work.face is not None and work.face.found else None
-        self.stats.record(work.tick, pace, work_s, latency, face_latency)
+        self.stats.record(work.tick, pace, finished - started, latency, face_latency)
         if pace.span_s >= STALL_WARN_S:
             self._report_stall(pace, worst)
         if self.on_frame is not None:
@@ -287,10 +276,7 @@ class App:
 
     def _finish(self, work: FrameWork) -> None:
         current, outgoing, crossfade = self.director.layers_for_finish(work.tick.t)
-        self.compositor.submit(current, outgoing, crossfade)
-
-    def _readback(self, work: FrameWork) -> None:
-        work.image = self.compositor.read()
+        work.image = self.compositor.finish(current, outgoing, crossfade)
 
     def _output(self, work: FrameWork) -> None:
         if work.image is None:
@@ -380,21 +366,18 @@ STAGES: tuple[Stage, ...] = (
           App._backdrop),
     Stage("render", "fill each live scene's layer and draw its avatar over it",
           App._render),
-    Stage("finish", "crossfade, badge; the driver starts drawing the frame", App._finish),
-    Stage("readback", "one readback, watermark", App._readback, after_deadline=True),
+    Stage("finish", "crossfade, badge; one readback (the driver's drawing waited for), "
+          "watermark", App._finish),
     Stage("output", "virtual camera, recorder, y4m, preview window", App._output),
 )
-WAIT_DOC = "wait for the frame's deadline while the driver draws it (llvmpipe's threads)"
+WAIT_DOC = "wait for the next frame's slot"
 
 
 def explain() -> str:
     """The stage order, one line per stage (``persona run --explain``), and the wait."""
     width = max(len(stage.name) for stage in STAGES)
-    lines = []
-    for n, stage in enumerate(STAGES):
-        if stage.after_deadline:
-            lines.append(f"{'':>{len(str(n + 1)) + 1}} {'(wait)':<{width}}  {WAIT_DOC}")
-        lines.append(f"{n + 1}. {stage.name:<{width}}  {stage.doc}")
+    lines = [f"{n + 1}. {stage.name:<{width}}  {stage.doc}" for n, stage in enumerate(STAGES)]
+    lines.append(f"{'':>{len(str(len(STAGES))) + 1}} {'(wait)':<{width}}  {WAIT_DOC}")
     return "\n".join(lines)
 
 

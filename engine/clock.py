@@ -27,10 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 
 # The part of a wait spent spinning instead of sleeping, against the OS sleep's overshoot
-# (measured here: median 0.12 ms, p99 0.53 ms). Short, because the loop waits while llvmpipe's
-# threads draw the frame: a spinning loop takes a core from them (1.5 ms of spin against 0.3, in
-# alternating `bench e2e` runs of the default scene: 90.6–100 % of frames on time against
-# 100 % three times, about 0.7 ms less CPU a frame).
+# (measured here: median 0.12 ms, p99 0.53 ms). Short, because a spinning loop takes a core from
+# the workers that run while it waits (the tracker, the camera's decoder): 1.5 ms of spin against
+# 0.3, in alternating `bench e2e` runs of the default scene, gave 90.6–100 % of frames on time
+# against 100 % three times and about 0.7 ms more CPU a frame.
 _SPIN_SECONDS = 0.0003
 
 

@@ -4,17 +4,12 @@ Per frame::
 
     layer.begin()                  clear to the background colour (or write a picture into it)
     avatar.render(expr, layer.fbo) draws over it with ordinary alpha blending
-    submit:
+    finish:
       [outgoing layer, crossfade]  only while scenes are switching: one blended full-screen pass
       badge                        a small blended quad
-      flush                        the driver starts drawing (llvmpipe: its raster threads)
-    read:
-      one RGBA readback            → flip + drop alpha into the reused RGB frame (OpenCV, SIMD)
+      one RGBA readback            waits for the driver's drawing (llvmpipe: its raster threads)
+                                   → flip + drop alpha into the reused RGB frame (OpenCV, SIMD)
       watermark                    saturating add of a precomputed pattern (OpenCV, SIMD)
-
-``submit`` and ``read`` are split so that the live loop can wait for the frame's deadline in
-between (``engine.app``): on llvmpipe the frame is rasterised on worker threads while the loop
-sleeps, instead of the loop waiting for it in the readback. ``finish`` is both at once.
 
 Every full-screen pass costs 5–10 ms at 720p on llvmpipe, so the common frame has none: the
 background is a clear, or a frame-sized picture (a background image, the camera backdrop, the
@@ -30,11 +25,7 @@ sets uniforms and draws.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 
 import cv2
 import moderngl
@@ -123,26 +114,6 @@ def texture_from_image(ctx: moderngl.Context, image: np.ndarray,
     else:
         texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
     return texture
-
-
-@cache
-def _gl_flush() -> Callable[[], None]:
-    """``glFlush``, which moderngl does not expose: it hands the queued drawing to the driver
-    and returns at once (on llvmpipe the raster threads start; a readback would otherwise start
-    them and wait). Taken from the GL dispatch library (libglvnd's libOpenGL, or libGL), which
-    routes it to the current context, EGL or a window's; without one it does nothing and the
-    frame is drawn at its readback, as before."""
-    for name in ("OpenGL", "GL"):
-        path = ctypes.util.find_library(name)
-        if path is None:
-            continue
-        try:
-            flush = ctypes.CDLL(path).glFlush
-        except (OSError, AttributeError):
-            continue
-        flush.restype, flush.argtypes = None, []
-        return flush
-    return lambda: None
 
 
 class ScreenPass:
@@ -244,7 +215,6 @@ class Compositor:
         self._watermark_add: np.ndarray | None = None
         self._watermark_subtract: np.ndarray | None = None
         self._watermark_delta: np.ndarray | None = None
-        self._submitted: SceneLayer | None = None  # the layer ``submit`` handed to the driver
         self.transparent = False
 
     def set_transparent(self, transparent: bool) -> None:
@@ -290,17 +260,11 @@ class Compositor:
 
     def finish(self, scene: SceneLayer, outgoing: SceneLayer | None = None,
                crossfade: float = 0.0) -> np.ndarray:
-        """Crossfade and badge into ``scene``, read it back once, watermark, and return it.
+        """Crossfade and badge into ``scene``, read it back once (waiting for the driver to draw
+        it), flip, drop alpha, watermark, and return it.
 
         The returned array is reused next frame: sinks that keep frames must copy.
         """
-        self.submit(scene, outgoing, crossfade)
-        return self.read()
-
-    def submit(self, scene: SceneLayer, outgoing: SceneLayer | None = None,
-               crossfade: float = 0.0) -> None:
-        """Crossfade and badge into ``scene`` and hand the frame to the driver, which starts
-        drawing it without being waited for; ``read`` collects it."""
         ctx = self.ctx
         scene.flat.use()
         ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
@@ -315,16 +279,6 @@ class Compositor:
             self._badge_texture.use(0)
             self._blend_pass.draw(image=0, opacity=1.0, rect=(x, 1.0 - y - h, w, h))
         ctx.disable(moderngl.BLEND)
-        _gl_flush()()
-        self._submitted = scene
-
-    def read(self) -> np.ndarray:
-        """The frame ``submit`` handed over: read back once (waiting for the driver only if it
-        has not finished drawing), flipped, alpha dropped, watermarked. The returned array is
-        reused next frame: sinks that keep frames must copy."""
-        if self._submitted is None:
-            raise RuntimeError("Compositor.read() before submit()")
-        scene, self._submitted = self._submitted, None
         scene.flat.read_into(self._rgba, components=4)
         if self.transparent:
             cv2.flip(self._rgba, 0, dst=self.frame)

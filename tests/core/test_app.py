@@ -69,35 +69,26 @@ def make_app(gl):
 def test_stage_order_is_data_and_explained():
     names = [stage.name for stage in STAGES]
     assert names == ["controls", "capture", "track", "retarget", "backdrop", "render", "finish",
-                     "readback", "output"]
-    # The loop waits for the deadline once, between handing the frame to the driver and the
-    # readback: the driver draws while the loop sleeps.
-    assert [stage.name for stage in STAGES if stage.after_deadline] == ["readback"]
+                     "output"]
     text = explain()
     assert all(name in text for name in names)
     lines = text.splitlines()
-    assert "(wait)" in lines[names.index("readback")]
+    assert "(wait)" in lines[-1]
 
 
-def test_the_loop_sleeps_while_the_driver_draws_and_reads_back_after(make_app):
-    """Each frame: hand it to the driver, wait for the deadline, then read back and output that
-    same frame (not the previous one)."""
+def test_each_frame_is_output_when_drawn_and_the_loop_waits_after(make_app):
+    """Each frame: read back and output at once (that same frame, not the previous one), then
+    wait for the next slot — the output does not wait for the deadline."""
     app, sink = make_app()
     events = []
-    for name in ("submit", "read"):
-        original = getattr(app.compositor, name)
-
-        def recorded(*args, _original=original, _name=name):
-            events.append(_name)
-            return _original(*args)
-
-        setattr(app.compositor, name, recorded)
+    finish = app.compositor.finish
+    app.compositor.finish = lambda *args: (events.append("finish"), finish(*args))[1]
     wait = app.clock.sleep_until_next
     app.clock.sleep_until_next = lambda: (events.append("wait"), wait())[1]
     sink.write = lambda frame, _write=sink.write: (events.append("output"), _write(frame))[1]
     app.commands.put(Command("scene", "2"))
     app.run(max_frames=2)
-    assert events == ["submit", "wait", "read", "output"] * 2
+    assert events == ["finish", "output", "wait"] * 2
     assert [tuple(tint_of(f.image)) for f in sink.frames] == [(0, 255, 0)] * 2
     assert app.stats.on_time == 2
 

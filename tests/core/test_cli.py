@@ -22,7 +22,8 @@ def test_explain_prints_the_stage_order():
     result = persona("run", "--explain")
     assert result.returncode == 0
     lines = result.stdout.strip().splitlines()
-    assert lines[0].startswith("1. controls") and lines[-1].startswith("9. output")
+    assert lines[0].startswith("1. controls") and lines[-2].startswith("8. output")
+    assert "(wait)" in lines[-1]
 
 
 def test_unknown_benchmark_is_one_line_exit_1():

@@ -130,23 +130,3 @@ def test_a_picture_replaces_the_clear_and_the_depth_is_still_cleared(gl, composi
         assert (compositor.finish(layer) == (0, 0, 255)).all()  # next frame: the colour again
     finally:
         avatar.release()
-
-
-def test_a_submitted_frame_reads_back_as_itself(compositor):
-    """``submit`` hands a frame to the driver and ``read`` returns exactly that frame, however
-    long the loop waits in between: never the next frame's pixels, never a stale one."""
-    import time
-
-    from engine.gl.compositor import layer_pixels
-
-    rng = np.random.default_rng(3)
-    layer = compositor.layers[0]
-    pictures = [rng.integers(0, 256, (180, 320, 3), dtype=np.uint8) for _ in range(3)]
-    for wait_s in (0.0, 0.02):
-        for picture in pictures:
-            layer.begin(layer_pixels(picture, SIZE))
-            compositor.submit(layer)
-            time.sleep(wait_s)  # the loop waiting for the deadline while the driver draws
-            assert np.array_equal(compositor.read(), picture)
-    with pytest.raises(RuntimeError):
-        compositor.read()  # nothing submitted since: no frame to give, not the old one again
