@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.camera_lock import CameraPhaseLock
 from engine.capture.base import Source
 from engine.clock import Clock, FrameStats, Pace, Tick
 from engine.director import Director
@@ -107,9 +108,13 @@ class App:
         self._failed_sinks: set[int] = set()
         self.stage_errors: dict[str, int] = {}
         self._said: tuple[str, float] | None = None  # App.say's text and when (clock time)
+        # With a camera and the tracker on a worker, frames are steered to start when the
+        # camera's newest face is ready (engine.camera_lock).
+        self.phase_lock: CameraPhaseLock | None = None
         listen = getattr(source, "listen", None)  # a camera: frames arrive on its own thread
         if listen is not None and hasattr(tracker, "submit"):  # a tracker on a worker
             listen(self._camera_frame)
+            self.phase_lock = CameraPhaseLock(clock.period)
 
     # -- the frame ---------------------------------------------------------------------------
 
@@ -138,7 +143,7 @@ class App:
                 self._report_overrun(stage.name, done - mark, done)
             mark = done
         finished = time.perf_counter()
-        pace = self.clock.sleep_until_next()
+        pace = self.clock.sleep_until_next(self._phase_shift(work))
         latency = finished - work.frame.t_capture if work.frame is not None else None
         face_latency = finished - work.face.t if work.face is not None and work.face.found else None
         self.stats.record(work.tick, pace, finished - started, latency, face_latency)
@@ -147,6 +152,12 @@ class App:
         if self.on_frame is not None:
             self.on_frame(self, work)
         return work
+
+    def _phase_shift(self, work: FrameWork) -> float:
+        if self.phase_lock is None or work.frame is None:
+            return 0.0
+        return self.phase_lock.shift(work.tick.t, work.frame.index, work.frame.t_capture,
+                                     self.tracker.recent_delays())
 
     def run(self, max_frames: int | None = None) -> FrameStats:
         """Loop until ``quit`` (or ``max_frames``)."""

@@ -88,16 +88,20 @@ class Clock:
         self.frames += 1
         return Tick(self.frames - 1, now, self._start + (self._slot + 1) * self.period)
 
-    def sleep_until_next(self) -> Pace:
-        """Wait for the next slot; says whether this frame finished on time and what it cost."""
+    def sleep_until_next(self, shift_s: float = 0.0) -> Pace:
+        """Wait for the next slot; says whether this frame finished on time and what it cost.
+
+        ``shift_s`` moves the grid (positive: later) from the next slot on, when this frame was
+        on time: ``engine.camera_lock`` steers the frames' start towards the camera's."""
         if self._start is None:
             raise RuntimeError("sleep_until_next() called before tick()")
         deadline = self._start + (self._slot + 1) * self.period
         now = self._time()
         if now <= deadline:
             self._slot += 1
-            self._wait_until(deadline)
-            return Pace(True, deadline - self._tick_t, 0.0, 0)
+            self._start += shift_s
+            self._wait_until(deadline + shift_s)
+            return Pace(True, deadline + shift_s - self._tick_t, 0.0, 0)
         self.late_frames += 1
         # The next frame starts at once, in the slot we are already in, and is due at that slot's
         # end: the first deadline still ahead. Slots that passed with no frame at all are dropped.

@@ -1,9 +1,9 @@
 """``persona bench e2e``: camera to consumer, as a live session runs it.
 
 Each case is the whole app ``persona run`` builds at 1280x720 and 30 fps, paced by the real
-clock: the shared Pexels clip played as the camera at its own rate (``VideoFileSource``,
-realtime), real MediaPipe tracking on its worker, one scene, and one sink with a consumer on
-the other end:
+clock: the shared Pexels clip played as the camera (``VideoFileSource``, realtime) at its own rate,
+23.976 fps, or in the ``_30fps`` cases at 30 fps as a webcam delivers (a quarter fast), real
+MediaPipe tracking on its worker, one scene, and one sink with a consumer on the other end:
 
 * ``y4m`` — a named pipe, read and thrown away by a thread (what OBS or ffmpeg would do);
 * ``virtualcam`` — the pyvirtualcam sink with the device faked at pyvirtualcam's backend
@@ -14,8 +14,9 @@ capture timestamp each frame carries to the moment the sink has it), the face's 
 (from the capture of the frame the shown face was tracked on: the avatar's lag), fps, the share
 of frames on time, and the process's CPU time per frame summed over all its threads (loop,
 llvmpipe, MediaPipe, decoder, sinks: on a machine shared with other work the steadier figure,
-since wall times there measure the neighbours too); warm-up (shader compiles, the tracker's first
-frames) is left out.
+since wall times there measure the neighbours too), and whether the loop's frames were locked to
+the camera's at the end (``camera_locked``, ``phase_error_ms``: engine.camera_lock); warm-up
+(shader compiles, the tracker's first frames, the lock's first second) is left out.
 
 The photo and face-swap cases use skimage's astronaut, built into a temporary folder and signed
 there with a throwaway key for the benchmark's use only ("demo"): the session checks consent as
@@ -51,6 +52,7 @@ class Case:
     scene: str  # shipped scene file stem
     camera: str | None = None  # the camera backdrop to use instead of the scene's own
     avatar: str | None = None  # an avatar folder to use instead of the scene's
+    camera_fps: float | None = None  # the clip played at this rate instead of its own
 
 
 PHOTO, FACESWAP = "<photo>", "<faceswap>"  # built at run time (``_measurement_avatars``)
@@ -60,6 +62,9 @@ CASES = (
     Case("gltf_segmented", "privacy", camera="segmented"),
     Case("photo", "default", avatar=PHOTO),
     Case("faceswap", "default", avatar=FACESWAP),
+    # A webcam's rate is the loop's: the loop's frames lock to the camera's (engine.camera_lock).
+    Case("gltf_colour_30fps", "default", camera_fps=30.0),
+    Case("photo_30fps", "default", avatar=PHOTO, camera_fps=30.0),
 )
 
 
@@ -157,7 +162,8 @@ def run_case(case: Case, sink_kind: str, seconds: float,
     settings = Settings(width=SIZE[0], height=SIZE[1], fps=FPS, source=str(CLIP), sinks=[],
                         use="demo", scene=case.scene)
     with tempfile.TemporaryDirectory(prefix="persona-e2e-") as folder:
-        session = build_app(settings, source=VideoFileSource(CLIP, SIZE, realtime=True),
+        session = build_app(settings, source=VideoFileSource(CLIP, SIZE, realtime=True,
+                                                             fps=case.camera_fps),
                             tracker=make_tracker(settings, realtime=True),
                             sinks=[_sink(sink_kind, Path(folder))],
                             scenes=[_scene(case, avatars or {})])
@@ -170,12 +176,16 @@ def run_case(case: Case, sink_kind: str, seconds: float,
             app.run(max_frames=frames)
             cpu_ms = (time.process_time() - cpu_start) / frames * 1000.0
             figures = app.stats.summary()
+            lock = app.phase_lock
         finally:
             session.close()
     kept = {key: figures[key] for key in ("latency_ms_p50", "latency_ms_p99",
                                           "face_latency_ms_p50", "face_latency_ms_p99", "fps",
                                           "on_time_pct", "frame_ms_p50", "frame_ms_p99")}
-    return {**kept, "cpu_ms_per_frame": round(cpu_ms, 2)}
+    result = {**kept, "cpu_ms_per_frame": round(cpu_ms, 2), "camera_locked": float(lock.locked)}
+    if lock.locked:
+        result["phase_error_ms"] = round(abs(lock.error_s) * 1e3, 2)
+    return result
 
 
 def bench_e2e(seconds: float | None) -> dict[str, float]:

@@ -31,15 +31,17 @@ MAX_SIDE = 8192  # refuse larger video from untrusted files
 
 
 class VideoFileSource(LiveSource):
-    """Frames of the video at ``path``; ``size`` (w, h) scales and centre-crops to that size."""
+    """Frames of the video at ``path``; ``size`` (w, h) scales and centre-crops to that size.
+    ``fps`` plays it at that rate instead of its own (a clip standing in for a 30 fps webcam)."""
 
     def __init__(self, path: str | os.PathLike, size: tuple[int, int] | None = None,
-                 loop: bool = True, realtime: bool = True) -> None:
+                 loop: bool = True, realtime: bool = True, fps: float | None = None) -> None:
         super().__init__()
         self.path = Path(path)
         self.size = size
         self.loop = loop
         self.realtime = realtime
+        self._rate = fps
         self.fps = 0.0
         self.finished = False
         self._container = None
@@ -65,7 +67,7 @@ class VideoFileSource(LiveSource):
                              f"{context.width}x{context.height}")
         stream.thread_type = "AUTO"
         rate = stream.average_rate or stream.guessed_rate
-        self.fps = float(rate) if rate else 30.0
+        self.fps = self._rate or (float(rate) if rate else 30.0)
         self._stream = stream
         self.finished = False
         self._index = 0

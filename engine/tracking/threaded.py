@@ -13,6 +13,8 @@ the threads MediaPipe starts for its graph share the worker's background priorit
 from __future__ import annotations
 
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 
 from engine.tracking.base import Tracker
@@ -30,8 +32,16 @@ class ThreadedTracker:
         def build() -> None:
             self.inner = open_inner()
 
+        # How long after its capture each frame's face was ready (the loop's phase lock reads it).
+        self._delays: deque[float] = deque(maxlen=30)
+
+        def track(frame: Frame) -> FaceState:
+            face = self.inner.track(frame)
+            self._delays.append(time.perf_counter() - frame.t_capture)
+            return face
+
         # A frame the tracker fails on counts as a lost face.
-        self._worker = LatestWorker(lambda frame: self.inner.track(frame), "tracker",
+        self._worker = LatestWorker(track, "tracker",
                                     on_error=lambda frame: FaceState.lost(frame.t_capture),
                                     prepare=build)
         self._lock = threading.Lock()  # submit is called from the camera's and the loop's thread
@@ -52,6 +62,10 @@ class ThreadedTracker:
         self.submit(frame)
         latest = self._worker.latest()
         return latest if latest is not None else FaceState.lost(frame.t_capture)
+
+    def recent_delays(self) -> list[float]:
+        """Seconds from capture to face for the last frames tracked (a second's worth)."""
+        return list(self._delays)
 
     def set_upper_body(self, on: bool) -> None:
         """Pass a scene's ``upper_body`` on to an inner tracker that can follow arms."""

@@ -84,7 +84,7 @@ def test_each_frame_is_output_when_drawn_and_the_loop_waits_after(make_app):
     finish = app.compositor.finish
     app.compositor.finish = lambda *args: (events.append("finish"), finish(*args))[1]
     wait = app.clock.sleep_until_next
-    app.clock.sleep_until_next = lambda: (events.append("wait"), wait())[1]
+    app.clock.sleep_until_next = lambda shift_s: (events.append("wait"), wait(shift_s))[1]
     sink.write = lambda frame, _write=sink.write: (events.append("output"), _write(frame))[1]
     app.commands.put(Command("scene", "2"))
     app.run(max_frames=2)

@@ -41,6 +41,24 @@ def test_frames_start_on_a_fixed_grid():
     assert clock.late_frames == clock.dropped_frames == 0
 
 
+def test_a_shift_moves_this_wait_and_every_later_deadline():
+    """The phase lock's steering: an on-time frame's wait ends ``shift_s`` later (or earlier)
+    and the grid stays moved; a late frame's shift is not taken (it starts the next at once)."""
+    clock, fake = make_clock(10.0)
+    starts = []
+    for shift in (0.004, -0.002, 0.0, 0.0):
+        starts.append(clock.tick().t)
+        fake.work(0.03)
+        pace = clock.sleep_until_next(shift)
+        assert pace.on_time
+    starts.append(clock.tick().t)
+    assert starts == pytest.approx([100.0, 100.104, 100.202, 100.302, 100.402])
+    assert clock.tick().deadline == pytest.approx(100.502)
+    fake.work(0.15)  # late: the next frame starts now, on the unmoved grid
+    assert not clock.sleep_until_next(0.004).on_time
+    assert clock.tick().deadline == pytest.approx(100.602)  # the slot it is in, as moved before
+
+
 def test_deadline_is_the_start_of_the_next_slot():
     clock, fake = make_clock(20.0)
     tick = clock.tick()

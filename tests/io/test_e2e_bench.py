@@ -23,6 +23,7 @@ def test_a_case_runs_the_whole_path_and_reports_latency(shared_asset, faked_came
     assert 0 < figures["latency_ms_p50"] <= figures["latency_ms_p99"] < 1000
     assert 0 < figures["face_latency_ms_p50"] <= figures["face_latency_ms_p99"] < 1000
     assert figures["cpu_ms_per_frame"] > 0
+    assert figures["camera_locked"] == 0.0  # the clip's 23.976 fps is not the loop's 30
 
 
 def test_the_photo_cases_load_their_signed_astronaut_live(shared_asset, faked_camera, tmp_path,
@@ -44,3 +45,14 @@ def test_the_photo_cases_load_their_signed_astronaut_live(shared_asset, faked_ca
     for case in (c for c in e2e_bench.CASES if c.avatar is not None):
         figures = e2e_bench.run_case(case, "y4m", seconds=1.0, avatars=avatars)
         assert figures["fps"] > 5, case.name
+
+
+def test_at_a_webcam_rate_the_loop_locks_to_the_camera(shared_asset, faked_camera, tmp_path):
+    """The clip played at 30 fps, as a webcam delivers: the loop's frames come to start just
+    after the tracker's newest face, so the face shown was tracked on the picture shown."""
+    shared_asset("video/WolfgangLanger_Pexels.mp4")
+    case = next(c for c in e2e_bench.CASES if c.name == "photo_30fps")
+    figures = e2e_bench.run_case(case, "y4m", seconds=2.0,
+                                 avatars=e2e_bench._measurement_avatars(tmp_path))
+    assert figures["camera_locked"] == 1.0
+    assert figures["phase_error_ms"] < 10.0

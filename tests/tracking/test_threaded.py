@@ -71,6 +71,18 @@ def test_results_arrive_and_each_frame_is_tracked_once():
     assert inner.seen == [0, 1] and inner.closed
 
 
+def test_each_tracked_frame_times_its_delay_from_capture_to_face():
+    """The phase lock's input: for each frame tracked, the time from its capture to its face."""
+    tracker = ThreadedTracker(Counting)
+    assert tracker.recent_delays() == []
+    captured = time.perf_counter()
+    settle(tracker, Frame(np.zeros((8, 8, 3), np.uint8), captured, 0))
+    waited = time.perf_counter() - captured
+    delays = tracker.recent_delays()
+    tracker.close()
+    assert len(delays) == 1 and 0.0 < delays[0] < waited
+
+
 def test_a_frame_handed_over_by_the_camera_is_not_tracked_again_nor_displaced():
     inner = Counting()
     tracker = ThreadedTracker(lambda: inner)
