@@ -5,7 +5,9 @@ until the next deadline: a coarse ``sleep`` for most of the wait, then a short s
 millisecond, because OS sleeps overshoot by about a millisecond. When a frame runs late it never
 schedules into the past: the next frame starts at once and is due at the first deadline still
 ahead; slots that passed without any frame are counted as dropped. One slow frame therefore costs
-the frames it overlapped, never a burst of catch-up frames.
+the frames it overlapped, never a burst of catch-up frames. The grid itself may move by a
+millisecond or so between frames (``sleep_until_next(shift_s)``): the live loop steers it
+towards the camera's frames (``engine.camera_lock``).
 
 The time and sleep functions are injectable so that tests and offline renders drive the clock
 with fake time (give such a clock ``spin_s=0``: fake time does not pass while spinning).
