@@ -114,7 +114,8 @@ class App:
         listen = getattr(source, "listen", None)  # a camera: frames arrive on its own thread
         if listen is not None and hasattr(tracker, "submit"):  # a tracker on a worker
             listen(self._camera_frame)
-            self.phase_lock = CameraPhaseLock(clock.period)
+            if hasattr(tracker, "recent_delays"):  # it times its faces
+                self.phase_lock = CameraPhaseLock(clock.period)
 
     # -- the frame ---------------------------------------------------------------------------
 
