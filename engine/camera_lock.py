@@ -22,10 +22,9 @@ shift: their sources are not cameras.
 from __future__ import annotations
 
 import math
+import statistics
 from collections import deque
 from collections.abc import Sequence
-
-import numpy as np
 
 MAX_STEP_S = 0.001  # the most the grid moves per frame
 GAIN = 0.25  # the share of the phase error taken off per frame (below MAX_STEP_S)
@@ -57,12 +56,13 @@ class CameraPhaseLock:
         if not self.locked:
             self.error_s = math.nan
             return 0.0
-        target = min(float(np.median(tracker_delays)) + MARGIN_S, 0.8 * self.period)
+        target = min(statistics.median(tracker_delays) + MARGIN_S, 0.8 * self.period)
         phase = (frame_start - newest_capture) % self.period
         # Wrapped into (-period/2, period/2]: a frame just before a capture is early, not late.
         error = (phase - target + 0.5 * self.period) % self.period - 0.5 * self.period
         self.error_s = error
-        return float(np.clip(-GAIN * error, -MAX_STEP_S, MAX_STEP_S))
+        # Plain floats: this runs every frame, on a few dozen numbers.
+        return max(-MAX_STEP_S, min(MAX_STEP_S, -GAIN * error))
 
     def _rate_matches(self) -> bool:
         if len(self._captures) < WINDOW // 2:
