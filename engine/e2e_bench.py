@@ -58,6 +58,8 @@ class Case:
 PHOTO, FACESWAP = "<photo>", "<faceswap>"  # built at run time (``_measurement_avatars``)
 CASES = (
     Case("gltf_colour", "default"),
+    Case("gltf_expressive", "expressive"),  # the default avatar, larger in the frame
+    Case("gltf_character", "character"),  # the toon persona
     Case("gltf_blur", "privacy", camera="blur"),
     Case("gltf_segmented", "privacy", camera="segmented"),
     Case("photo", "default", avatar=PHOTO),

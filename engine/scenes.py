@@ -24,8 +24,10 @@ A scene is ``scenes/NAME.toml``::
     channel_gains = { jawOpen = 0.8 }
 
     [framing]
-    zoom = 1.0                      # 0.5–3: how much of the frame the head fills
+    zoom = 1.0                      # 0.5–3: how much of the frame the head (or body) fills
     offset = [0.0, 0.0]             # shift of the head, fractions of the frame, -1..1
+    shot = "head"                   # or "upper_body": head to hips (the default when
+                                    # upper_body = true, so the tracked arms are seen)
 
 ``background = "camera-blur"`` / ``"camera-segmented"`` / ``"#rrggbb"`` are short forms.
 
@@ -95,12 +97,18 @@ class SceneBackground:
     camera: str | None = None  # None, "blur" or "segmented" (see the module docstring)
 
 
+SHOTS = ("head", "upper_body")
+
+
 @dataclass(frozen=True)
 class Framing:
-    """Where the avatar's head sits in the frame; avatars with ``set_framing`` honour it."""
+    """Where the avatar sits in the frame; avatars with ``set_framing`` honour it. The shot is
+    "head" (the head and a little of the shoulders) or "upper_body" (head to hips, so tracked
+    arms are seen; avatars without a humanoid body keep the head shot)."""
 
     zoom: float = 1.0
     offset: tuple[float, float] = (0.0, 0.0)
+    shot: str = "head"
 
 
 @dataclass(frozen=True)
@@ -184,7 +192,7 @@ TOP_FIELDS = ("name", "hotkey", "avatar", "background", "voice", "style", "frami
               "anonymous", "upper_body")
 BACKGROUND_FIELDS = ("color", "image", "blur", "camera")
 STYLE_FIELDS = ("intensity", "channel_gains", "exaggeration", "mirror", "head_gain")
-FRAMING_FIELDS = ("zoom", "offset")
+FRAMING_FIELDS = ("zoom", "offset", "shot")
 BACKGROUND_SHORT_FORMS = ("camera-blur", "camera-segmented")
 
 
@@ -246,16 +254,22 @@ def _style(source: SceneFile, value: Any) -> Style:
     )
 
 
-def _framing(source: SceneFile, value: Any) -> Framing:
+def _framing(source: SceneFile, value: Any, upper_body: bool) -> Framing:
+    """``upper_body``: the scene follows the arms, so its shot is the upper body unless it says."""
     keys = ("framing",)
     table = _table(source, value, keys)
     _unknown_keys(source, table, FRAMING_FIELDS, keys)
     offset = table.get("offset", [0.0, 0.0])
     if not isinstance(offset, list) or len(offset) != 2:
         raise source.error(keys + ("offset",), f"must be [x, y], got {offset!r}")
+    shot = table.get("shot", "upper_body" if upper_body else "head")
+    if shot not in SHOTS:
+        raise source.error(keys + ("shot",), f"unknown shot {shot!r}{nearest(str(shot), SHOTS)} "
+                           f"(use {' or '.join(SHOTS)})")
     return Framing(
         zoom=_number(source, table.get("zoom", 1.0), keys + ("zoom",), 0.5, 3.0),
         offset=tuple(_number(source, v, keys + ("offset",), -1.0, 1.0) for v in offset),
+        shot=shot,
     )
 
 
@@ -294,8 +308,8 @@ def parse_scene(path: Path, text: str) -> Scene:
         upper_body=checked(_flag, source, data.get("upper_body", False), ("upper_body",)),
         background=checked(_background, source, data.get("background", {})),
         style=checked(_style, source, data.get("style", {})),
-        framing=checked(_framing, source, data.get("framing", {})),
     )
+    fields["framing"] = checked(_framing, source, data.get("framing", {}), bool(fields["upper_body"]))
     if problems:
         first = min(problems, key=lambda error: error.line or 0)
         problems.clear()

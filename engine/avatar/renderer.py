@@ -144,6 +144,7 @@ class ModelRenderer:
         self._uniforms: dict[int, tuple[moderngl.Program, dict[str, moderngl.Uniform]]] = {}
         self._uv_rest, self._uv_binds = self._texture_transforms()
         self.offset = (0.0, 0.0)
+        self.shot = "head"  # or "upper_body" (engine.scenes.Framing)
         self.yaw = 0.0  # camera orbit about the framed head, radians; pi looks from behind
         self.pitch = 0.0  # camera tilt, radians: positive looks down from above (|pitch| < pi/2)
         self._view: _View | None = None  # the last frame's camera, reused while it stands still
@@ -165,6 +166,7 @@ class ModelRenderer:
         rest_positions = self._rest_positions()
         self._pivot = self._head_pivot(rest_positions)
         self._frame_box = self._framing_box(rest_positions)
+        self._body_box = self._upper_body_box(rest_positions)
         self._textures: dict[int, moderngl.Texture] = {}  # by id() of the Model's image array
         self._primitives = self._upload(rest_positions)
         self._joint_base, joint_rows = self._joint_layout()
@@ -293,6 +295,19 @@ class ModelRenderer:
             points = np.concatenate(rest_positions) if rest_positions else np.zeros((1, 3))
         return points.min(axis=0), points.max(axis=0)
 
+    def _upper_body_box(self, rest_positions: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+        """What the upper-body shot frames: everything above the hips in the relaxed rest pose
+        (head, hair, chest, the arms down to the wrists); None for a model without a humanoid
+        hips bone, which keeps the head shot."""
+        hips = self.model.bones.get("hips")
+        if hips is None or not rest_positions:
+            return None
+        points = np.concatenate(rest_positions)
+        points = points[points[:, 1] > (self._root @ self._rest_world[hips][:, 3])[1]]
+        if len(points) < 4:
+            return None
+        return points.min(axis=0), points.max(axis=0)
+
     def _head_pivot(self, rest_positions: list[np.ndarray]) -> np.ndarray:
         """Where the head turns about, in model space (before the facing flip)."""
         if self._head is not None:
@@ -418,12 +433,12 @@ class ModelRenderer:
 
     def camera(self, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """(view, projection) framing the head (and a little of the shoulders) in ``size``."""
-        return self._camera(size, self.zoom, self.offset, self.yaw, self.pitch)
+        return self._camera(size, self.zoom, self.offset, self.yaw, self.pitch, self.shot)
 
     def _view_for(self, size: tuple[int, int]) -> _View:
         """The camera and what follows from it, made again only when it moves (a live frame
         usually reuses the last one: 0.4 ms of numpy saved)."""
-        key = (size, self.zoom, self.offset, self.yaw, self.pitch)
+        key = (size, self.zoom, self.offset, self.yaw, self.pitch, self.shot)
         if self._view is None or self._view.key != key:
             view, proj = self._camera(*key)
             view = view @ self._root
@@ -436,13 +451,14 @@ class ModelRenderer:
         return self._view
 
     def _camera(self, size: tuple[int, int], zoom: float, offset: tuple[float, float],
-                yaw: float, pitch: float) -> tuple[np.ndarray, np.ndarray]:
-        lo, hi = self._frame_box
+                yaw: float, pitch: float, shot: str) -> tuple[np.ndarray, np.ndarray]:
+        body = shot == "upper_body" and self._body_box is not None
+        lo, hi = self._body_box if body else self._frame_box
         extent = np.maximum(hi - lo, 1e-6)
         centre = (lo + hi) / 2
         aspect = size[0] / max(size[1], 1)
         fov = math.radians(22.0)
-        headed = self._head is not None
+        headed = self._head is not None and not body  # a head shot: room below the chin
         height = extent[1] * (1.55 if headed else 1.25)
         width = extent[0] * (1.6 if headed else 1.25)
         visible = max(height, width / aspect, 1e-6) / zoom
@@ -464,10 +480,11 @@ class ModelRenderer:
         return view, projection
 
     def set_framing(self, framing) -> None:
-        """Follow a scene's ``[framing]``: zoom (how much of the frame the head fills) and
-        offset (fractions of the frame, +x right, +y up)."""
+        """Follow a scene's ``[framing]``: zoom (how much of the frame the head or body fills),
+        offset (fractions of the frame, +x right, +y up) and shot ("head" or "upper_body")."""
         self.zoom = float(framing.zoom)
         self.offset = (float(framing.offset[0]), float(framing.offset[1]))
+        self.shot = framing.shot
 
     def render(self, frame: AvatarInput, target: moderngl.Framebuffer) -> None:
         expression = frame.expression

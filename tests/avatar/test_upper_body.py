@@ -205,3 +205,48 @@ def test_the_scene_field_enables_it_and_is_checked():
     assert str(error.value) == "scenes/arms.toml:2: upper_body: must be true or false, got 'yes'"
     with pytest.raises(SceneError, match="upper_bdy.*did you mean 'upper_body'"):
         _scene("upper_bdy = true\n")
+
+
+def test_a_scene_that_follows_the_arms_frames_the_upper_body():
+    assert _scene("").framing.shot == "head"
+    assert _scene("upper_body = true\n").framing.shot == "upper_body"
+    assert _scene('upper_body = true\n[framing]\nshot = "head"\n').framing.shot == "head"
+    assert _scene('[framing]\nshot = "upper_body"\n').framing.shot == "upper_body"
+    with pytest.raises(SceneError) as error:
+        _scene('upper_body = true\n[framing]\nshot = "upperbody"\n')
+    assert str(error.value) == ("scenes/arms.toml:4: framing.shot: unknown shot 'upperbody'; "
+                                "did you mean 'upper_body'? (use head or upper_body)")
+
+
+def _in_frame(avatar, size: tuple[int, int], bone: str) -> np.ndarray:
+    """Where ``bone`` of the relaxed rest pose lands, in normalised device coordinates."""
+    flip = np.diag([-1.0, 1.0, -1.0, 1.0]) if avatar.model.faces_minus_z else np.eye(4)
+    view, projection = avatar.camera(size)
+    clip = projection @ view @ flip @ avatar.rest_world[avatar.model.bones[bone]][:, 3]
+    return clip[:2] / clip[3]
+
+
+def test_the_upper_body_shot_shows_the_hands_at_rest(gl, shaders, draw, shared_asset):
+    """Godette's hands hang at her thighs: below the head shot's frame, inside the upper-body
+    shot's, with her head still in it. A persona without a humanoid body keeps its head shot."""
+    from engine.avatar.loader import open_avatar
+    from engine.scenes import Framing
+    from engine.types import Expression
+
+    size = (640, 360)
+    godette = open_avatar(shared_asset(GODETTE), gl, shaders).avatar
+    persona = open_avatar("default", gl, shaders).avatar
+    try:
+        godette.set_framing(Framing(shot="head"))
+        assert all(_in_frame(godette, size, hand)[1] < -1.0 for hand in ("leftHand", "rightHand"))
+        godette.set_framing(Framing(shot="upper_body"))
+        for bone in ("leftHand", "rightHand", "head"):
+            assert np.all(np.abs(_in_frame(godette, size, bone)) < 0.95), bone
+        pictures = []
+        for shot in ("head", "upper_body"):
+            persona.set_framing(Framing(shot=shot))
+            pictures.append(draw(persona, Expression()).copy())
+        np.testing.assert_array_equal(pictures[0], pictures[1])
+    finally:
+        godette.release()
+        persona.release()
