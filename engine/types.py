@@ -93,7 +93,7 @@ class FaceState:
     others: tuple[tuple[float, float, float, float], ...] = ()  # boxes of bystanders' faces
     # Arm rotations from the upper-body tracker (engine.tracking.pose) when a scene asks for it,
     # else None. Independent of ``found``: arms are tracked, smoothed and eased on their own.
-    arms: np.ndarray | None = None  # (2, 2, 4) float32, see Expression.arms
+    arms: np.ndarray | None = None  # (2, 3, 4) float32, see Expression.arms
 
     @classmethod
     def lost(cls, t: float) -> FaceState:
@@ -107,11 +107,12 @@ class Expression:
     blendshapes: np.ndarray = field(default_factory=_zeros(NUM_BLENDSHAPES))  # (52,) in [0, 1]
     head: np.ndarray = field(default_factory=_identity)  # (4, 4) float32 rotation of the head
     gaze: np.ndarray = field(default_factory=_zeros(2))  # (2,) yaw, pitch radians
-    # Upper-body pose, or None (the avatar's relaxed rest pose): [side: left, right][segment:
-    # upper arm, forearm] unit quaternions (x, y, z, w), each the rotation in the avatar's body
-    # frame (+x its left, +y up, +z its front) from that segment's rest direction to the
-    # tracked one (engine.tracking.pose); identity is the rest pose.
-    arms: np.ndarray | None = None  # (2, 2, 4) float32
+    # Upper-body pose, or None (the avatar's relaxed rest pose): [side: left, right][part:
+    # upper arm, forearm, shoulder] unit quaternions (x, y, z, w), each the rotation in the
+    # avatar's body frame (+x its left, +y up, +z its front) from that part's rest pose to the
+    # tracked one: the forearm's includes the hand's twist, the shoulder's is the shrug
+    # (engine.tracking.pose); identity is the rest pose.
+    arms: np.ndarray | None = None  # (2, 3, 4) float32
 
     @classmethod
     def neutral(cls) -> Expression:

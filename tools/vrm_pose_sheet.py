@@ -5,8 +5,10 @@
 Writes docs/img/vrm_godette_pose.png: the model's own thumbnail beside Godette rendered as the
 engine does (front, three-quarter, head turned left and right a few frames into the turn, so the
 hair is mid-swing, and from behind), and docs/img/vrm_godette_outline.png (MToon outline off /
-on, close up). Tiles are rendered at twice their size and averaged down (supersampled, as an
-offline render can afford). The clip is the head swinging left and right for four seconds.
+on, close up) and docs/img/vrm_godette_arms.png (tracked arms in the upper-body shot: at rest,
+arms out, a shrug, hands turned, a wave; the arms come from made-up pose landmarks through the
+engine's own follower). Tiles are rendered at twice their size and averaged down (supersampled,
+as an offline render can afford). The clip is the head swinging left and right for four seconds.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from engine.gl.programs import ShaderLibrary  # noqa: E402
 from engine.resources import SHARED_ASSETS  # noqa: E402
 from engine.safe_write import replace_on_success  # noqa: E402
 from engine.scenes import Framing  # noqa: E402
+from engine.tracking.pose import REST, ArmFollower, ArmLandmarks  # noqa: E402
 from engine.types import Expression  # noqa: E402
 
 TILE = 360
@@ -43,6 +46,36 @@ def head_yaw(degrees: float) -> Expression:
     head = np.eye(4, dtype=np.float32)
     head[:3, :3] = [[math.cos(a), 0, math.sin(a)], [0, 1, 0], [-math.sin(a), 0, math.cos(a)]]
     return Expression(head=head)
+
+
+def tracked_arms(upper: tuple, forearm: tuple, palm_forward: tuple = (0.0, 0.0),
+                 raised: float = 0.0) -> np.ndarray:
+    """``Expression.arms`` for a performer holding a pose a second, through ``ArmFollower``:
+    per side (left, right) the upper arm's and forearm's directions in the body frame (+x the
+    performer's left, +y up, +z towards the camera), how far each palm is turned from the thigh
+    towards the camera (0–1: a quarter turn), and the shoulders raised (metres)."""
+    shoulders = np.array([[0.18, 1.45 + raised, 0.0], [-0.18, 1.45 + raised, 0.0]])
+    points = np.zeros((2, 3, 3))
+    knuckles = np.zeros((2, 2, 3))
+    for side in range(2):
+        up, fore = (np.asarray(d, float) / np.linalg.norm(d) for d in (upper[side], forearm[side]))
+        points[side] = shoulders[side], shoulders[side] + 0.28 * up, shoulders[side] + 0.28 * up + 0.25 * fore
+        outward = np.array([1.0 if side == 0 else -1.0, 0.0, 0.0])
+        turn = math.radians(90.0 * palm_forward[side])
+        line = math.cos(turn) * np.array([0.0, 0.0, 1.0]) + math.sin(turn) * outward
+        line -= (line @ fore) * fore
+        knuckles[side] = points[side, 2] + 0.06 * fore + 0.02 * line, points[side, 2] + 0.06 * fore - 0.02 * line
+    ears = np.array([[0.07, 1.62, 0.02], [-0.07, 1.62, 0.02]])
+    relaxed = ArmLandmarks(points - [0.0, raised, 0.0], np.ones((2, 3)), np.zeros((2, 3, 2)),
+                           knuckles - [0.0, raised, 0.0], np.ones((2, 2)), ears, np.ones(2))
+    posed = ArmLandmarks(points, np.ones((2, 3)), np.zeros((2, 3, 2)), knuckles, np.ones((2, 2)),
+                         ears, np.ones(2))
+    follower = ArmFollower()
+    for k in range(30):  # relaxed first: a shrug is measured against the relaxed height
+        follower.update(relaxed, k / 30)
+    for k in range(30):
+        arms = follower.update(posed, 1.0 + k / 30)
+    return arms
 
 
 def write_png(path: Path, rgb: np.ndarray) -> None:
@@ -122,6 +155,22 @@ def main() -> int:
         on = label(camera.turn(still), "MToon outline on")
         avatar.outline = False
         write_png(ROOT / "docs" / "img" / "vrm_godette_outline.png", np.hstack([off, on]))
+
+        upper_rest, forearm_rest = REST[:, 0], REST[:, 1]  # the relaxed pose's directions
+        out, up = ((1.0, 0.0, 0.0), (-1.0, 0.0, 0.0)), (0.0, 1.0, 0.0)
+        waving = ((1.0, -0.3, 0.0), upper_rest[1]), (up, forearm_rest[1])
+        whole = (("arms at rest", tracked_arms(upper_rest, forearm_rest)),
+                 ("arms out, palms down", tracked_arms(out, out)),
+                 ("shrug", tracked_arms(upper_rest, forearm_rest, raised=0.045)))
+        close = (("wave, palm to the side", tracked_arms(*waving)),
+                 ("wave, palm forward", tracked_arms(*waving, (1.0, 0.0))),
+                 ("wave, back of hand", tracked_arms(*waving, (-1.0, 0.0))))
+        avatar.set_framing(Framing(shot="upper_body"))
+        tiles = [label(camera.turn([Expression(arms=arms)] * 20), name) for name, arms in whole]
+        avatar.set_framing(Framing(zoom=2.2, offset=(-0.5, -0.2), shot="upper_body"))
+        tiles += [label(camera.turn([Expression(arms=arms)] * 20), name) for name, arms in close]
+        write_png(ROOT / "docs" / "img" / "vrm_godette_arms.png",
+                  np.vstack([np.hstack(tiles[:3]), np.hstack(tiles[3:])]))
 
         if args.video is not None:
             avatar.set_framing(Framing(zoom=0.8, offset=(0.0, 0.05)))

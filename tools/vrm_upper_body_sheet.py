@@ -12,6 +12,7 @@ Godette with visibility ignored, to show what MediaPipe guesses for joints outsi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def draw_arms(image: np.ndarray, arms: ArmLandmarks | None, below: float) -> np.
     tile = cv2.resize(canvas, (TILE, TILE), interpolation=cv2.INTER_AREA)
     if arms is None:
         return label(tile, "nobody found")
-    weights = follow_weights(arms.visibility)
+    weights = follow_weights(arms)
     for s in range(2):
         points = [(int(round((x + left) * scale)), int(round(y * scale))) for x, y in arms.image[s]]
         for k in range(2):
@@ -97,8 +98,10 @@ def track(frames: list[Frame], picks: set[int]) -> list[tuple[np.ndarray, ArmLan
         for frame in frames:
             arms = tracker.track(frame)
             seen = tracker.last
-            guessed = blind.update(None if seen is None else ArmLandmarks(
-                seen.points, np.ones_like(seen.visibility), seen.image), frame.t_capture)
+            guessed = blind.update(None if seen is None else dataclasses.replace(
+                seen, visibility=np.ones_like(seen.visibility),
+                knuckle_visibility=np.ones_like(seen.knuckle_visibility),
+                ear_visibility=np.ones_like(seen.ear_visibility)), frame.t_capture)
             if frame.index in picks:
                 shots.append((frame.image, seen, arms, guessed))
     finally:

@@ -10,10 +10,10 @@ whose axis comes from where its child bone lies.
 All matrices are (4, 4) column-vector transforms in the model's own space (before the VRM 0.x
 half turn the renderer applies to face the camera).
 
-Tracked arms (``Expression.arms``, engine/tracking/pose.py) turn the upper arms and forearms on top
-of the relaxed rest pose. They are rotations in the body frame (+x the avatar's left, +y up, +z
-its front) from each segment's rest direction, so identity leaves the rest pose as it is and the
-same rotations fit every model whose arms were authored straight out.
+Tracked arms (``Expression.arms``, engine/tracking/pose.py) turn the shoulders, upper arms and
+forearms on top of the relaxed rest pose. They are rotations in the body frame (+x the avatar's
+left, +y up, +z its front) from each segment's rest pose, so identity leaves the rest pose as it
+is and the same rotations fit every model whose arms were authored straight out, palms down.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.avatar.gltf import Model
-from engine.tracking.rotations import matrix_from_quat
+from engine.tracking.rotations import matrix_from_quat, quat_from_matrix
 
 # Arms lowered from the T-pose, degrees: the shoulder a little, the upper arm most of the way,
 # the forearm bent forward at the elbow. Together the hand ends at the thigh, as in a standing
@@ -184,14 +184,32 @@ def rest_arm_directions() -> np.ndarray:
     return directions
 
 
+def rest_hand_across() -> np.ndarray:
+    """(2 sides, 3) unit direction from the little finger's knuckle to the index finger's in the
+    relaxed rest pose, in the body frame. A VRM T-pose has the palms down and the index fingers
+    forward; lowering the arms about the body's front axis keeps that (the palms face the
+    thighs), and the elbow's bend tilts it with the forearm."""
+    front = np.array([0.0, 0.0, 1.0])
+    across = np.zeros((2, 3), np.float32)
+    for side, upper in enumerate(rest_arm_directions()[:, 0]):
+        across[side] = axis_angle(np.cross(upper, front), math.radians(ELBOW_FORWARD_DEG)) @ front
+    return across
+
+
 @dataclass(frozen=True)
 class ArmBones:
-    """One side's upper arm and forearm joints and the nodes each one carries."""
+    """One side's arm joints and the nodes each one carries; the shoulder (clavicle) and hand
+    are optional in VRM (without a shoulder the arm does not shrug; without a hand the forearm
+    takes the whole twist)."""
 
     upper: int
     lower: int
     upper_nodes: list[int]
     lower_nodes: list[int]
+    shoulder: int | None
+    shoulder_nodes: list[int]
+    hand: int | None
+    hand_nodes: list[int]
 
 
 @dataclass(frozen=True)
@@ -206,21 +224,49 @@ class ArmRig:
 def arm_rig(model: Model) -> ArmRig:
     sides = []
     for side in SIDES:
-        upper, lower = model.bones.get(f"{side}UpperArm"), model.bones.get(f"{side}LowerArm")
-        sides.append(None if upper is None or lower is None else
-                     ArmBones(upper, lower, subtree(model, upper), subtree(model, lower)))
+        upper, lower, shoulder, hand = (model.bones.get(f"{side}{bone}") for bone in
+                                        ("UpperArm", "LowerArm", "Shoulder", "Hand"))
+        if upper is None or lower is None:
+            sides.append(None)
+            continue
+        sides.append(ArmBones(upper, lower, subtree(model, upper), subtree(model, lower),
+                              shoulder, [] if shoulder is None else subtree(model, shoulder),
+                              hand, [] if hand is None else subtree(model, hand)))
     return ArmRig(tuple(sides), body_to_model(model))
 
 
+def split_twist(rotation: np.ndarray, axis: np.ndarray) -> tuple[np.ndarray, float]:
+    """(swing, twist angle): the 3x3 ``rotation`` as ``swing @ axis_angle(axis, angle)``, the
+    twist about ``axis`` first, then a swing about an axis across it."""
+    quat = quat_from_matrix(np.asarray(rotation, np.float64))
+    unit = np.asarray(axis, np.float64) / max(float(np.linalg.norm(axis)), 1e-12)
+    angle = 2.0 * math.atan2(float(quat[:3] @ unit), float(quat[3]))
+    return (rotation @ axis_angle(unit, angle).T).astype(np.float32), angle
+
+
 def pose_arms(world: np.ndarray, rig: ArmRig, arms: np.ndarray) -> None:
-    """Turn the arms of ``world`` (the relaxed rest pose, in place) by ``Expression.arms``: the
-    upper arm about the shoulder joint, then the forearm about the elbow by what is left of its
-    own rotation once the upper arm has carried it."""
+    """Turn the arms of ``world`` (the relaxed rest pose, in place) by ``Expression.arms``
+    ([side][upper arm, forearm, shoulder], engine.tracking.pose): the shoulder about its joint,
+    then each segment about its own joint by what is left of its rotation once the bones above
+    have carried it. The forearm's twist about its length is shared with the hand, half each
+    (all of it on one bone would wring the skin at the elbow or the wrist)."""
     to_model = rig.to_model
-    for bones, (upper_quat, lower_quat) in zip(rig.sides, np.asarray(arms, np.float64)):
+    for bones, quats in zip(rig.sides, np.asarray(arms, np.float64)):
         if bones is None:
             continue
-        upper = (to_model @ matrix_from_quat(upper_quat) @ to_model.T).astype(np.float32)
-        lower = (to_model @ matrix_from_quat(lower_quat) @ to_model.T).astype(np.float32)
-        turn_subtree(world, bones.upper_nodes, world[bones.upper][:3, 3].copy(), upper)
-        turn_subtree(world, bones.lower_nodes, world[bones.lower][:3, 3].copy(), lower @ upper.T)
+        upper, lower, shoulder = ((to_model @ matrix_from_quat(q) @ to_model.T).astype(np.float32)
+                                  for q in quats)
+        carried = np.eye(3, dtype=np.float32)
+        if bones.shoulder is not None:
+            turn_subtree(world, bones.shoulder_nodes, world[bones.shoulder][:3, 3].copy(), shoulder)
+            carried = shoulder
+        turn_subtree(world, bones.upper_nodes, world[bones.upper][:3, 3].copy(), upper @ carried.T)
+        elbow = world[bones.lower][:3, 3].copy()
+        if bones.hand is None:
+            turn_subtree(world, bones.lower_nodes, elbow, lower @ upper.T)
+            continue
+        axis = world[bones.hand][:3, 3] - elbow
+        swung, twist = split_twist(lower @ upper.T, axis)
+        turn_subtree(world, bones.lower_nodes, elbow, swung @ axis_angle(axis, twist / 2.0))
+        wrist = world[bones.hand][:3, 3].copy()
+        turn_subtree(world, bones.hand_nodes, wrist, axis_angle(wrist - elbow, twist / 2.0))

@@ -66,3 +66,11 @@ def slerp(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
         return q / np.linalg.norm(q)
     theta = math.acos(dot)
     return (math.sin((1 - w) * theta) * a + math.sin(w * theta) * b) / math.sin(theta)
+
+
+def multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(..., 4) Hamilton products ``a b`` of quaternions (x, y, z, w): ``b`` first, then ``a``."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    av, aw, bv, bw = a[..., :3], a[..., 3:], b[..., :3], b[..., 3:]
+    vector = aw * bv + bw * av + np.cross(av, bv)
+    return np.concatenate([vector, aw * bw - np.sum(av * bv, axis=-1, keepdims=True)], axis=-1)
