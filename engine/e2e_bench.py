@@ -18,6 +18,11 @@ since wall times there measure the neighbours too), and whether the loop's frame
 the camera's at the end (``camera_locked``, ``phase_error_ms``: engine.camera_lock); warm-up
 (shader compiles, the tracker's first frames, the lock's first second) is left out.
 
+``vrm_upper_body`` is the Godette VRM from the shared assets (a drawn character, CC-BY: copied
+into a temporary avatar folder whose manifest says it depicts no real person) with the arms
+followed too (MediaPipe Pose beside the face mesh on the tracking worker, the upper-body shot);
+it is left out with a warning where the file is missing.
+
 The photo and face-swap cases use skimage's astronaut, built into a temporary folder and signed
 there with a throwaway key for the benchmark's use only ("demo"): the session checks consent as
 it would for any real person's likeness. The folder and key are deleted afterwards.
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -53,9 +59,12 @@ class Case:
     camera: str | None = None  # the camera backdrop to use instead of the scene's own
     avatar: str | None = None  # an avatar folder to use instead of the scene's
     camera_fps: float | None = None  # the clip played at this rate instead of its own
+    upper_body: bool = False  # follow the arms too (MediaPipe Pose on the tracking worker)
 
 
-PHOTO, FACESWAP = "<photo>", "<faceswap>"  # built at run time (``_measurement_avatars``)
+# Built at run time (``_measurement_avatars``).
+PHOTO, FACESWAP, GODETTE = "<photo>", "<faceswap>", "<godette>"
+GODETTE_FILE = SHARED_ASSETS / "vrm" / "Godette_vrm_v4.vrm"  # a VRM humanoid with arms to follow
 CASES = (
     Case("gltf_colour", "default"),
     Case("gltf_expressive", "expressive"),  # the default avatar, larger in the frame
@@ -64,6 +73,7 @@ CASES = (
     Case("gltf_segmented", "privacy", camera="segmented"),
     Case("photo", "default", avatar=PHOTO),
     Case("faceswap", "default", avatar=FACESWAP),
+    Case("vrm_upper_body", "default", avatar=GODETTE, upper_body=True),
     # A webcam's rate is the loop's: the loop's frames lock to the camera's (engine.camera_lock).
     Case("gltf_colour_30fps", "default", camera_fps=30.0),
     Case("photo_30fps", "default", avatar=PHOTO, camera_fps=30.0),
@@ -124,7 +134,8 @@ def _sink(kind: str, folder: Path):
 
 
 def _measurement_avatars(folder: Path) -> dict[str, str]:
-    """The astronaut as a photo avatar and as a face-swap persona, signed for "demo"."""
+    """The astronaut as a photo avatar and as a face-swap persona, signed for "demo"; Godette in
+    an avatar folder of her own, where the shared file is there."""
     import skimage.data
 
     from engine.avatar.photo.build import build_signed_photo_avatar
@@ -138,7 +149,17 @@ def _measurement_avatars(folder: Path) -> dict[str, str]:
                                              folder / kind, replace(consent, camera=camera), key,
                                              kind=kind)
              for kind, camera in (("photo", None), ("faceswap", True))}
-    return {PHOTO: str(built["photo"]), FACESWAP: str(built["faceswap"])}
+    avatars = {PHOTO: str(built["photo"]), FACESWAP: str(built["faceswap"])}
+    if GODETTE_FILE.is_file():
+        godette = folder / "godette"
+        godette.mkdir()
+        shutil.copyfile(GODETTE_FILE, godette / GODETTE_FILE.name)
+        (godette / "avatar.toml").write_text(
+            f'kind = "gltf"\nmodel = "{GODETTE_FILE.name}"\n'
+            'description = "Godette, a drawn character (CC-BY sample); the benchmark\'s copy."\n'
+            '[consent]\nlikeness = "synthetic"\n')
+        avatars[GODETTE] = str(godette)
+    return avatars
 
 
 def _scene(case: Case, avatars: dict[str, str]):
@@ -152,6 +173,8 @@ def _scene(case: Case, avatars: dict[str, str]):
         scene = replace(scene, background=replace(scene.background, camera=case.camera))
     if case.avatar is not None:
         scene = replace(scene, avatar=avatars.get(case.avatar, case.avatar))
+    if case.upper_body:
+        scene = replace(scene, upper_body=True, framing=replace(scene.framing, shot="upper_body"))
     return scene
 
 
@@ -203,6 +226,9 @@ def bench_e2e(seconds: float | None) -> dict[str, float]:
         with tempfile.TemporaryDirectory(prefix="persona-e2e-avatars-") as folder:
             avatars = _measurement_avatars(Path(folder))
             for case in CASES:
+                if case.avatar == GODETTE and GODETTE not in avatars:
+                    log.warning("e2e: %s skipped: %s is missing", case.name, GODETTE_FILE)
+                    continue
                 for sink_kind in ("y4m", "virtualcam"):
                     log.info("e2e: %s into %s", case.name, sink_kind)
                     for key, value in run_case(case, sink_kind, seconds, avatars).items():

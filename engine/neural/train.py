@@ -282,7 +282,7 @@ def train(options: TrainOptions) -> Iterator[str]:
     def save(step: int) -> None:
         training = {"videos": sources, "consent": options.consent, "seed": options.seed,
                     "tps": options.tps,
-                    "seconds": round(seconds_before + time.perf_counter() - start, 1)}
+                    "seconds": round(seconds_before + time.perf_counter() - start, 3)}
         save_checkpoint(options.out, model, step,
                         optimizers={k: o.state_dict() for k, o in optimizers.items()},
                         extra={"config": config.to_dict(), "training": training})

@@ -185,22 +185,30 @@ def shoulder_heights(arms: ArmLandmarks) -> np.ndarray:
     return arms.ears[:, 1].mean() - arms.points[:, 0, 1]
 
 
-def twist_angles(forearms: np.ndarray, across: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(angles, readable), each (2,): radians each hand is turned about its forearm from the
-    rest pose's hand carried along by the forearm's swing (positive: anticlockwise seen from the
-    hand), within ``TWIST_LIMIT_DEG``, from unit ``forearms`` (2, 3) and knuckle lines (2, 3);
-    ``readable`` is False where the knuckle line lies too near the forearm's length to tell."""
+def _across_forearm(vectors: np.ndarray, forearms: np.ndarray) -> np.ndarray:
+    """(2, 3) ``vectors`` less their part along the unit ``forearms``."""
+    return vectors - np.sum(vectors * forearms, axis=-1, keepdims=True) * forearms
+
+
+def readable_knuckles(forearms: np.ndarray, across: np.ndarray) -> np.ndarray:
+    """(2,) whether each knuckle line (2, 3) lies far enough across its unit forearm (2, 3) to
+    tell the hand's twist."""
+    length = np.linalg.norm(across, axis=-1)
+    return (length > 1e-9) & (np.linalg.norm(_across_forearm(across, forearms), axis=-1)
+                              >= ACROSS_MIN * length)
+
+
+def twist_angles(forearms: np.ndarray, across: np.ndarray) -> np.ndarray:
+    """(2,) radians each hand is turned about its forearm from the rest pose's hand carried
+    along by the forearm's swing (positive: anticlockwise seen from the hand), within
+    ``TWIST_LIMIT_DEG``, from unit ``forearms`` (2, 3) and knuckle lines (2, 3)."""
     carried = np.stack([matrix_from_quat(q) @ rest for q, rest in
                         zip(swing(REST[:, FOREARM], forearms), REST_ACROSS)])
-    along = np.sum(across * forearms, axis=-1, keepdims=True)
-    seen = across - along * forearms
-    carried = carried - np.sum(carried * forearms, axis=-1, keepdims=True) * forearms
-    length = np.linalg.norm(across, axis=-1)
-    readable = (length > 1e-9) & (np.linalg.norm(seen, axis=-1) >= ACROSS_MIN * length)
+    carried, seen = _across_forearm(carried, forearms), _across_forearm(across, forearms)
     angles = np.arctan2(np.sum(forearms * np.cross(carried, seen), axis=-1),
                         np.sum(carried * seen, axis=-1))
     limit = np.radians(TWIST_LIMIT_DEG)
-    return np.clip(angles, -limit, limit), readable
+    return np.clip(angles, -limit, limit)
 
 
 def swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -280,10 +288,10 @@ class ArmFollower:
             seen = (wanted[:, :SHOULDER] > 0.0)[..., None]
             measured = np.where(seen, segment_directions(arms.points), self._directions)
             self._directions = _unit(self._filter(measured, t))
-            across = arms.knuckles[:, 0] - arms.knuckles[:, 1]
-            _, readable = twist_angles(self._directions[:, FOREARM], _unit(across))
+            across = _unit(arms.knuckles[:, 0] - arms.knuckles[:, 1])
+            readable = readable_knuckles(self._directions[:, FOREARM], across)
             wanted_twist = np.where(readable, wanted_twist, 0.0)
-            measured = np.where((wanted_twist > 0.0)[:, None], _unit(across), self._across)
+            measured = np.where((wanted_twist > 0.0)[:, None], across, self._across)
             self._across = _unit(self._across_filter(measured, t))
             if self._video:
                 self._follow_shrug(shoulder_heights(arms), wanted[:, SHOULDER] > 0.0, t, dt)
@@ -311,7 +319,7 @@ class ArmFollower:
     def _rotations(self) -> np.ndarray:
         turns = np.empty((2, 3, 4))
         turns[:, :SHOULDER] = swing(REST, self._directions)
-        angles, _ = twist_angles(self._directions[:, FOREARM], self._across)
+        angles = twist_angles(self._directions[:, FOREARM], self._across)
         twist = _about(self._directions[:, FOREARM], angles * _smoothstep(self._twist_weights))
         turns[:, FOREARM] = multiply(twist, turns[:, FOREARM])
         turns[:, SHOULDER] = _about(SHRUG_AXES, np.radians(SHRUG_DEG) * self._shrug)

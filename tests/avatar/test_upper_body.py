@@ -314,13 +314,13 @@ def test_a_hand_turned_palm_forward_turns_godettes_hand(godette):
 
 
 def test_a_twist_is_bounded_and_a_knuckle_line_along_the_forearm_is_not_read():
-    from engine.tracking.pose import twist_angles
+    from engine.tracking.pose import readable_knuckles, twist_angles
 
     down = np.array([[0.0, -1.0, 0.0], [0.0, -1.0, 0.0]])  # body frame
     backwards = np.array([[0.0, 0.0, -1.0], [0.0, 0.0, -1.0]])  # half a turn from the rest
-    angles, readable = twist_angles(down, backwards)
-    assert readable.all()
-    np.testing.assert_allclose(np.abs(np.degrees(angles)), TWIST_LIMIT_DEG)
+    assert readable_knuckles(down, backwards).all()
+    np.testing.assert_allclose(np.abs(np.degrees(twist_angles(down, backwards))), TWIST_LIMIT_DEG)
+    assert not readable_knuckles(down, down).any() and not readable_knuckles(down, 0 * down).any()
     along = np.array([0.0, 1.0, 0.0])  # down the hanging forearm: no twist to read
     _, arms = _follow(_performer(DOWN, DOWN, across=(along, along)))
     swung = swing(REST[:, FOREARM], segment_directions(_performer(DOWN, DOWN).points)[:, 1])

@@ -51,7 +51,7 @@ def test_the_photo_cases_load_their_signed_astronaut_live(shared_asset, faked_ca
         assert loaded.manifest.kind.name == kind and loaded.use == "demo"
         loaded.release()
     shaders.release()
-    for case in (c for c in e2e_bench.CASES if c.avatar is not None):
+    for case in (c for c in e2e_bench.CASES if c.avatar in (e2e_bench.PHOTO, e2e_bench.FACESWAP)):
         figures = e2e_bench.run_case(case, "y4m", seconds=1.0, avatars=avatars)
         assert figures["fps"] > 5, case.name
 
@@ -65,3 +65,17 @@ def test_at_a_webcam_rate_the_loop_locks_to_the_camera(shared_asset, faked_camer
                                  avatars=e2e_bench._measurement_avatars(tmp_path))
     assert figures["camera_locked"] == 1.0
     assert figures["phase_error_ms"] < 10.0
+
+
+def test_the_upper_body_case_runs_godette_with_her_arms_followed(shared_asset, faked_camera,
+                                                                 tmp_path):
+    """Godette (a drawn character: a manifest saying so lets the live session open her) with
+    MediaPipe Pose on the tracking worker and the upper-body shot."""
+    shared_asset("video/WolfgangLanger_Pexels.mp4")
+    shared_asset("vrm/Godette_vrm_v4.vrm")
+    avatars = e2e_bench._measurement_avatars(tmp_path)
+    case = next(c for c in e2e_bench.CASES if c.name == "vrm_upper_body")
+    scene = e2e_bench._scene(case, avatars)
+    assert scene.upper_body and scene.framing.shot == "upper_body"
+    figures = e2e_bench.run_case(case, "y4m", seconds=1.0, avatars=avatars)
+    assert figures["fps"] > 5
