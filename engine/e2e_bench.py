@@ -23,6 +23,10 @@ into a temporary avatar folder whose manifest says it depicts no real person) wi
 followed too (MediaPipe Pose beside the face mesh on the tracking worker, the upper-body shot);
 it is left out with a warning where the file is missing.
 
+``neural`` is the shipped reenactment avatar (marlow-neural): its model runs on a worker and the
+loop draws the newest picture, so its figures are the loop's; how fast and how late the model's
+own pictures come is ``persona bench neural``'s.
+
 The photo and face-swap cases use skimage's astronaut, built into a temporary folder and signed
 there with a throwaway key for the benchmark's use only ("demo"): the session checks consent as
 it would for any real person's likeness. The folder and key are deleted afterwards.
@@ -74,6 +78,7 @@ CASES = (
     Case("photo", "default", avatar=PHOTO),
     Case("faceswap", "default", avatar=FACESWAP),
     Case("vrm_upper_body", "default", avatar=GODETTE, upper_body=True),
+    Case("neural", "default", avatar="marlow-neural"),  # the shipped reenactment model
     # A webcam's rate is the loop's: the loop's frames lock to the camera's (engine.camera_lock).
     Case("gltf_colour_30fps", "default", camera_fps=30.0),
     Case("photo_30fps", "default", avatar=PHOTO, camera_fps=30.0),
