@@ -139,8 +139,8 @@ def _sink(kind: str, folder: Path):
 
 
 def _measurement_avatars(folder: Path) -> dict[str, str]:
-    """The astronaut as a photo avatar and as a face-swap persona, signed for "demo"; Godette in
-    an avatar folder of her own, where the shared file is there."""
+    """The astronaut as a photo avatar and as a face-swap persona, signed for "demo"; and Godette
+    in an avatar folder of her own when the shared assets have her."""
     import skimage.data
 
     from engine.avatar.photo.build import build_signed_photo_avatar

@@ -432,7 +432,8 @@ class ModelRenderer:
         return shapes
 
     def camera(self, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """(view, projection) framing the head (and a little of the shoulders) in ``size``."""
+        """(view, projection) framing the head (and a little of the shoulders) in ``size``, or
+        the upper body in the "upper_body" shot."""
         return self._camera(size, self.zoom, self.offset, self.yaw, self.pitch, self.shot)
 
     def _view_for(self, size: tuple[int, int]) -> _View:
