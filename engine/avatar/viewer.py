@@ -3,9 +3,11 @@
 The mouse orbits (drag left/right), tilts (drag up/down, within ``PITCH_LIMIT``) and zooms
 (wheel); the arrow keys orbit and tilt by ``ARROW_STEP``; keys 1-9 show the contact sheet's
 expression groups (``engine.avatar.preview.EXPRESSION_GROUPS``, the same names the scripts
-use), W/S make the shown group stronger or weaker, 0 goes back to neutral, R resets the view,
-Esc quits. With ``--source`` the face comes from our tracker instead, from a video file or the
-camera, and the keys are ignored. When the model file (or anything in the avatar's folder) is
+use), W/S make the shown group stronger or weaker, 0 goes back to neutral, B switches between
+the head and the upper-body shot (``[framing] shot``), R resets the view, Esc quits. With
+``--source`` the face comes from our tracker instead, from a video file or the camera, and the
+expression keys are ignored; ``--upper-body`` also follows the arms there, as a scene with
+``upper_body = true`` does, in the upper-body shot. When the model file (or anything in the avatar's folder) is
 saved the avatar is opened again, as ``avatar preview --watch`` redraws its sheet; a save that
 does not load leaves the last good one on screen.
 
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.errors import ConfigError
 from engine.types import Expression, Frame
 
 log = logging.getLogger(__name__)
@@ -40,7 +43,8 @@ ZOOM_RANGE = (0.5, 4.0)
 INTENSITY_STEP = 0.25
 RELOAD_CHECK_S = 0.5
 KEYMAP = {**{str(k): f"group:{k}" for k in range(1, 10)}, "0": "neutral", "W": "stronger",
-          "S": "weaker", "R": "reset", "ESCAPE": "quit"}
+          "S": "weaker", "B": "shot", "R": "reset", "ESCAPE": "quit"}
+VIEW_COMMANDS = ("shot", "reset", "quit")  # what the keys still do while a video drives the face
 
 
 @functools.cache
@@ -61,6 +65,7 @@ class ViewState:
     zoom: float = 1.0
     group: int | None = None  # index into GROUPS
     intensity: float = 1.0  # 0..1, scales the group's channels
+    shot: str = "head"  # or "upper_body" (engine.scenes.SHOTS)
     quit: bool = False
 
     def drag(self, dx_pixels: float, dy_pixels: float = 0.0) -> None:
@@ -86,6 +91,8 @@ class ViewState:
         elif name in ("stronger", "weaker"):
             step = INTENSITY_STEP if name == "stronger" else -INTENSITY_STEP
             self.intensity = float(np.clip(self.intensity + step, 0.0, 1.0))
+        elif name == "shot":
+            self.shot = "upper_body" if self.shot == "head" else "head"
         elif name == "reset":
             self.yaw, self.pitch, self.zoom = 0.0, 0.0, 1.0
         elif name == "quit":
@@ -94,7 +101,7 @@ class ViewState:
     def label(self) -> str:
         shown = "neutral" if self.group is None else f"{groups()[self.group][0]} {self.intensity:.0%}"
         return (f"{shown} | yaw {math.degrees(self.yaw):.0f}° pitch {math.degrees(self.pitch):.0f}° "
-                f"zoom {self.zoom:.2f}")
+                f"zoom {self.zoom:.2f} | {self.shot.replace('_', ' ')} shot")
 
     def expression(self) -> Expression:
         if self.group is None:
@@ -107,13 +114,13 @@ class AvatarViewer:
     """The viewer on a windowed GL context: ``step()`` draws one frame; ``run()`` until quit."""
 
     def __init__(self, target: str, gl, shaders, size: tuple[int, int] = (960, 720),
-                 source: str | None = None) -> None:
+                 source: str | None = None, upper_body: bool = False) -> None:
         from engine.avatar.loader import find_avatar
         from engine.gl.compositor import Background, Compositor
         from engine.output.window import WindowSink
 
         self.gl, self.shaders, self.size = gl, shaders, size
-        self.state = ViewState()
+        self.state = ViewState(shot="upper_body" if upper_body else "head")
         self.path = find_avatar(target, shaders.search)
         self.avatar = None
         self._stamps: dict[Path, int] | None = None
@@ -127,12 +134,12 @@ class AvatarViewer:
         self._index = 0
         self._dragging_from: tuple[float, float] | None = None
         self._hook_mouse()
-        self._driver = _Driver(source, size) if source else None
+        self._driver = _Driver(source, size, upper_body) if source else None
 
     # -- input ----------------------------------------------------------------------------------
 
     def _on_command(self, name: str) -> None:
-        if self._driver is not None and name not in ("quit", "reset"):
+        if self._driver is not None and name not in VIEW_COMMANDS:
             return  # the face comes from the tracker
         self.state.command(name)
 
@@ -207,7 +214,7 @@ class AvatarViewer:
         expression = self._driver.expression() if self._driver else self.state.expression()
         if hasattr(self.avatar, "yaw"):  # a 3D model: the camera orbits, tilts and zooms
             self.avatar.yaw, self.avatar.zoom = self.state.yaw, self.state.zoom
-            self.avatar.pitch = self.state.pitch
+            self.avatar.pitch, self.avatar.shot = self.state.pitch, self.state.shot
         self.avatar.render(AvatarInput(expression), self._layer.begin())
         image = self._compositor.finish(self._layer)
         self._index += 1
@@ -229,10 +236,10 @@ class AvatarViewer:
 
 
 class _Driver:
-    """The tracked face from a video file or the camera, through the live tracker and
-    retargeter (tracking on its worker thread, as in a session)."""
+    """The tracked face (and with ``upper_body`` the arms) from a video file or the camera,
+    through the live tracker and retargeter (tracking on its worker thread, as in a session)."""
 
-    def __init__(self, spec: str, size: tuple[int, int]) -> None:
+    def __init__(self, spec: str, size: tuple[int, int], upper_body: bool = False) -> None:
         from engine.capture.factory import open_source
         from engine.retarget import Retargeter
         from engine.tracking.mediapipe_tracker import MediaPipeTracker
@@ -241,6 +248,7 @@ class _Driver:
         self.source = open_source("webcam" if spec == "camera" else spec, size)
         self.source.start()
         self.tracker = ThreadedTracker(MediaPipeTracker)
+        self.tracker.set_upper_body(upper_body)
         self.retargeter = Retargeter()
         self.shown = Expression()
 
@@ -255,7 +263,8 @@ class _Driver:
         self.source.close()
 
 
-def view(target: str, source: str | None = None, size: tuple[int, int] = (960, 720)) -> None:
+def view(target: str, source: str | None = None, size: tuple[int, int] = (960, 720),
+         upper_body: bool = False) -> None:
     """Open the window and run the viewer until Esc or the window is closed."""
     from engine.avatar.loader import find_avatar
     from engine.gl.context import GLContext
@@ -265,7 +274,7 @@ def view(target: str, source: str | None = None, size: tuple[int, int] = (960, 7
     gl = GLContext.windowed(*size, title="Persona viewer")
     try:
         shaders = ShaderLibrary(gl.ctx)
-        viewer = AvatarViewer(target, gl, shaders, size, source)
+        viewer = AvatarViewer(target, gl, shaders, size, source, upper_body)
         try:
             viewer.run()
         finally:
@@ -275,7 +284,9 @@ def view(target: str, source: str | None = None, size: tuple[int, int] = (960, 7
 
 
 def _view(args: argparse.Namespace) -> int:
-    view(args.file, args.source)
+    if args.upper_body and not args.source:
+        raise ConfigError("avatar view: --upper-body follows the arms of --source; give one")
+    view(args.file, args.source, upper_body=args.upper_body)
     return 0
 
 
@@ -283,6 +294,9 @@ def register(commands) -> None:
     parser = commands.add("view", _view, group="avatar",
                           help="look at an avatar in a window: drag (or the arrow keys) to orbit "
                                "and tilt, wheel to zoom, keys 1-9 for expressions, W/S "
-                               "stronger/weaker; reloads when saved")
+                               "stronger/weaker, B the upper-body shot; reloads when saved")
     parser.add_argument("file", help="avatar name, avatar folder, or .glb/.gltf/.vrm file")
     parser.add_argument("--source", help="drive the face from a video file, or 'camera'")
+    parser.add_argument("--upper-body", action="store_true",
+                        help="also follow the arms of --source (MediaPipe Pose), in the "
+                             "upper-body shot")

@@ -50,6 +50,11 @@ def test_view_state_orbit_zoom_and_groups():
     assert state.yaw == pytest.approx(yaw - ARROW_STEP)
     state.command("reset")
     assert (state.yaw, state.pitch, state.zoom) == (0.0, 0.0, 1.0)
+    assert state.shot == "head"
+    state.command("shot")
+    assert state.shot == "upper_body" and "upper body shot" in state.label()
+    state.command("shot")
+    assert state.shot == "head"
 
 
 @pytest.fixture
@@ -190,6 +195,35 @@ def test_a_video_drives_the_face(window, shared_asset):
         assert not np.allclose(shown.head, neutral.head, atol=1e-3), "the head pose was not followed"
     finally:
         viewer.close()
+
+
+def test_a_video_drives_godettes_arms_in_the_upper_body_shot(window, shared_asset):
+    """``--upper-body``: the tracker follows the arms too (so the shown expression carries
+    them) and the model is framed head to hips; B still switches the shot while a video drives."""
+    gl, shaders = window
+    video = str(shared_asset("video/pyfeat_single_face.mp4"))
+    viewer = AvatarViewer(str(shared_asset("vrm/Godette_vrm_v4.vrm")), gl, shaders, SIZE,
+                          source=video, upper_body=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and viewer._driver.shown.arms is None:
+            viewer.step()
+            time.sleep(0.03)
+        assert viewer._driver.shown.arms is not None, "the arms were not tracked"
+        assert viewer.avatar.shot == "upper_body"
+        viewer._on_command("shot")
+        viewer.step()
+        assert viewer.avatar.shot == "head"
+    finally:
+        viewer.close()
+
+
+def test_upper_body_without_a_source_is_refused(monkeypatch, capsys):
+    from engine.cli import main
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    assert main(["avatar", "view", "default", "--upper-body"]) == 1
+    assert "--upper-body" in capsys.readouterr().err
 
 
 def test_an_unknown_avatar_is_refused_before_a_window_opens(monkeypatch, capsys):
