@@ -1,6 +1,8 @@
 """Tracked arms on the VRM humanoid (engine/avatar/humanoid.py, engine/tracking/pose.py):
 MediaPipe-style world landmarks → ``Expression.arms`` → Godette's skinned hands where the
-landmarks put them; visibility loss eases to the rest pose; the scene field that enables it."""
+landmarks put them, her shoulders shrugging and her hands turning as the performer's do;
+visibility loss eases to the rest pose; the scene field that enables it and the upper-body shot
+that shows it."""
 
 from __future__ import annotations
 
