@@ -59,12 +59,14 @@ def tracked_arms(upper: tuple, forearm: tuple, palm_forward: tuple = (0.0, 0.0),
     knuckles = np.zeros((2, 2, 3))
     for side in range(2):
         up, fore = (np.asarray(d, float) / np.linalg.norm(d) for d in (upper[side], forearm[side]))
-        points[side] = shoulders[side], shoulders[side] + 0.28 * up, shoulders[side] + 0.28 * up + 0.25 * fore
+        elbow = shoulders[side] + 0.28 * up
+        points[side] = shoulders[side], elbow, elbow + 0.25 * fore
         outward = np.array([1.0 if side == 0 else -1.0, 0.0, 0.0])
         turn = math.radians(90.0 * palm_forward[side])
         line = math.cos(turn) * np.array([0.0, 0.0, 1.0]) + math.sin(turn) * outward
         line -= (line @ fore) * fore
-        knuckles[side] = points[side, 2] + 0.06 * fore + 0.02 * line, points[side, 2] + 0.06 * fore - 0.02 * line
+        middle = points[side, 2] + 0.06 * fore
+        knuckles[side] = middle + 0.02 * line, middle - 0.02 * line
     ears = np.array([[0.07, 1.62, 0.02], [-0.07, 1.62, 0.02]])
     relaxed = ArmLandmarks(points - [0.0, raised, 0.0], np.ones((2, 3)), np.zeros((2, 3, 2)),
                            knuckles - [0.0, raised, 0.0], np.ones((2, 2)), ears, np.ones(2))

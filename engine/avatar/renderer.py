@@ -295,7 +295,8 @@ class ModelRenderer:
             points = np.concatenate(rest_positions) if rest_positions else np.zeros((1, 3))
         return points.min(axis=0), points.max(axis=0)
 
-    def _upper_body_box(self, rest_positions: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+    def _upper_body_box(self, rest_positions: list[np.ndarray]
+                        ) -> tuple[np.ndarray, np.ndarray] | None:
         """What the upper-body shot frames: everything above the hips in the relaxed rest pose
         (head, hair, chest, the arms down to the wrists); None for a model without a humanoid
         hips bone, which keeps the head shot."""

@@ -7,9 +7,9 @@ use), W/S make the shown group stronger or weaker, 0 goes back to neutral, B swi
 the head and the upper-body shot (``[framing] shot``), R resets the view, Esc quits. With
 ``--source`` the face comes from our tracker instead, from a video file or the camera, and the
 expression keys are ignored; ``--upper-body`` also follows the arms there, as a scene with
-``upper_body = true`` does, in the upper-body shot. When the model file (or anything in the avatar's folder) is
-saved the avatar is opened again, as ``avatar preview --watch`` redraws its sheet; a save that
-does not load leaves the last good one on screen.
+``upper_body = true`` does, in the upper-body shot. When the model file (or anything in the
+avatar's folder) is saved the avatar is opened again, as ``avatar preview --watch`` redraws its
+sheet; a save that does not load leaves the last good one on screen.
 
 The state the input changes (``ViewState``) is plain data, so what a drag or a key does is
 tested without a window; ``AvatarViewer`` connects it to glfw and the renderer. Orbiting and
@@ -92,7 +92,9 @@ class ViewState:
             step = INTENSITY_STEP if name == "stronger" else -INTENSITY_STEP
             self.intensity = float(np.clip(self.intensity + step, 0.0, 1.0))
         elif name == "shot":
-            self.shot = "upper_body" if self.shot == "head" else "head"
+            from engine.scenes import SHOTS
+
+            self.shot = SHOTS[(SHOTS.index(self.shot) + 1) % len(SHOTS)]
         elif name == "reset":
             self.yaw, self.pitch, self.zoom = 0.0, 0.0, 1.0
         elif name == "quit":

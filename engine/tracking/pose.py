@@ -35,7 +35,7 @@ import numpy as np
 
 from engine.avatar.humanoid import rest_arm_directions, rest_hand_across
 from engine.tracking.one_euro import OneEuroFilter
-from engine.tracking.rotations import matrix_from_quat, multiply
+from engine.tracking.rotations import from_axis_angle, matrix_from_quat, multiply
 from engine.types import Frame
 
 # The second axis of Expression.arms (the first is the side: left, right).
@@ -198,12 +198,12 @@ def readable_knuckles(forearms: np.ndarray, across: np.ndarray) -> np.ndarray:
                               >= ACROSS_MIN * length)
 
 
-def twist_angles(forearms: np.ndarray, across: np.ndarray) -> np.ndarray:
+def twist_angles(forearms: np.ndarray, across: np.ndarray, swings: np.ndarray) -> np.ndarray:
     """(2,) radians each hand is turned about its forearm from the rest pose's hand carried
     along by the forearm's swing (positive: anticlockwise seen from the hand), within
-    ``TWIST_LIMIT_DEG``, from unit ``forearms`` (2, 3) and knuckle lines (2, 3)."""
-    carried = np.stack([matrix_from_quat(q) @ rest for q, rest in
-                        zip(swing(REST[:, FOREARM], forearms), REST_ACROSS)])
+    ``TWIST_LIMIT_DEG``, from unit ``forearms`` (2, 3), knuckle lines (2, 3) and the forearms'
+    swings from the rest pose (2, 4: ``swing(REST[:, FOREARM], forearms)``)."""
+    carried = np.stack([matrix_from_quat(q) @ rest for q, rest in zip(swings, REST_ACROSS)])
     carried, seen = _across_forearm(carried, forearms), _across_forearm(across, forearms)
     angles = np.arctan2(np.sum(forearms * np.cross(carried, seen), axis=-1),
                         np.sum(carried * seen, axis=-1))
@@ -240,12 +240,6 @@ def toward_identity(quats: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
     return x * x * (3.0 - 2.0 * x)
-
-
-def _about(axes: np.ndarray, angles: np.ndarray) -> np.ndarray:
-    """(..., 4) quaternions turning ``angles`` radians about unit ``axes`` (..., 3)."""
-    half = np.asarray(angles, np.float64)[..., None] / 2.0
-    return np.concatenate([axes * np.sin(half), np.cos(half)], axis=-1)
 
 
 # The shoulder girdle's turn axis per side, body frame: about the front axis, the outer end up.
@@ -319,10 +313,11 @@ class ArmFollower:
     def _rotations(self) -> np.ndarray:
         turns = np.empty((2, 3, 4))
         turns[:, :SHOULDER] = swing(REST, self._directions)
-        angles = twist_angles(self._directions[:, FOREARM], self._across)
-        twist = _about(self._directions[:, FOREARM], angles * _smoothstep(self._twist_weights))
+        forearms = self._directions[:, FOREARM]
+        angles = twist_angles(forearms, self._across, turns[:, FOREARM])
+        twist = from_axis_angle(forearms, angles * _smoothstep(self._twist_weights))
         turns[:, FOREARM] = multiply(twist, turns[:, FOREARM])
-        turns[:, SHOULDER] = _about(SHRUG_AXES, np.radians(SHRUG_DEG) * self._shrug)
+        turns[:, SHOULDER] = from_axis_angle(SHRUG_AXES, np.radians(SHRUG_DEG) * self._shrug)
         turns *= np.where(turns[..., 3:] < 0.0, -1.0, 1.0)  # w >= 0 for toward_identity
         return toward_identity(turns, _smoothstep(self._weights)).astype(np.float32)
 

@@ -74,3 +74,9 @@ def multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     av, aw, bv, bw = a[..., :3], a[..., 3:], b[..., :3], b[..., 3:]
     vector = aw * bv + bw * av + np.cross(av, bv)
     return np.concatenate([vector, aw * bw - np.sum(av * bv, axis=-1, keepdims=True)], axis=-1)
+
+
+def from_axis_angle(axes: np.ndarray, angles: np.ndarray) -> np.ndarray:
+    """(..., 4) quaternions turning ``angles`` radians about unit ``axes`` (..., 3)."""
+    half = np.asarray(angles, np.float64)[..., None] / 2.0
+    return np.concatenate([np.asarray(axes, np.float64) * np.sin(half), np.cos(half)], axis=-1)
