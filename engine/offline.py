@@ -206,10 +206,11 @@ def drive_source(drive: DriveVideo, size: tuple[int, int]):
 
 
 def drive_tracker():
-    """The live tracker, in video mode, run on the loop's thread (an offline render waits)."""
+    """The live tracker, in video mode, run on the loop's thread (an offline render waits, so
+    it also takes the mirror image's look at each frame: ``MediaPipeTracker(mirror_average=...)``)."""
     from engine.tracking.mediapipe_tracker import MediaPipeTracker
 
-    return MediaPipeTracker(video=True)
+    return MediaPipeTracker(video=True, mirror_average=True)
 
 
 # -- rendering ---------------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ def track_records(path: str, max_frames: int | None = None):
     from engine.tracking.mediapipe_tracker import MediaPipeTracker
     from engine.types import BLENDSHAPE_NAMES
 
-    tracker = MediaPipeTracker(video=not is_image(path))
+    # Nobody waits for these frames: both looks (frame and mirror image) are worth the time.
+    tracker = MediaPipeTracker(video=not is_image(path), mirror_average=True)
     try:
         for frame in read_frames(path, max_frames):
             face = tracker.track(frame)

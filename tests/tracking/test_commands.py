@@ -20,6 +20,25 @@ def test_track_photo_prints_one_json_object(shared_asset, capsys):
     assert all(isinstance(record[k], float) for k in ("yaw", "pitch", "roll"))
 
 
+def test_track_reads_a_mirrored_photo_as_exactly_swapped_channels(shared_asset, capsys, tmp_path):
+    """``persona track`` looks at each frame and its mirror image (nobody waits for it), so a
+    mirrored photo gives each left channel's value to its right partner and flips the yaw."""
+    import cv2
+
+    photo = shared_asset("face/pyfeat_single_face.jpg")
+    mirrored = tmp_path / "mirrored.png"
+    cv2.imwrite(str(mirrored), cv2.imread(str(photo))[:, ::-1])
+    records = []
+    for path in (photo, mirrored):
+        assert main(["track", str(path), "--json"]) == 0
+        records.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
+    direct, mirror = records
+    for name, value in direct["blendshapes"].items():
+        partner = name.replace("Left", "\0").replace("Right", "Left").replace("\0", "Right")
+        assert abs(value - mirror["blendshapes"][partner]) < 2e-4, name
+    assert abs(direct["yaw"] + mirror["yaw"]) < 0.05 and abs(direct["roll"] + mirror["roll"]) < 0.05
+
+
 def test_track_video_text_and_plot(shared_asset, capsys, tmp_path):
     plot = tmp_path / "channels.png"
     video = str(shared_asset("video/pyfeat_single_face.mp4"))

@@ -76,6 +76,37 @@ def test_mirrored_photo_gives_mirrored_channels(photos, track_photo, name):
     assert abs(np.degrees(face.gaze[0] + mirror.gaze[0])) < 4.0
 
 
+@pytest.fixture(scope="module")
+def averaging_tracker():
+    tracker = MediaPipeTracker(video=False, mirror_average=True)
+    yield tracker
+    tracker.close()
+
+
+@pytest.mark.parametrize("name", PHOTOS)
+def test_mirror_averaged_tracking_reads_a_mirrored_photo_as_exactly_swapped(
+        photos, averaging_tracker, track_photo, name):
+    """Stills and offline work look at the frame and its mirror image: every paired channel,
+    the gaze and the head's yaw and roll swap exactly (MediaPipe's own asymmetry cancels), and
+    the face reads as one pass reads it, up to that asymmetry."""
+    from engine.tracking.blendshapes import SWAP
+
+    def track(image):
+        return averaging_tracker.track(Frame(np.ascontiguousarray(image), 0.0, 0))
+
+    face, mirror = track(photos[name]), track(photos[name][:, ::-1])
+    assert face.found and mirror.found
+    np.testing.assert_allclose(face.blendshapes, mirror.blendshapes[SWAP], atol=1e-4)
+    yaw, pitch, roll = yaw_pitch_roll(face.head)
+    mirror_yaw, mirror_pitch, mirror_roll = yaw_pitch_roll(mirror.head)
+    assert abs(yaw + mirror_yaw) < 0.05 and abs(roll + mirror_roll) < 0.05
+    assert abs(pitch - mirror_pitch) < 0.05
+    assert abs(face.gaze[0] + mirror.gaze[0]) < 1e-3
+    single = track_photo(photos[name])
+    assert np.abs(face.blendshapes - single.blendshapes).max() < 0.3
+    assert abs(yaw - yaw_pitch_roll(single.head)[0]) < 3.0
+
+
 @pytest.mark.parametrize("name", PHOTOS)
 def test_eyes_look_at_the_camera(photos, track_photo, name):
     """All three look into the lens: the eyes' direction (head yaw + eye yaw) is near zero,
