@@ -32,7 +32,7 @@ from engine.types import Expression, blendshape_vector
 # The shipped personas: name → (seed, overrides, shading). The scenes use default, toon and
 # anonymous; "default" is what the demo shows. They keep the wide-eyed, high-browed look they
 # were designed with (SHIPPED_LOOK); minted and fidelity personas draw brows and lids too.
-SHIPPED_LOOK = {"brow_drop": 0.0, "eye_open": 1.0}
+SHIPPED_LOOK = {"brow_drop": 0.0, "eye_open": 1.0, "brow_weight": 0.0}
 SHIPPED = {
     "default": (7, {"hair_style": "swept", "skin": (0.91, 0.71, 0.58), "hair": (0.36, 0.22, 0.12),
                     "eyes": (0.30, 0.45, 0.70), "shirt": (0.25, 0.45, 0.65)}, "lit"),

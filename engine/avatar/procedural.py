@@ -87,6 +87,10 @@ class PersonaParams:
     # open lids show less eye than the default's wide-open look: drawn personas span the range.
     brow_drop: float = 0.0  # radians of the head's surface the brows sit below the default
     eye_open: float = 1.0  # share of the default opening between the lids
+    # Brows from the default's thin, light arc (0) to a thick, dark one (1), as real brows vary.
+    # MediaPipe follows a drawn brow's lowering about 2.6x as far, and its outer lift at all,
+    # when the brow is thick and dark (docs/tracking.md, expression fidelity).
+    brow_weight: float = 0.0
 
     @classmethod
     def from_seed(cls, seed: int, **overrides) -> PersonaParams:
@@ -102,6 +106,7 @@ class PersonaParams:
         )
         # Drawn last, so that every earlier seed's other features stay as they were.
         values.update(brow_drop=float(rng.uniform(0.0, 0.08)), eye_open=float(rng.uniform(0.72, 1.0)))
+        values.update(brow_weight=float(rng.uniform(0.0, 1.0)))
         values.update(overrides)
         params = cls(**values)
         if params.hair_style not in HAIR_STYLES:
@@ -296,13 +301,16 @@ class PersonaBuilder:
         lip_colour = skin * np.array([0.95, 0.72, 0.72]) + np.array([0.04, 0.0, 0.01])
         edge = _smooth(0.0, 0.02, np.minimum(MOUTH_V + 0.05 * lens ** 0.7 + 0.01 - v, v - MOUTH_V + 0.07 * lens ** 0.6 + 0.01))
         colour = np.where(lip[..., None], colour + (lip_colour - colour) * edge[..., None], colour)
-        # Brows: soft arcs above the eyes in the hair colour.
+        # Brows: soft arcs above the eyes in the hair colour, tapering towards the tail; heavier
+        # ones (``brow_weight``) are up to twice as thick at the inner end and darker.
+        weight = p.brow_weight
         for side in (1.0, -1.0):
             bs = (u * side - self.eye_u) / (self.eye_half * 1.25)
             centre = self.brow_v + 0.035 * (1 - bs * bs) - 0.01 * bs
-            thickness = 0.026 * (1.1 - 0.4 * (bs + 1) / 2)
+            thickness = (0.026 + 0.024 * weight) * (1.1 - (0.4 + 0.1 * weight) * (bs + 1) / 2)
             brow = _smooth(thickness, thickness * 0.5, np.abs(v - centre)) * _smooth(1.05, 0.8, np.abs(bs))
-            colour += brow[..., None] * (np.array(p.hair) * 0.8 - colour) * 0.9
+            shade = 0.8 - 0.55 * weight
+            colour += brow[..., None] * (np.array(p.hair) * shade - colour) * 0.9
             # Lash line along the open upper lid and a fainter one under the eye.
             es = (u * side - self.eye_u) / self.eye_half
             inside = np.clip(1 - es * es, 0, 1)

@@ -97,12 +97,14 @@ def test_drawn_personas_span_real_brow_heights_and_lid_openings_and_the_shipped_
     drawn = [PersonaParams.from_seed(seed) for seed in range(40)]
     assert max(p.brow_drop for p in drawn) > 0.06 and min(p.brow_drop for p in drawn) < 0.01
     assert min(p.eye_open for p in drawn) < 0.76 and max(p.eye_open for p in drawn) > 0.95
+    assert min(p.brow_weight for p in drawn) < 0.1 and max(p.brow_weight for p in drawn) > 0.9
     low = PersonaBuilder(PersonaParams.from_seed(5, brow_drop=0.08, eye_open=0.75))
     high = PersonaBuilder(PersonaParams.from_seed(5, brow_drop=0.0, eye_open=1.0))
     assert low.lid_up == pytest.approx(0.75 * high.lid_up) and low.brow_v < high.brow_v
     path = PROJECT_ROOT / "avatars" / "default" / "default.glb"
     persona = json.loads(split_glb(path, path.read_bytes())[0])["extras"]["persona"]
     assert persona["brow_drop"] == 0.0 and persona["eye_open"] == 1.0
+    assert persona.get("brow_weight", 0.0) == 0.0  # files older than the parameter: its default
 
 
 @pytest.mark.parametrize("name", SHIPPED)
