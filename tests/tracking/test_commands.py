@@ -72,3 +72,5 @@ def test_bench_tracking_prints_its_figures(capsys):
                 "track_ms_p99_1280x720", "jitter_px_rms_raw", "jitter_px_rms_filtered"):
         assert figures[key] > 0, key
     assert figures["jitter_px_rms_filtered"] < figures["jitter_px_rms_raw"]
+    assert figures["track_mirror_averaged_ms_p50_1280x720"] > 0
+    assert figures["mirror_averaged_track_ratio_p50"] > 0
