@@ -134,10 +134,12 @@ def mirror_averaged(faces: list[np.ndarray], mirrored: list[np.ndarray], width: 
     centres = np.array([face[:, :2].mean(0) for face in faces])
     other = np.array([face[:, :2].mean(0) for face in back])
     distance = np.linalg.norm(centres[:, None] - other[None], axis=2)
-    widths = np.array([np.ptp(face[:, 0]) for face in faces])
+    # Both faces' widths, so that swapping the passes cannot change which faces pair.
+    widths = 0.5 * (np.array([np.ptp(face[:, 0]) for face in faces])[:, None]
+                    + np.array([np.ptp(face[:, 0]) for face in back])[None])
     merged, used_a, used_b = [], set(), set()
     for a, b in sorted(np.ndindex(distance.shape), key=lambda ab: distance[ab]):
-        if a in used_a or b in used_b or distance[a, b] > SAME_FACE_SHARE * widths[a]:
+        if a in used_a or b in used_b or distance[a, b] > SAME_FACE_SHARE * widths[a, b]:
             continue
         used_a.add(a)
         used_b.add(b)

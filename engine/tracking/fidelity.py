@@ -353,6 +353,7 @@ def real_faces(frame_step: int = 6) -> dict[str, RealFaces]:
             if not found or not mirrored:
                 continue
             width = image.shape[1]
+            # One face per image here, so the first face of every list is the same person.
             looks = {"live": (found[0], mirrored[0]),
                      "averaged": (mirror_averaged(found, mirrored, width, partner)[0],
                                   mirror_averaged(mirrored, found, width, partner)[0])}
