@@ -36,7 +36,7 @@ class Settings:
     height: int = 720
     fps: float = 30.0
     source: str = "webcam"  # "webcam[:index|name]", a video or image path, or "synthetic"
-    tracker: str = "mediapipe"  # "mediapipe", "replay:TRACK.jsonl" or "vmc[:PORT]"
+    tracker: str = "mediapipe"  # "mediapipe[:mirror-average]", "replay:TRACK.jsonl" or "vmc[:PORT]"
     sinks: list[str] = field(default_factory=lambda: ["virtualcam"])
     preview: bool = False  # open a preview window with the HUD
     scene: str = "default"
