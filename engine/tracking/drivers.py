@@ -1,7 +1,7 @@
 """Face-input drivers by name: ``mediapipe``, ``mediapipe:mirror-average``, ``replay:PATH``,
 ``vmc`` or ``vmc:PORT``.
 
-The app (``persona run --tracker ...`` or a settings field) hands the user's choice here and gets
+The app hands the user's choice (the ``tracker`` setting, or ``PERSONA_TRACKER``) here and gets
 a ``Tracker``; each driver's heavy imports happen only when that driver is chosen.
 """
 
