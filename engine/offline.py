@@ -206,8 +206,8 @@ def drive_source(drive: DriveVideo, size: tuple[int, int]):
 
 
 def drive_tracker():
-    """The live tracker, in video mode, run on the loop's thread (an offline render waits, so
-    it also takes the mirror image's look at each frame: ``MediaPipeTracker(mirror_average=...)``)."""
+    """The live tracker, in video mode, run on the loop's thread. An offline render waits for
+    it, so it also looks at each frame's mirror image (``MediaPipeTracker(mirror_average=True)``)."""
     from engine.tracking.mediapipe_tracker import MediaPipeTracker
 
     return MediaPipeTracker(video=True, mirror_average=True)

@@ -309,7 +309,8 @@ def parse_scene(path: Path, text: str) -> Scene:
         background=checked(_background, source, data.get("background", {})),
         style=checked(_style, source, data.get("style", {})),
     )
-    fields["framing"] = checked(_framing, source, data.get("framing", {}), bool(fields["upper_body"]))
+    fields["framing"] = checked(_framing, source, data.get("framing", {}),
+                                bool(fields["upper_body"]))
     if problems:
         first = min(problems, key=lambda error: error.line or 0)
         problems.clear()

@@ -14,6 +14,7 @@ as an offline render can afford). The clip is the head swinging left and right f
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 from pathlib import Path
@@ -68,10 +69,10 @@ def tracked_arms(upper: tuple, forearm: tuple, palm_forward: tuple = (0.0, 0.0),
         middle = points[side, 2] + 0.06 * fore
         knuckles[side] = middle + 0.02 * line, middle - 0.02 * line
     ears = np.array([[0.07, 1.62, 0.02], [-0.07, 1.62, 0.02]])
-    relaxed = ArmLandmarks(points - [0.0, raised, 0.0], np.ones((2, 3)), np.zeros((2, 3, 2)),
-                           knuckles - [0.0, raised, 0.0], np.ones((2, 2)), ears, np.ones(2))
     posed = ArmLandmarks(points, np.ones((2, 3)), np.zeros((2, 3, 2)), knuckles, np.ones((2, 2)),
                          ears, np.ones(2))
+    lift = np.array([0.0, raised, 0.0])
+    relaxed = dataclasses.replace(posed, points=points - lift, knuckles=knuckles - lift)
     follower = ArmFollower()
     for k in range(30):  # relaxed first: a shrug is measured against the relaxed height
         follower.update(relaxed, k / 30)

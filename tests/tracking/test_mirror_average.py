@@ -30,7 +30,8 @@ def test_each_face_is_averaged_with_its_own_mirror_look_and_swapping_passes_mirr
     partner = load_template().mirror
     left, right = face_at(150, 1), face_at(470, 2)
     # The mirrored pass sees the same two people (with their own noise), in the other order.
-    mirrored = [unmirror(face_at(470, 3), WIDTH, partner), unmirror(face_at(150, 4), WIDTH, partner)]
+    mirrored = [unmirror(face_at(470, 3), WIDTH, partner),
+                unmirror(face_at(150, 4), WIDTH, partner)]
     merged = mirror_averaged([left, right], mirrored, WIDTH, partner)
     assert len(merged) == 2
     by_x = sorted(merged, key=lambda face: face[:, 0].mean())
