@@ -207,10 +207,10 @@ def drive_source(drive: DriveVideo, size: tuple[int, int]):
 
 def drive_tracker():
     """The live tracker, in video mode, run on the loop's thread. An offline render waits for
-    it, so it also looks at each frame's mirror image (``MediaPipeTracker(mirror_average=True)``)."""
+    it, so it also looks at each frame's mirror image (``MediaPipeTracker(looks="both")``)."""
     from engine.tracking.mediapipe_tracker import MediaPipeTracker
 
-    return MediaPipeTracker(video=True, mirror_average=True)
+    return MediaPipeTracker(video=True, looks="both")
 
 
 # -- rendering ---------------------------------------------------------------------------------------

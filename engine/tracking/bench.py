@@ -4,15 +4,20 @@ Time: the full ``MediaPipeTracker.track`` (landmarks, pose, blendshapes, gaze) o
 photo (scikit-image's ``astronaut``, placed in a 640x480 and a 1280x720 frame), pinned to one CPU
 core so the figure does not depend on how many cores MediaPipe's thread pool finds. Interleaved
 with it, MediaPipe's face mesh alone on the same frames (``mediapipe_ms_p50_*``): the difference
-is this engine's own share. Then the retarget stage per frame (``retarget_ms_p50``).
+is this engine's own share (the live tracker alternates its looks, so it includes one mirror
+flip every other frame). The looks against each other at 1280x720, interleaved: one look a frame,
+the live loop's alternating looks (``alternating_looks_added_ms_p50_*``: what they add to one
+look) and both looks on every frame (``mirror_averaged_track_ratio_p50``). Then the retarget
+stage per frame (``retarget_ms_p50``).
 
 Jitter: a still photo is tracked repeatedly with fresh sensor-like noise on each frame (Gaussian,
 σ = 3 grey levels, about what a webcam shows in indoor light); jitter is the RMS distance of each
 landmark from its mean position, with and without the tracker's One-Euro landmark filter.
 
 Upper body (``pose_*``, when the Pexels clip is in ../shared/assets): MediaPipe Pose alone per
-frame on the clip's first frames scaled to 1280x720 (looped, for ``seconds``), for each landmark model the wheel ships (only
-"full", complexity 1, in 0.10.21: ``pose_complexity0_shipped`` says whether "lite" is there),
+frame on the clip's first frames scaled to 1280x720 (looped, for ``seconds``), for each landmark
+model the wheel ships (only "full", complexity 1, in 0.10.21: ``pose_complexity0_shipped`` says
+whether "lite" is there),
 then the whole tracker on the same frames with ``upper_body`` off and on, interleaved: the
 difference is what a scene with ``upper_body = true`` adds to the tracking stage.
 """
@@ -99,31 +104,35 @@ def _timing(size: tuple[int, int], seconds: float) -> dict[str, float]:
     }
 
 
-def _mirror_averaged(size: tuple[int, int], seconds: float) -> dict[str, float]:
-    """What stills and offline work pay for both looks (``mirror_average=True``) against the
-    live loop's one pass, interleaved frame by frame so the ratio holds on a noisy machine."""
+def _looks(size: tuple[int, int], seconds: float) -> dict[str, float]:
+    """What the looks cost against one face mesh pass a frame: the live loop's alternating looks
+    (the frame, then its mirror image) and stills' and offline work's both looks on every frame,
+    interleaved frame by frame so the differences hold on a noisy machine."""
     from engine.tracking.mediapipe_tracker import MediaPipeTracker
 
     image = _scene(*size)
-    single, averaged = MediaPipeTracker(), MediaPipeTracker(mirror_average=True)
-    times: dict[str, list[float]] = {"single": [], "averaged": []}
+    trackers = {looks: MediaPipeTracker(looks=looks) for looks in ("one", "alternate", "both")}
+    times: dict[str, list[float]] = {looks: [] for looks in trackers}
     try:
         index = 0
         end = time.perf_counter() + seconds
-        while time.perf_counter() < end or len(times["averaged"]) < 20:
-            for name, tracker in (("single", single), ("averaged", averaged)):
+        while time.perf_counter() < end or len(times["both"]) < 20:
+            for looks, tracker in trackers.items():
                 start = time.perf_counter()
                 tracker.track(Frame(image, index / FPS, index))
                 if index >= 5:  # past the warm-up, as in _timing
-                    times[name].append(time.perf_counter() - start)
+                    times[looks].append(time.perf_counter() - start)
             index += 1
     finally:
-        single.close()
-        averaged.close()
+        for tracker in trackers.values():
+            tracker.close()
     width, height = size
-    single_p50, averaged_p50 = _percentiles(times["single"])[0], _percentiles(times["averaged"])[0]
-    return {f"track_mirror_averaged_ms_p50_{width}x{height}": round(averaged_p50, 2),
-            "mirror_averaged_track_ratio_p50": round(averaged_p50 / single_p50, 2)}
+    one, alternate, both = (_percentiles(times[looks])[0] for looks in trackers)
+    return {f"track_one_look_ms_p50_{width}x{height}": round(one, 2),
+            f"track_alternating_looks_ms_p50_{width}x{height}": round(alternate, 2),
+            f"alternating_looks_added_ms_p50_{width}x{height}": round(alternate - one, 2),
+            f"track_mirror_averaged_ms_p50_{width}x{height}": round(both, 2),
+            "mirror_averaged_track_ratio_p50": round(both / one, 2)}
 
 
 def _retarget_ms(frames: int = 300) -> float:
@@ -239,7 +248,7 @@ def bench_tracking(seconds: float | None = None) -> dict[str, float]:
         figures: dict[str, float] = {}
         for size in SIZES:
             figures.update(_timing(size, seconds / 2))
-        figures.update(_mirror_averaged(SIZES[-1], seconds / 2))
+        figures.update(_looks(SIZES[-1], seconds / 2))
         figures["retarget_ms_p50"] = round(_retarget_ms(), 3)
         frames = max(30, int(seconds * 15))
         figures["jitter_px_rms_raw"] = round(_jitter(False, frames), 3)

@@ -22,7 +22,7 @@ def track_records(path: str, max_frames: int | None = None):
     from engine.types import BLENDSHAPE_NAMES
 
     # Nobody waits for these frames: both looks (frame and mirror image) are worth the time.
-    tracker = MediaPipeTracker(video=not is_image(path), mirror_average=True)
+    tracker = MediaPipeTracker(video=not is_image(path), looks="both")
     try:
         for frame in read_frames(path, max_frames):
             face = tracker.track(frame)

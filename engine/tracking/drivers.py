@@ -14,16 +14,17 @@ KINDS = ("mediapipe", "mediapipe:mirror-average", "replay:PATH", "vmc[:PORT]")
 
 
 def open_tracker(spec: str = "mediapipe") -> Tracker:
-    """A tracker for ``spec``: ``mediapipe`` (the camera), ``mediapipe:mirror-average`` (the
-    camera, each frame also seen mirrored and the two averaged: exactly mirror-consistent
-    expressions for about 2.4x the tracking cost, for a machine with a core to spare),
+    """A tracker for ``spec``: ``mediapipe`` (the camera, its frames and their mirror images seen
+    in turn), ``mediapipe:mirror-average`` (the camera, each frame also seen mirrored and the
+    two averaged: mirror-consistent expressions on every frame, not only once the face holds
+    still, for about 2.4x the tracking cost, for a machine with a core to spare),
     ``replay:PATH`` (a track file, looping) or ``vmc`` / ``vmc:PORT`` (VMC/OSC on 127.0.0.1,
     default port 39539)."""
     kind, _, argument = spec.partition(":")
     if kind == "mediapipe" and argument in ("", "mirror-average"):
         from engine.tracking.mediapipe_tracker import MediaPipeTracker
 
-        return MediaPipeTracker(mirror_average=argument == "mirror-average")
+        return MediaPipeTracker(looks="both" if argument == "mirror-average" else "alternate")
     if kind == "replay" and argument:
         from engine.tracking.replay import ReplayTracker
 

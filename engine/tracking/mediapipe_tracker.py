@@ -15,7 +15,8 @@ import math
 import numpy as np
 
 from engine.tracking import blendshapes, gaze
-from engine.tracking.face_mesh import FaceMeshDetector, MirrorAveragedDetector
+from engine.tracking.face_mesh import (FaceMeshDetector, MirrorAlternatingDetector,
+                                       MirrorAveragedDetector)
 from engine.tracking.head_pose import HeadPoseSolver, Intrinsics, to_face_frame
 from engine.tracking.one_euro import OneEuroFilter
 from engine.tracking.pose import UpperBodyTracker
@@ -36,6 +37,7 @@ LANDMARK_D_CUTOFF = 4.0
 EYELID_MIN_CUTOFF = 30.0
 STICKY_IOU = 0.2  # the previous primary face continues as the face overlapping it this much
 FIT_RMS_SCALE_CM = 0.8  # template-fit residual at which confidence falls to 1/e
+LOOKS = ("one", "alternate", "both")
 
 
 def face_box(landmarks: np.ndarray) -> Box:
@@ -85,10 +87,12 @@ class MediaPipeTracker:
     """``Tracker`` for camera frames.
 
     ``video=False`` treats every frame as an unrelated photo: no smoothing, no memory of the
-    previous frame's face or pose. ``mirror_average=True`` finds the landmarks in the frame and
-    in its mirror image and averages them (``face_mesh.MirrorAveragedDetector``): a mirrored face
-    then reads exactly swapped channels, at twice the face mesh's cost, so it is for stills and
-    offline work, not the live loop.
+    previous frame's face or pose. ``looks`` says what the face mesh sees (``face_mesh``):
+    ``"alternate"`` (video's default) the frame and, on the next frame, its mirror image, each
+    face corrected by half the running difference between the two, so a face that holds still
+    reads about as mirror-consistently as with both looks for the cost of one; ``"both"`` the
+    frame and its mirror image every frame, averaged, exact on every frame at twice the face
+    mesh's cost (stills and offline work); ``"one"`` (photos' default) the frame alone.
 
     ``set_upper_body(True)`` (a scene's ``upper_body``) also follows the arms with MediaPipe Pose
     (``engine.tracking.pose``), on the same thread at the same rate; every ``FaceState`` then
@@ -97,11 +101,19 @@ class MediaPipeTracker:
 
     def __init__(self, max_faces: int = 3, intrinsics: Intrinsics | None = None,
                  smooth_landmarks: bool = True, video: bool = True,
-                 template: FaceTemplate | None = None, mirror_average: bool = False) -> None:
+                 template: FaceTemplate | None = None, looks: str | None = None) -> None:
         self.template = template or load_template()
         self._video = video
-        detector = MirrorAveragedDetector if mirror_average else FaceMeshDetector
-        self._detector = detector(max_faces=max_faces, video=video)
+        looks = looks or ("alternate" if video else "one")
+        if looks == "alternate" and not video:
+            raise ValueError("alternating looks need video frames in time order")
+        if looks == "alternate":
+            self._detector = MirrorAlternatingDetector(max_faces=max_faces)
+        elif looks in LOOKS:
+            detector = MirrorAveragedDetector if looks == "both" else FaceMeshDetector
+            self._detector = detector(max_faces=max_faces, video=video)
+        else:
+            raise ValueError(f"looks {looks!r}: expected one of {', '.join(LOOKS)}")
         self._pose = HeadPoseSolver(self.template, intrinsics)
         self._filter = _landmark_filter() if smooth_landmarks and video else None
         self._primary: Box | None = None

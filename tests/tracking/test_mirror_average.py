@@ -1,10 +1,12 @@
-"""Merging the face mesh's direct and mirrored passes (``face_mesh.mirror_averaged``)."""
+"""Merging the face mesh's direct and mirrored passes: both on every frame
+(``face_mesh.mirror_averaged``) and in turn (``face_mesh.AlternatingLooks``)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from engine.tracking.face_mesh import mirror_averaged, unmirror
+from engine.tracking import face_mesh
+from engine.tracking.face_mesh import AlternatingLooks, mirror_averaged, unmirror
 from engine.tracking.template import load_template
 
 WIDTH = 640
@@ -51,3 +53,48 @@ def test_a_face_only_one_pass_found_is_kept_as_found():
     # Someone else, far across the frame, is not averaged into the face.
     other = unmirror(face_at(520, 6), WIDTH, partner)
     assert len(mirror_averaged([face], [other], WIDTH, partner)) == 2
+
+
+def test_alternating_looks_report_the_mean_of_a_held_face_from_the_second_frame_on():
+    face = face_at(300, 7)
+    bias = np.zeros_like(face)
+    bias[:, 0] = 3.0  # the mirror look reads the whole face 3 px to the right
+    looks = AlternatingLooks()
+    first = looks.merge(0, [face])
+    np.testing.assert_allclose(first[0], face)  # nothing to compare with yet
+    for frame in range(1, 6):
+        look = frame % 2
+        reported = looks.merge(look, [face + bias if look else face])
+        assert len(reported) == 1
+        np.testing.assert_allclose(reported[0], face + 0.5 * bias, atol=1e-4)
+
+
+def test_alternating_looks_follow_a_changed_difference_at_the_documented_rate():
+    face = face_at(300, 8)
+    looks = AlternatingLooks()
+    looks.merge(0, [face])
+    looks.merge(1, [face + 4.0])  # the mirror look reads 4 px more: direct − mirrored = -4
+    looks.merge(0, [face])
+    # From now on they agree: the estimate falls by LOOK_DIFFERENCE_RATE of itself each frame,
+    # and each look is moved towards where the other one was by half of it.
+    expected = 4.0
+    for frame in range(3, 9):
+        look = frame % 2
+        reported = looks.merge(look, [face])[0]
+        expected *= 1 - face_mesh.LOOK_DIFFERENCE_RATE
+        sign = 1.0 if look == 0 else -1.0
+        np.testing.assert_allclose(reported - face, sign * 0.5 * expected, atol=1e-4)
+
+
+def test_a_face_one_look_misses_is_held_and_a_face_that_leaves_is_gone_by_the_second_frame():
+    face, bystander = face_at(160, 9), face_at(480, 10)
+    looks = AlternatingLooks()
+    looks.merge(0, [face, bystander])
+    # The mirror look misses the bystander: it is still reported, as the direct look saw it.
+    reported = looks.merge(1, [face + 2.0])
+    assert len(reported) == 2
+    np.testing.assert_allclose(reported[1], bystander)
+    assert len(looks.merge(0, [face, bystander])) == 2
+    # Both leave: the first empty frame holds the other look's newest faces, the second is empty.
+    assert len(looks.merge(1, [])) == 2
+    assert looks.merge(0, []) == []
